@@ -1,0 +1,43 @@
+# tcbot — see README.md.
+GO      ?= go
+BIN     := bin/tcbot
+PLUGIN  := build/insncount.so
+CC      ?= cc
+
+.PHONY: all deps build build-plugin test bench demo vet clean
+
+all: build
+
+## deps: install the Debian packages tcbot needs (only the missing ones)
+deps:
+	./deploy/install-deps.sh
+
+## build: the tcbot binary and the QEMU instruction-counting plugin
+build: $(BIN) $(PLUGIN)
+
+$(BIN): FORCE
+	$(GO) build -o $(BIN) ./cmd/tcbot
+
+build-plugin: $(PLUGIN)
+
+$(PLUGIN): benchmarks/plugin/insncount.c benchmarks/plugin/qemu-plugin-api.h
+	@mkdir -p build
+	$(CC) -O2 -shared -fPIC -fvisibility=hidden -Wall -Wextra -o $@ benchmarks/plugin/insncount.c
+
+## test: the whole test suite, as CI runs it
+test: build
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 20m ./...
+
+## bench: speed of tcbot itself (cold run, warm rerun, overhead)
+bench: build
+	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./bot/measure/ ./bot/compare/ ./bot/store/
+
+## demo: install what is missing, build, and run the end-to-end demo
+demo: deps build
+	./$(BIN) demo
+
+clean:
+	rm -rf bin build
+
+FORCE:

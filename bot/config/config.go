@@ -1,0 +1,444 @@
+// Package config loads and validates tcbot's YAML configuration file.
+//
+// Validation is strict: unknown keys are errors, and every error names the
+// file, the line and the key, and says how to fix it. Relative paths in the
+// file are relative to the directory holding the file, so a config works
+// the same from any working directory.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the whole configuration file.
+type Config struct {
+	// Path is the file the config was read from ("" when built in code).
+	Path string `yaml:"-"`
+
+	Database string        `yaml:"database"`
+	Workdir  string        `yaml:"workdir"`
+	Listen   string        `yaml:"listen"`
+	GitHub   *GitHub       `yaml:"github"`
+	Repos    []Repo        `yaml:"repos"`
+	Targets  []Target      `yaml:"targets"`
+	Compare  CompareConfig `yaml:"compare"`
+	// Jobs is how many builds or emulator runs go at once; default: cores.
+	Jobs int `yaml:"jobs"`
+	// Plugin is the QEMU instruction-counting plugin; default: built from
+	// the embedded source into workdir on first use.
+	Plugin string `yaml:"plugin"`
+	// RecipesDir and BenchmarksDir replace the recipes and benchmark suite
+	// built into the binary (for adding a recipe or a benchmark without
+	// rebuilding tcbot).
+	RecipesDir    string `yaml:"recipes_dir"`
+	BenchmarksDir string `yaml:"benchmarks_dir"`
+
+	root *yaml.Node
+}
+
+// GitHub configures reporting to GitHub (used by `tcbot serve`).
+type GitHub struct {
+	APIURL           string `yaml:"api_url"`
+	TokenEnv         string `yaml:"token_env"`
+	WebhookSecretEnv string `yaml:"webhook_secret_env"`
+}
+
+// Repo is one watched repository.
+type Repo struct {
+	Name      string   `yaml:"name"`
+	URL       string   `yaml:"url"`
+	Branches  []string `yaml:"branches"`
+	Poll      Duration `yaml:"poll"`
+	GitHub    string   `yaml:"github"`
+	Recipe    string   `yaml:"recipe"`
+	Toolchain string   `yaml:"toolchain"`
+	// Host names the compilers per arch for toolchain: host.
+	Host map[string]Compiler `yaml:"host"`
+}
+
+// Compiler is a compiler and its flags for one arch.
+type Compiler struct {
+	CC      string `yaml:"cc"`
+	CFlags  string `yaml:"cflags"`
+	LDFlags string `yaml:"ldflags"`
+}
+
+// Target is where benchmarks run.
+type Target struct {
+	Name     string `yaml:"name"`
+	Arch     string `yaml:"arch"`
+	Executor string `yaml:"executor"`
+	// CPU is the emulated CPU model (qemu-user): cortex-a15 for armv7 and
+	// cortex-a57 for armv8 by default.
+	CPU string `yaml:"cpu"`
+	// QEMU overrides the emulator binary (qemu-arm / qemu-aarch64).
+	QEMU string `yaml:"qemu"`
+	// Samples is how many times each benchmark runs per revision.
+	Samples int      `yaml:"samples"`
+	Timeout Duration `yaml:"timeout"`
+	// Informational lists metrics recorded but never used for a verdict on
+	// this target; default under qemu-user: time and compile-time.
+	Informational []string `yaml:"informational"`
+}
+
+// CompareConfig tunes the comparison.
+type CompareConfig struct {
+	// Thresholds in percent for exact metrics (instructions 0.2, code-size 0.1).
+	Thresholds map[string]float64 `yaml:"thresholds"`
+	// MinEffect in percent for noisy metrics (default 2).
+	MinEffect float64 `yaml:"min_effect"`
+	// FDR is the Benjamini-Hochberg false discovery rate (default 0.05).
+	FDR float64 `yaml:"fdr"`
+}
+
+// Duration is a time.Duration written as "5m" or "90s" in YAML.
+type Duration time.Duration
+
+// UnmarshalYAML reads "5m", "90s" or 0.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	if n.Value == "0" || n.Value == "" {
+		*d = 0
+		return nil
+	}
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %q is not a duration (write e.g. 5m or 90s)", n.Line, n.Value)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// Arches tcbot builds for, with their default tools.
+var Arches = map[string]struct{ QEMU, CPU, CC string }{
+	"armv7": {QEMU: "qemu-arm", CPU: "cortex-a15", CC: "arm-linux-gnueabihf-gcc"},
+	"armv8": {QEMU: "qemu-aarch64", CPU: "cortex-a57", CC: "aarch64-linux-gnu-gcc"},
+}
+
+// Executors tcbot knows; only some are implemented in this version.
+var executors = map[string]string{
+	"qemu-user":   "",
+	"qemu-system": "the qemu-system executor is not implemented yet; use qemu-user",
+	"ssh":         "the ssh executor is not implemented yet; use qemu-user",
+	"lava":        "the lava executor is not implemented yet; use qemu-user",
+}
+
+// Load reads and validates a config file.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w (pass --config with the path of your tcbot.yaml)", err)
+	}
+	return Parse(path, data)
+}
+
+// Parse parses and validates config data; path is used in messages and to
+// resolve relative paths.
+func Parse(path string, data []byte) (*Config, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, fmt.Errorf("%s: %s", path, cleanYAMLError(err))
+	}
+	c := &Config{Path: path}
+	if len(root.Content) == 0 {
+		return nil, fmt.Errorf("%s: empty config: it needs at least repos and targets (see README, Configuration)", path)
+	}
+	dec := yaml.NewDecoder(strings.NewReader(string(data)))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil {
+		return nil, fmt.Errorf("%s: %s", path, cleanYAMLError(err))
+	}
+	c.root = &root
+	c.applyDefaults()
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func cleanYAMLError(err error) string {
+	s := err.Error()
+	s = strings.TrimPrefix(s, "yaml: unmarshal errors:\n")
+	s = strings.TrimPrefix(s, "yaml: ")
+	s = strings.ReplaceAll(s, "\n  ", "; ")
+	s = strings.TrimSpace(s)
+	if strings.Contains(s, "not found in type") {
+		s += " (unknown key: check its spelling against the README's Configuration section)"
+	}
+	return s
+}
+
+func (c *Config) dir() string {
+	if c.Path == "" {
+		return "."
+	}
+	return filepath.Dir(c.Path)
+}
+
+// Abs resolves a path from the config relative to the config's directory.
+func (c *Config) Abs(p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	a, err := filepath.Abs(filepath.Join(c.dir(), p))
+	if err != nil {
+		return p
+	}
+	return a
+}
+
+func (c *Config) applyDefaults() {
+	if c.Workdir == "" {
+		c.Workdir = "./work"
+	}
+	c.Workdir = c.Abs(c.Workdir)
+	if c.Database == "" {
+		c.Database = "sqlite://" + filepath.Join(c.Workdir, "tcbot.db")
+	} else if p, ok := strings.CutPrefix(c.Database, "sqlite://"); ok {
+		c.Database = "sqlite://" + c.Abs(p)
+	}
+	if c.Listen == "" {
+		c.Listen = "127.0.0.1:8080"
+	}
+	if c.Jobs <= 0 {
+		c.Jobs = runtime.NumCPU()
+	}
+	c.Plugin = c.Abs(c.Plugin)
+	c.RecipesDir = c.Abs(c.RecipesDir)
+	c.BenchmarksDir = c.Abs(c.BenchmarksDir)
+	for i := range c.Repos {
+		r := &c.Repos[i]
+		if r.Recipe == "" {
+			r.Recipe = "bench"
+		}
+		if r.Toolchain == "" {
+			r.Toolchain = "manifest"
+		}
+		// A local path URL is relative to the config file too.
+		if r.URL != "" && !strings.Contains(r.URL, "://") && !strings.Contains(r.URL, "@") {
+			r.URL = c.Abs(r.URL)
+		}
+	}
+	for i := range c.Targets {
+		t := &c.Targets[i]
+		a, ok := Arches[t.Arch]
+		if !ok {
+			continue
+		}
+		if t.CPU == "" {
+			t.CPU = a.CPU
+		}
+		if t.QEMU == "" {
+			t.QEMU = a.QEMU
+		}
+		if t.Samples <= 0 {
+			t.Samples = 1
+		}
+		if t.Timeout <= 0 {
+			t.Timeout = Duration(5 * time.Minute)
+		}
+		if t.Informational == nil && t.Executor == "qemu-user" {
+			t.Informational = []string{"time", "compile-time"}
+		}
+	}
+	if c.Compare.MinEffect == 0 {
+		c.Compare.MinEffect = 2
+	}
+	if c.Compare.FDR == 0 {
+		c.Compare.FDR = 0.05
+	}
+}
+
+var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]*$`)
+
+// Validate checks the config and returns every problem found, each naming
+// file, line and key.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(line int, key, format string, args ...any) {
+		loc := c.Path
+		if line > 0 {
+			loc = fmt.Sprintf("%s:%d", c.Path, line)
+		}
+		errs = append(errs, fmt.Errorf("%s: %s: %s", loc, key, fmt.Sprintf(format, args...)))
+	}
+	if p, ok := strings.CutPrefix(c.Database, "postgres://"); ok && p != "" {
+		bad(c.line("database"), "database", "PostgreSQL is not supported by this version; use sqlite://PATH")
+	} else if !strings.HasPrefix(c.Database, "sqlite://") {
+		bad(c.line("database"), "database", "%q: want sqlite://PATH", c.Database)
+	}
+	if c.GitHub != nil {
+		if c.GitHub.TokenEnv == "" {
+			bad(c.line("github", "token_env"), "github.token_env", "missing: name the environment variable that holds the token (secrets are never written in the config)")
+		}
+	}
+	if len(c.Repos) == 0 {
+		bad(c.line("repos"), "repos", "no repositories: add at least one {name, url}")
+	}
+	seen := map[string]bool{}
+	for i, r := range c.Repos {
+		key := func(k string) string { return fmt.Sprintf("repos[%d].%s", i, k) }
+		ln := func(k string) int { return c.line("repos", i, k) }
+		switch {
+		case r.Name == "":
+			bad(c.line("repos", i), key("name"), "missing")
+		case !nameRE.MatchString(r.Name):
+			bad(ln("name"), key("name"), "%q: use lower-case letters, digits, '.', '_' and '-'", r.Name)
+		case seen[r.Name]:
+			bad(ln("name"), key("name"), "%q is used twice; repository names must be unique", r.Name)
+		}
+		seen[r.Name] = true
+		if r.URL == "" {
+			bad(c.line("repos", i), key("url"), "missing: any URL go-git reads (https, git, ssh, file) or a local path")
+		}
+		switch r.Toolchain {
+		case "manifest":
+		case "host":
+			for _, t := range c.Targets {
+				if _, ok := r.Host[t.Arch]; !ok && t.Arch != "" {
+					bad(ln("toolchain"), key("host"), "toolchain is host but no compiler is named for arch %s (target %s): add host: {%s: {cc: ..., cflags: ...}}", t.Arch, t.Name, t.Arch)
+				}
+			}
+		case "build":
+			bad(ln("toolchain"), key("toolchain"), "toolchain kind build is not implemented in this version; use manifest or host")
+		default:
+			bad(ln("toolchain"), key("toolchain"), "%q: want manifest, build or host", r.Toolchain)
+		}
+		for arch, cc := range r.Host {
+			if _, ok := Arches[arch]; !ok {
+				bad(c.line("repos", i, "host", arch), key("host."+arch), "unknown arch: want armv7 or armv8")
+			}
+			if cc.CC == "" {
+				bad(c.line("repos", i, "host", arch), key("host."+arch+".cc"), "missing compiler")
+			}
+		}
+		if r.GitHub != "" && strings.Count(r.GitHub, "/") != 1 {
+			bad(ln("github"), key("github"), "%q: want owner/name", r.GitHub)
+		}
+	}
+	if len(c.Targets) == 0 {
+		bad(c.line("targets"), "targets", "no targets: add e.g. {name: armv8-qemu, arch: armv8, executor: qemu-user}")
+	}
+	seen = map[string]bool{}
+	for i, t := range c.Targets {
+		key := func(k string) string { return fmt.Sprintf("targets[%d].%s", i, k) }
+		ln := func(k string) int { return c.line("targets", i, k) }
+		switch {
+		case t.Name == "":
+			bad(c.line("targets", i), key("name"), "missing")
+		case !nameRE.MatchString(t.Name):
+			bad(ln("name"), key("name"), "%q: use lower-case letters, digits, '.', '_' and '-'", t.Name)
+		case seen[t.Name]:
+			bad(ln("name"), key("name"), "%q is used twice; target names must be unique", t.Name)
+		}
+		seen[t.Name] = true
+		if _, ok := Arches[t.Arch]; !ok {
+			bad(ln("arch"), key("arch"), "%q: want armv7 or armv8", t.Arch)
+		}
+		if msg, ok := executors[t.Executor]; !ok {
+			bad(ln("executor"), key("executor"), "%q: want qemu-user (qemu-system, ssh and lava come later)", t.Executor)
+		} else if msg != "" {
+			bad(ln("executor"), key("executor"), "%s", msg)
+		}
+		if t.Samples > 1000 {
+			bad(ln("samples"), key("samples"), "%d is too many (at most 1000)", t.Samples)
+		}
+	}
+	for m, v := range c.Compare.Thresholds {
+		if v < 0 || v > 100 {
+			bad(c.line("compare", "thresholds", m), "compare.thresholds."+m, "%v: want a percentage between 0 and 100", v)
+		}
+	}
+	if c.Compare.FDR <= 0 || c.Compare.FDR >= 1 {
+		bad(c.line("compare", "fdr"), "compare.fdr", "%v: want a rate between 0 and 1, e.g. 0.05", c.Compare.FDR)
+	}
+	if c.Compare.MinEffect < 0 {
+		bad(c.line("compare", "min_effect"), "compare.min_effect", "%v: want a non-negative percentage", c.Compare.MinEffect)
+	}
+	return errors.Join(errs...)
+}
+
+// line finds the line of a key path such as ("repos", 1, "url") in the
+// YAML document; 0 when unknown. It falls back to the nearest parent.
+func (c *Config) line(path ...any) int {
+	if c.root == nil || len(c.root.Content) == 0 {
+		return 0
+	}
+	n := c.root.Content[0]
+	best := n.Line
+	for _, p := range path {
+		var next *yaml.Node
+		switch k := p.(type) {
+		case string:
+			if n.Kind == yaml.MappingNode {
+				for j := 0; j+1 < len(n.Content); j += 2 {
+					if n.Content[j].Value == k {
+						next = n.Content[j+1]
+						best = n.Content[j].Line
+						break
+					}
+				}
+			}
+		case int:
+			if n.Kind == yaml.SequenceNode && k < len(n.Content) {
+				next = n.Content[k]
+				best = next.Line
+			}
+		}
+		if next == nil {
+			return best
+		}
+		n = next
+	}
+	return best
+}
+
+// Repo returns the repository with the given name.
+func (c *Config) Repo(name string) (*Repo, error) {
+	var names []string
+	for i := range c.Repos {
+		if c.Repos[i].Name == name {
+			return &c.Repos[i], nil
+		}
+		names = append(names, c.Repos[i].Name)
+	}
+	return nil, fmt.Errorf("unknown repo %q: %s configures %s", name, c.Path, strings.Join(names, ", "))
+}
+
+// SelectTargets returns the named targets, or all when names is empty.
+func (c *Config) SelectTargets(names []string) ([]Target, error) {
+	if len(names) == 0 {
+		return c.Targets, nil
+	}
+	var out []Target
+	for _, n := range names {
+		found := false
+		for _, t := range c.Targets {
+			if t.Name == n {
+				out = append(out, t)
+				found = true
+			}
+		}
+		if !found {
+			var all []string
+			for _, t := range c.Targets {
+				all = append(all, t.Name)
+			}
+			return nil, fmt.Errorf("unknown target %q: %s configures %s", n, c.Path, strings.Join(all, ", "))
+		}
+	}
+	return out, nil
+}
+
+// SQLitePath returns the database file path of a sqlite:// database.
+func (c *Config) SQLitePath() string {
+	return strings.TrimPrefix(c.Database, "sqlite://")
+}

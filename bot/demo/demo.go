@@ -1,0 +1,187 @@
+// Package demo is `tcbot demo`: it creates a small toolchain repository in
+// a directory (three commits: a baseline, a commit that changes nothing
+// measurable, and one that injects a regression), writes a config for it,
+// measures both changes for ARMv7 and ARMv8 under QEMU through the same
+// code path as `tcbot run`, and prints the two reports.
+package demo
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	git "github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/sirupsen/logrus"
+
+	"github.com/tcbot/tcbot/bot/config"
+	"github.com/tcbot/tcbot/bot/measure"
+	"github.com/tcbot/tcbot/bot/progress"
+	"github.com/tcbot/tcbot/bot/report"
+)
+
+// Options configure the demo.
+type Options struct {
+	Dir      string // where the repository, config and database go
+	Format   string // report format
+	Stdout   io.Writer
+	Stderr   io.Writer
+	Log      logrus.FieldLogger
+	Progress progress.Reporter
+}
+
+// Commit is one commit of the demo repository.
+type Commit struct {
+	Subject string
+	Files   map[string]string
+}
+
+const baseManifest = `# Which compiler builds the benchmarks, per arch (read by tcbot).
+armv7: {cc: arm-linux-gnueabihf-gcc, cflags: "-O2"}
+armv8: {cc: aarch64-linux-gnu-gcc, cflags: "-O2"}
+`
+
+// RegressionFlags is what the injected regression adds to the flags:
+// switching the loop vectorizer off, as a mistuned cost model would.
+const RegressionFlags = "-fno-tree-vectorize"
+
+// Commits are the demo repository's history, oldest first.
+var Commits = []Commit{
+	{
+		Subject: "toolchain: GCC 12 cross compilers at -O2",
+		Files: map[string]string{
+			"tcbot-toolchain.yaml": baseManifest,
+			"README":               "Demo toolchain repository for tcbot.\n",
+		},
+	},
+	{
+		Subject: "docs: describe the release process",
+		Files: map[string]string{
+			"README": "Demo toolchain repository for tcbot.\n\nReleases are cut from main every six weeks.\n",
+		},
+	},
+	{
+		Subject: "opts: retune the loop optimiser cost model",
+		Files: map[string]string{
+			"tcbot-toolchain.yaml": `# Which compiler builds the benchmarks, per arch (read by tcbot).
+armv7: {cc: arm-linux-gnueabihf-gcc, cflags: "-O2 ` + RegressionFlags + `"}
+armv8: {cc: aarch64-linux-gnu-gcc, cflags: "-O2 ` + RegressionFlags + `"}
+`,
+		},
+	},
+}
+
+// MakeRepo creates the demo repository at dir with fixed authors and dates,
+// so its commit SHAs are the same on every machine. It returns the SHAs.
+func MakeRepo(dir string, commits []Commit) ([]string, error) {
+	r, err := git.PlainInitWithOptions(dir, &git.PlainInitOptions{InitOptions: git.InitOptions{DefaultBranch: "refs/heads/main"}})
+	if err != nil {
+		return nil, fmt.Errorf("demo repository: %w", err)
+	}
+	wt, err := r.Worktree()
+	if err != nil {
+		return nil, err
+	}
+	when := time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)
+	var shas []string
+	for i, c := range commits {
+		for name, content := range c.Files {
+			if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+				return nil, err
+			}
+			if _, err := wt.Add(name); err != nil {
+				return nil, err
+			}
+		}
+		sig := &object.Signature{Name: "Demo Developer", Email: "dev@example.org", When: when.Add(time.Duration(i) * time.Hour)}
+		h, err := wt.Commit(c.Subject, &git.CommitOptions{Author: sig, Committer: sig})
+		if err != nil {
+			return nil, fmt.Errorf("demo repository: commit %q: %w", c.Subject, err)
+		}
+		shas = append(shas, h.String())
+	}
+	return shas, nil
+}
+
+// Config is the demo's config file.
+func Config(dir string) string {
+	return `# tcbot demo configuration (written by tcbot demo)
+database: sqlite://` + filepath.Join(dir, "work", "tcbot.db") + `
+workdir: ` + filepath.Join(dir, "work") + `
+repos:
+  - name: toolchain
+    url: ` + filepath.Join(dir, "toolchain") + `
+    branches: [main]
+    recipe: bench
+    toolchain: manifest
+targets:
+  - {name: armv7-qemu, arch: armv7, executor: qemu-user}
+  - {name: armv8-qemu, arch: armv8, executor: qemu-user}
+`
+}
+
+// Run runs the demo; ok is true when the no-op commit came out unchanged
+// and the injected regression came out as a regression.
+func Run(ctx context.Context, o Options) (ok bool, err error) {
+	repoDir := filepath.Join(o.Dir, "toolchain")
+	shas, err := MakeRepo(repoDir, Commits)
+	if err != nil {
+		return false, err
+	}
+	cfgPath := filepath.Join(o.Dir, "tcbot.yaml")
+	if err := os.WriteFile(cfgPath, []byte(Config(o.Dir)), 0o644); err != nil {
+		return false, err
+	}
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		return false, err
+	}
+	m, err := measure.New(ctx, cfg, o.Log, o.Progress)
+	if err != nil {
+		return false, err
+	}
+	defer m.Store.Close()
+	fmt.Fprintf(o.Stderr, "demo: repository %s, config %s\n", repoDir, cfgPath)
+	cases := []struct {
+		what, want string
+		head       string
+	}{
+		{"the no-op commit", "unchanged", shas[1]},
+		{"the injected regression", "regression", shas[2]},
+	}
+	ok = true
+	var lines []string
+	for _, c := range cases {
+		fmt.Fprintf(o.Stderr, "demo: measuring %s %s (%s)\n", c.what, c.head[:12], subjectOf(c.head, shas))
+		rep, st, err := m.Run(ctx, measure.Request{Repo: "toolchain", Rev: c.head})
+		if err != nil {
+			return false, err
+		}
+		if err := report.Render(o.Stdout, *rep, o.Format); err != nil {
+			return false, err
+		}
+		fmt.Fprintln(o.Stdout)
+		mark := "as expected"
+		if string(rep.Verdict) != c.want {
+			mark = "UNEXPECTED, wanted " + c.want
+			ok = false
+		}
+		lines = append(lines, fmt.Sprintf("demo: %s %s: %s (%s) in %.1fs", c.what, c.head[:12], rep.Verdict, mark, st.Wall.Seconds()))
+	}
+	for _, l := range lines {
+		fmt.Fprintln(o.Stderr, l)
+	}
+	return ok, nil
+}
+
+func subjectOf(sha string, shas []string) string {
+	for i, s := range shas {
+		if s == sha {
+			return Commits[i].Subject
+		}
+	}
+	return ""
+}

@@ -1,0 +1,117 @@
+package executor
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// QEMUUser runs ARM Linux binaries under QEMU's user-mode emulation with
+// tcbot's instruction-counting plugin. The CPU model is pinned, and the
+// guest sees a fixed argv[0] and exactly the spec's environment, so the
+// instruction count of a binary is the same on every run.
+type QEMUUser struct {
+	// QEMU is the emulator (qemu-arm, qemu-aarch64 or a path).
+	QEMU string
+	// CPU is the -cpu model (cortex-a15, cortex-a57).
+	CPU string
+	// Plugin is the path of the instruction-counting plugin (.so).
+	Plugin string
+
+	mu      sync.Mutex
+	qemu    string
+	tmp     string
+	counter int
+}
+
+// Name implements Executor.
+func (q *QEMUUser) Name() string { return "qemu-user" }
+
+// Prepare finds QEMU and the plugin and makes a scratch directory for the
+// counter files.
+func (q *QEMUUser) Prepare(ctx context.Context) error {
+	p, err := exec.LookPath(q.QEMU)
+	if err != nil {
+		return &InfraError{Op: "qemu-user", Err: fmt.Errorf("%s not found: install qemu-user (make deps) or set the target's qemu key", q.QEMU)}
+	}
+	if _, err := os.Stat(q.Plugin); err != nil {
+		return &InfraError{Op: "qemu-user", Err: fmt.Errorf("instruction-counting plugin: %w (make build-plugin, or set plugin in the config)", err)}
+	}
+	tmp, err := os.MkdirTemp("", "tcbot-qemu-")
+	if err != nil {
+		return &InfraError{Op: "qemu-user", Err: err}
+	}
+	q.mu.Lock()
+	q.qemu, q.tmp = p, tmp
+	q.mu.Unlock()
+	return nil
+}
+
+// Run implements Executor. spec.Argv[0] is the guest binary relative to
+// spec.Dir ("./sha256"); the guest's argv[0] is its base name.
+func (q *QEMUUser) Run(ctx context.Context, spec Spec) (*Outcome, error) {
+	q.mu.Lock()
+	qemu, tmp := q.qemu, q.tmp
+	q.counter++
+	n := q.counter
+	q.mu.Unlock()
+	if qemu == "" {
+		return nil, &InfraError{Op: "qemu-user " + spec.Name, Err: fmt.Errorf("Run before Prepare")}
+	}
+	if len(spec.Argv) == 0 {
+		return nil, &InfraError{Op: "qemu-user " + spec.Name, Err: fmt.Errorf("empty command")}
+	}
+	out := filepath.Join(tmp, fmt.Sprintf("count-%d", n))
+	defer os.Remove(out)
+	argv := []string{qemu, "-cpu", q.CPU, "-0", filepath.Base(spec.Argv[0]),
+		"-plugin", q.Plugin + ",out=" + out}
+	argv = append(argv, spec.Argv...)
+	o, err := runProcess(ctx, spec.Dir, argv, spec.Env, spec.Timeout)
+	if err != nil {
+		return o, err
+	}
+	data, rerr := os.ReadFile(out)
+	switch {
+	case rerr == nil:
+		v, perr := parseCount(data)
+		if perr != nil {
+			return o, &InfraError{Op: "qemu-user " + spec.Name, Err: perr}
+		}
+		o.Instructions, o.HasCounts = v, true
+	case o.OK():
+		// QEMU exited cleanly but the plugin wrote nothing: the plugin
+		// failed to load, which is ours to fix, not the change's.
+		return o, &InfraError{Op: "qemu-user " + spec.Name, Err: fmt.Errorf("plugin wrote no count: %s", strings.TrimSpace(string(o.Stderr)))}
+	}
+	return o, nil
+}
+
+func parseCount(data []byte) (uint64, error) {
+	s := strings.TrimSpace(string(data))
+	v, ok := strings.CutPrefix(s, "insns ")
+	if !ok {
+		return 0, fmt.Errorf("plugin output %q: want \"insns N\"", s)
+	}
+	n, err := strconv.ParseUint(v, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("plugin output %q: %w", s, err)
+	}
+	return n, nil
+}
+
+// Cleanup removes the scratch directory; safe to call twice.
+func (q *QEMUUser) Cleanup() error {
+	q.mu.Lock()
+	tmp := q.tmp
+	q.tmp, q.qemu = "", ""
+	q.mu.Unlock()
+	if tmp == "" {
+		return nil
+	}
+	return os.RemoveAll(tmp)
+}

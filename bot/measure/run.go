@@ -1,0 +1,262 @@
+package measure
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/tcbot/tcbot/bot/config"
+	"github.com/tcbot/tcbot/bot/executor"
+	"github.com/tcbot/tcbot/bot/recipe"
+	"github.com/tcbot/tcbot/bot/result"
+	"github.com/tcbot/tcbot/bot/store"
+	"github.com/tcbot/tcbot/bot/suite"
+)
+
+func (m *Measurer) newExecutor(t config.Target) (executor.Executor, error) {
+	if m.NewExecutor != nil {
+		return m.NewExecutor(t)
+	}
+	switch t.Executor {
+	case "qemu-user":
+		return &executor.QEMUUser{QEMU: t.QEMU, CPU: t.CPU, Plugin: m.Plugin}, nil
+	}
+	return nil, fmt.Errorf("target %s: executor %q is not implemented", t.Name, t.Executor)
+}
+
+func (sd *side) fail(target, msg string) {
+	sd.mu.Lock()
+	defer sd.mu.Unlock()
+	if _, ok := sd.failed[target]; !ok {
+		sd.failed[target] = msg
+	}
+}
+
+func (sd *side) hasFailed(target string) bool {
+	sd.mu.Lock()
+	defer sd.mu.Unlock()
+	_, ok := sd.failed[target]
+	return ok
+}
+
+// runAll runs every binary that needs running on every target, base and
+// head samples interleaved, at most Config.Jobs at once.
+func (m *Measurer) runAll(ctx context.Context, targets []config.Target, sides []*side, st *Stats) error {
+	base, head := sides[0], sides[1]
+	var jobs []func(context.Context)
+	var execs []executor.Executor
+	defer func() {
+		for _, ex := range execs {
+			_ = ex.Cleanup()
+		}
+	}()
+	for _, t := range targets {
+		var needing []*side
+		for _, sd := range sides {
+			sd.runs = ensure(sd.runs)
+			if set := sd.buildFor(t.Name); set != nil && !sd.hasFailed(t.Name) {
+				if set.err != nil {
+					sd.fail(t.Name, set.err.Error())
+					continue
+				}
+				needing = append(needing, sd)
+				sd.runs[t.Name] = map[string]*benchRuns{}
+				for _, b := range m.Suite.Benchmarks {
+					sd.runs[t.Name][b.Name] = &benchRuns{}
+				}
+			}
+		}
+		if len(needing) == 0 {
+			continue
+		}
+		// LNT's rule: a head binary identical to the base binary is not run.
+		if hs := head.buildFor(t.Name); hs != nil && hs.err == nil && !head.hasFailed(t.Name) {
+			for _, b := range m.Suite.Benchmarks {
+				hb := hs.bins[b.Name]
+				if hb != nil && hb.OK && hb.SHA256 != "" && hb.SHA256 == m.baseBinary(base, t.Name, b.Name) {
+					head.runs[t.Name][b.Name].identical = true
+				}
+			}
+		}
+		ex, err := m.newExecutor(t)
+		if err == nil {
+			err = ex.Prepare(ctx)
+			execs = append(execs, ex)
+		}
+		if err != nil {
+			for _, sd := range needing {
+				sd.fail(t.Name, err.Error())
+			}
+			continue
+		}
+		for i := 0; i < t.Samples; i++ {
+			for _, b := range m.Suite.Benchmarks {
+				for _, sd := range needing {
+					set := sd.buildFor(t.Name)
+					bin := set.bins[b.Name]
+					runs := sd.runs[t.Name][b.Name]
+					if bin == nil || !bin.OK || runs.identical {
+						continue
+					}
+					jobs = append(jobs, m.runJob(ex, t, sd, set.dir, b, runs, st))
+				}
+			}
+		}
+	}
+	if len(jobs) == 0 {
+		return nil
+	}
+	m.Progress.Start("run", len(jobs))
+	pool(ctx, m.Config.Jobs, jobs)
+	m.Progress.Finish()
+	if ctx.Err() != nil {
+		return fmt.Errorf("run: %w", ctx.Err())
+	}
+	return nil
+}
+
+func ensure(m map[string]map[string]*benchRuns) map[string]map[string]*benchRuns {
+	if m == nil {
+		return map[string]map[string]*benchRuns{}
+	}
+	return m
+}
+
+// baseBinary is the hash of the base's binary of a benchmark on a target,
+// from this run's build or from the stored measurement.
+func (m *Measurer) baseBinary(base *side, target, bench string) string {
+	if set := base.buildFor(target); set != nil {
+		if set.err == nil {
+			if b := set.bins[bench]; b != nil && b.OK {
+				return b.SHA256
+			}
+		}
+		return ""
+	}
+	if meas := base.meas[target]; meas != nil {
+		return meas.Binaries[bench].SHA256
+	}
+	return ""
+}
+
+func (m *Measurer) runJob(ex executor.Executor, t config.Target, sd *side, dir string, b suite.Benchmark, runs *benchRuns, st *Stats) func(context.Context) {
+	return func(ctx context.Context) {
+		if sd.hasFailed(t.Name) {
+			return
+		}
+		spec := executor.Spec{
+			Name: t.Name + "/" + b.Name,
+			Dir:  filepath.Join(dir, "bin"),
+			Argv: recipe.Expand(m.Recipe.Run.Command, map[string][]string{"binary": {b.Name}, "args": b.Args}),
+			Env:  m.Recipe.Run.EnvList(),
+			// The target's timeout bounds one run of one benchmark.
+			Timeout: time.Duration(t.Timeout),
+		}
+		m.busy.begin()
+		o, err := ex.Run(ctx, spec)
+		m.busy.end()
+		st.addRun()
+		m.Progress.Step(sd.name + " " + spec.Name)
+		if err != nil {
+			sd.fail(t.Name, err.Error())
+			return
+		}
+		note := ""
+		switch {
+		case o.TimedOut:
+			note = fmt.Sprintf("timed out after %s", time.Duration(t.Timeout))
+		case !o.OK():
+			note = "run failed (" + o.Describe() + "): " + tail(o.Stderr, 4)
+		case m.Recipe.Run.Check == "checksum":
+			got, ok := suite.Checksum(o.Stdout)
+			if !ok {
+				note = "no checksum line in the output: " + tail(o.Stdout, 2)
+			} else if got != b.Checksum {
+				note = fmt.Sprintf("wrong checksum %s, want %s (miscompile?)", got, b.Checksum)
+			}
+		}
+		sd.mu.Lock()
+		defer sd.mu.Unlock()
+		if note != "" {
+			if runs.failNote == "" {
+				runs.failNote = note
+			}
+			return
+		}
+		if o.HasCounts {
+			runs.instructions = append(runs.instructions, float64(o.Instructions))
+		}
+		runs.times = append(runs.times, o.CPU.Seconds())
+	}
+}
+
+// assemble builds the measurement of one side on one target from its
+// build and runs.
+func (m *Measurer) assemble(repo string, sd *side, t config.Target, sides []*side) (*store.Measurement, error) {
+	tc := sd.toolchain[t.Name]
+	set := sd.buildFor(t.Name)
+	meas := &store.Measurement{
+		Key:       m.key(repo, sd.commit.SHA, tc, t),
+		Subject:   sd.commit.Subject,
+		Toolchain: tc.Desc,
+		Binaries:  map[string]store.Binary{},
+	}
+	var baseMeas *store.Measurement
+	if sd != sides[0] {
+		baseMeas = sides[0].meas[t.Name]
+	}
+	add := func(bench, metric string, note string, identical bool, samples ...float64) {
+		meta, _ := result.LookupMetric(metric)
+		meas.Results = append(meas.Results, result.Result{
+			Target: t.Name, Suite: m.Suite.Name, Benchmark: bench, Metric: metric, Unit: meta.Unit,
+			Samples: samples, Note: note, Identical: identical,
+		})
+	}
+	for _, b := range m.Suite.Benchmarks {
+		bin := set.bins[b.Name]
+		if bin == nil {
+			return nil, fmt.Errorf("%s was not built", b.Name)
+		}
+		if m.Recipe.Build.Has(result.CompileTime) {
+			add(b.Name, result.CompileTime, "", false, bin.CompileCPU)
+		}
+		if !bin.OK {
+			add(b.Name, result.Status, bin.Note, false, result.Fail)
+			continue
+		}
+		meas.Binaries[b.Name] = store.Binary{SHA256: bin.SHA256, Functions: bin.Functions}
+		if m.Recipe.Build.Has(result.CodeSize) {
+			add(b.Name, result.CodeSize, "", false, float64(bin.Text))
+		}
+		runs := sd.runs[t.Name][b.Name]
+		if runs.identical {
+			if baseMeas == nil {
+				return nil, fmt.Errorf("head binary of %s is identical to the base's, but the base could not be measured", b.Name)
+			}
+			for _, r := range baseMeas.Results {
+				if r.Benchmark == b.Name && r.Metric != result.CodeSize && r.Metric != result.CompileTime && m.Recipe.Run.Has(r.Metric) {
+					r.Identical = true
+					r.Note = "identical binary: run metrics of " + baseMeas.Revision[:12]
+					meas.Results = append(meas.Results, r)
+				}
+			}
+			continue
+		}
+		if runs.failNote != "" {
+			add(b.Name, result.Status, runs.failNote, false, result.Fail)
+			continue
+		}
+		if m.Recipe.Run.Has(result.Status) {
+			add(b.Name, result.Status, "", false, result.Pass)
+		}
+		if m.Recipe.Run.Has(result.Instructions) && len(runs.instructions) > 0 {
+			add(b.Name, result.Instructions, "", false, runs.instructions...)
+		}
+		if m.Recipe.Run.Has(result.Time) && len(runs.times) > 0 {
+			add(b.Name, result.Time, "", false, runs.times...)
+		}
+	}
+	result.Sort(meas.Results)
+	return meas, nil
+}

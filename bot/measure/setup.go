@@ -1,0 +1,82 @@
+package measure
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/tcbot/tcbot/benchmarks"
+	"github.com/tcbot/tcbot/bot/config"
+	"github.com/tcbot/tcbot/bot/insncount"
+	"github.com/tcbot/tcbot/bot/progress"
+	"github.com/tcbot/tcbot/bot/recipe"
+	"github.com/tcbot/tcbot/bot/store"
+	"github.com/tcbot/tcbot/bot/suite"
+	"github.com/tcbot/tcbot/recipes"
+)
+
+// Sources returns where recipes and the benchmark suite come from: the
+// copies built into tcbot, or the directories the config names.
+func Sources(cfg *config.Config) (recipesFS fs.FS, recipesWhere string, suiteFS fs.FS, suiteWhere string) {
+	recipesFS, recipesWhere = recipes.FS, "recipes (built in)"
+	if cfg.RecipesDir != "" {
+		recipesFS, recipesWhere = os.DirFS(cfg.RecipesDir), cfg.RecipesDir
+	}
+	suiteFS, suiteWhere = benchmarks.FS, "benchmarks (built in)"
+	if cfg.BenchmarksDir != "" {
+		suiteFS, suiteWhere = os.DirFS(cfg.BenchmarksDir), cfg.BenchmarksDir
+	}
+	return
+}
+
+// LoadRecipes loads the recipe of every configured repository and the
+// suite they build, checking that they fit together.
+func LoadRecipes(cfg *config.Config) (map[string]*recipe.Recipe, *suite.Suite, error) {
+	rfs, rwhere, sfs, swhere := Sources(cfg)
+	s, err := suite.Load(sfs, swhere)
+	if err != nil {
+		return nil, nil, err
+	}
+	out := map[string]*recipe.Recipe{}
+	for _, r := range cfg.Repos {
+		rec, err := recipe.Load(rfs, rwhere, r.Recipe)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: repo %s: %w", cfg.Path, r.Name, err)
+		}
+		if rec.Suite != s.Name {
+			return nil, nil, fmt.Errorf("%s: suite: %q, but the benchmark suite in %s is %q", rec.Source, rec.Suite, swhere, s.Name)
+		}
+		out[r.Name] = rec
+	}
+	return out, s, nil
+}
+
+// New wires a Measurer from a config: the store, the recipes, the suite
+// and the instruction-counting plugin (built on first use). Close the
+// returned Measurer's Store when done.
+func New(ctx context.Context, cfg *config.Config, log logrus.FieldLogger, prog progress.Reporter) (*Measurer, error) {
+	recs, s, err := LoadRecipes(cfg)
+	if err != nil {
+		return nil, err
+	}
+	plugin := cfg.Plugin
+	if plugin == "" {
+		sub, err := fs.Sub(benchmarks.FS, "plugin")
+		if err != nil {
+			return nil, err
+		}
+		plugin, err = insncount.Build(ctx, sub, filepath.Join(cfg.Workdir, "cache"))
+		if err != nil {
+			return nil, err
+		}
+	}
+	st, err := store.Open(ctx, cfg.SQLitePath())
+	if err != nil {
+		return nil, err
+	}
+	return &Measurer{Config: cfg, Store: st, Suite: s, Recipes: recs, Plugin: plugin, Log: log, Progress: prog}, nil
+}

@@ -1,0 +1,204 @@
+// Package recipe reads recipe files: declarative descriptions of how a
+// change becomes measurements (what to build with which command, what to
+// run where, which metrics come out). The measuring code interprets them;
+// a recipe never holds code.
+package recipe
+
+import (
+	"bytes"
+	"fmt"
+	"io/fs"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/tcbot/tcbot/bot/result"
+)
+
+// Recipe is one parsed recipe file.
+type Recipe struct {
+	Name  string `yaml:"name"`
+	Kind  string `yaml:"kind"`
+	Suite string `yaml:"suite"`
+	Build Stage  `yaml:"build"`
+	Run   Stage  `yaml:"run"`
+
+	// Source is where the recipe was read from, for messages.
+	Source string `yaml:"-"`
+	// Raw is the file content, part of the suite version.
+	Raw []byte `yaml:"-"`
+}
+
+// Stage is one step of a recipe: a command template run by an executor.
+type Stage struct {
+	Executor string            `yaml:"executor"`
+	Command  []string          `yaml:"command"`
+	Env      map[string]string `yaml:"env"`
+	Timeout  string            `yaml:"timeout"`
+	Check    string            `yaml:"check"`
+	Metrics  []string          `yaml:"metrics"`
+}
+
+// Kinds of recipe the measuring code can drive.
+var Kinds = map[string]string{
+	"suite":  "build each benchmark of a suite with the toolchain under test and run it on every target",
+	"kas":    "OpenEmbedded build with kas (not implemented yet)",
+	"kernel": "kernel build and boot (not implemented yet)",
+}
+
+var placeholderRE = regexp.MustCompile(`\{([a-z]+)(\.\.\.)?\}`)
+
+var buildVars = map[string]bool{"cc": true, "cflags": true, "ldflags": true, "output": true, "sources": true}
+var runVars = map[string]bool{"binary": true, "args": true}
+
+// Load reads recipe name (file name.yaml) from fsys; where names fsys in
+// messages.
+func Load(fsys fs.FS, where, name string) (*Recipe, error) {
+	file := name + ".yaml"
+	data, err := fs.ReadFile(fsys, file)
+	if err != nil {
+		avail, _ := List(fsys)
+		return nil, fmt.Errorf("recipe %q: no file %s in %s (available: %s)", name, file, where, strings.Join(avail, ", "))
+	}
+	return Parse(where+"/"+file, data)
+}
+
+// List names the recipes in fsys.
+func List(fsys fs.FS) ([]string, error) {
+	ms, err := fs.Glob(fsys, "*.yaml")
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, m := range ms {
+		out = append(out, strings.TrimSuffix(m, ".yaml"))
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// Parse parses and validates one recipe; path is used in messages.
+func Parse(path string, data []byte) (*Recipe, error) {
+	var r Recipe
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&r); err != nil {
+		return nil, fmt.Errorf("%s: %v", path, err)
+	}
+	r.Source, r.Raw = path, data
+	bad := func(key, format string, a ...any) error {
+		return fmt.Errorf("%s: %s: %s", path, key, fmt.Sprintf(format, a...))
+	}
+	if r.Name == "" {
+		return nil, bad("name", "missing")
+	}
+	if _, ok := Kinds[r.Kind]; !ok {
+		return nil, bad("kind", "%q: want one of suite, kas, kernel", r.Kind)
+	}
+	if r.Kind != "suite" {
+		return nil, bad("kind", "%s recipes are not implemented in this version", r.Kind)
+	}
+	if r.Suite == "" {
+		return nil, bad("suite", "missing: name the benchmark suite to build")
+	}
+	if r.Build.Executor != "local" {
+		return nil, bad("build.executor", "%q: builds run on the tcbot host: want local", r.Build.Executor)
+	}
+	if r.Run.Executor != "target" {
+		return nil, bad("run.executor", "%q: want target (each target's own executor)", r.Run.Executor)
+	}
+	if err := checkCommand(r.Build.Command, buildVars); err != nil {
+		return nil, bad("build.command", "%v", err)
+	}
+	if err := checkCommand(r.Run.Command, runVars); err != nil {
+		return nil, bad("run.command", "%v", err)
+	}
+	for _, st := range []struct {
+		key string
+		s   Stage
+	}{{"build", r.Build}, {"run", r.Run}} {
+		if st.s.Timeout != "" {
+			if _, err := time.ParseDuration(st.s.Timeout); err != nil {
+				return nil, bad(st.key+".timeout", "%q is not a duration (e.g. 5m)", st.s.Timeout)
+			}
+		}
+		for _, m := range st.s.Metrics {
+			if _, ok := result.LookupMetric(m); !ok {
+				return nil, bad(st.key+".metrics", "unknown metric %q", m)
+			}
+		}
+	}
+	if r.Run.Check != "" && r.Run.Check != "checksum" {
+		return nil, bad("run.check", "%q: want checksum or nothing", r.Run.Check)
+	}
+	return &r, nil
+}
+
+func checkCommand(cmd []string, vars map[string]bool) error {
+	if len(cmd) == 0 {
+		return fmt.Errorf("missing")
+	}
+	for _, arg := range cmd {
+		for _, m := range placeholderRE.FindAllStringSubmatch(arg, -1) {
+			if !vars[m[1]] {
+				var names []string
+				for v := range vars {
+					names = append(names, "{"+v+"}")
+				}
+				sort.Strings(names)
+				return fmt.Errorf("unknown placeholder {%s} in %q (known here: %s)", m[1], arg, strings.Join(names, " "))
+			}
+		}
+	}
+	return nil
+}
+
+// Expand fills a command template. A placeholder "{x...}" standing alone
+// splices the list vars[x]; "{x}" inside an argument is replaced by the
+// list joined with spaces.
+func Expand(cmd []string, vars map[string][]string) []string {
+	var out []string
+	for _, arg := range cmd {
+		if m := placeholderRE.FindStringSubmatch(arg); m != nil && m[0] == arg && m[2] == "..." {
+			out = append(out, vars[m[1]]...)
+			continue
+		}
+		out = append(out, placeholderRE.ReplaceAllStringFunc(arg, func(p string) string {
+			m := placeholderRE.FindStringSubmatch(p)
+			return strings.Join(vars[m[1]], " ")
+		}))
+	}
+	return out
+}
+
+// Timeout returns the stage's timeout, or def when unset.
+func (s Stage) TimeoutOr(def time.Duration) time.Duration {
+	d, err := time.ParseDuration(s.Timeout)
+	if err != nil || d <= 0 {
+		return def
+	}
+	return d
+}
+
+// EnvList returns the stage environment as sorted KEY=VALUE strings.
+func (s Stage) EnvList() []string {
+	var out []string
+	for k, v := range s.Env {
+		out = append(out, k+"="+v)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Has reports whether the stage collects metric m.
+func (s Stage) Has(m string) bool {
+	for _, x := range s.Metrics {
+		if x == m {
+			return true
+		}
+	}
+	return false
+}

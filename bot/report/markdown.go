@@ -1,0 +1,188 @@
+package report
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/tcbot/tcbot/bot/compare"
+)
+
+// maxFolded caps the rows of a folded table: a GitHub comment holds at
+// most 65,536 characters, and the JSON report has every row anyway.
+const maxFolded = 250
+
+// emoji marks a verdict in a summary line or a table row.
+func emoji(v compare.Verdict) string {
+	switch v {
+	case compare.Failed, compare.Regression:
+		return ":x:"
+	case compare.Error:
+		return ":warning:"
+	case compare.Improvement, compare.Fixed, compare.Unchanged:
+		return ":white_check_mark:"
+	}
+	return ":grey_question:"
+}
+
+// Markdown writes r as a pull request comment. Its first line is a
+// one-line summary, so a notification or a collapsed view says it all;
+// findings follow per target, then geomeans, errors, the unchanged and
+// informational comparisons folded away, and the command that reproduces
+// the report.
+func Markdown(w io.Writer, r Report) error {
+	v := newView(r)
+	bw := bufio.NewWriter(w)
+
+	fmt.Fprintf(bw, "**tcbot**: %s %s — %s (base %s → head %s)\n",
+		emoji(r.Verdict), mdEscape(string(r.Verdict)), v.summary(), codeSpan(shortSHA(r.Base)), codeSpan(shortSHA(r.Head)))
+	if r.BaseSubject != "" || r.HeadSubject != "" {
+		fmt.Fprintln(bw)
+		if r.BaseSubject != "" {
+			fmt.Fprintf(bw, "- base %s %s\n", codeSpan(shortSHA(r.Base)), mdEscape(r.BaseSubject))
+		}
+		if r.HeadSubject != "" {
+			fmt.Fprintf(bw, "- head %s %s\n", codeSpan(shortSHA(r.Head)), mdEscape(r.HeadSubject))
+		}
+	}
+
+	for _, t := range v.targets {
+		fs := v.findings[t]
+		if len(fs) == 0 {
+			continue
+		}
+		fmt.Fprintf(bw, "\n### %s\n\n", mdEscape(t))
+		mdTable(bw, v, fs, false, true, false)
+	}
+
+	if len(r.Geomeans) > 0 {
+		fmt.Fprint(bw, "\n### Geomeans\n\n")
+		fmt.Fprintln(bw, "| Target | Suite | Metric | Δ | N |")
+		fmt.Fprintln(bw, "| :-- | :-- | :-- | --: | --: |")
+		info := infoKeys(r)
+		for _, g := range r.Geomeans {
+			metric := mdEscape(g.Metric)
+			if info[geoKey{g.Target, g.Suite, g.Metric}] {
+				metric += " (informational)"
+			}
+			fmt.Fprintf(bw, "| %s | %s | %s | %s | %d |\n", mdEscape(g.Target), mdEscape(g.Suite), metric, formatDelta(&g.DeltaPct), g.N)
+		}
+	}
+
+	if len(r.Errors) > 0 {
+		fmt.Fprintln(bw)
+		for _, e := range r.Errors {
+			fmt.Fprintf(bw, "- :warning: %s\n", mdEscape(e))
+		}
+	}
+
+	if n := v.unchangedCount(); n > 0 {
+		var cs []compare.Comparison
+		for _, t := range v.targets {
+			cs = append(cs, v.unchanged[t]...)
+		}
+		fmt.Fprintf(bw, "\n<details><summary>%s</summary>\n\n", plural(n, "unchanged comparison", "unchanged comparisons"))
+		mdTable(bw, v, cs, true, false, false)
+		fmt.Fprint(bw, "\n</details>\n")
+	}
+
+	if n := v.infoCount(); n > 0 {
+		fmt.Fprintf(bw, "\n<details><summary>%s (%s; not part of the verdict)</summary>\n\n",
+			plural(n, "informational comparison", "informational comparisons"), mdEscape(infoMetrics(r.Info)))
+		mdTable(bw, v, r.Info, true, false, true)
+		fmt.Fprint(bw, "\n</details>\n")
+	}
+
+	fmt.Fprintf(bw, "\nReproduce:\n\n```sh\n%s\n```\n", r.Reproduce)
+	return bw.Flush()
+}
+
+// mdTable writes comparisons as a Markdown table: with a Target column when
+// it spans targets, the verdict's emoji before the benchmark when marked, a
+// Verdict column when asked, and a Note column when any row has a note.
+func mdTable(w io.Writer, v *view, cs []compare.Comparison, withTarget, marked, withVerdict bool) {
+	notes := false
+	for _, c := range cs {
+		notes = notes || c.Note != ""
+	}
+	var head, align []string
+	if withTarget {
+		head, align = append(head, "Target"), append(align, ":--")
+	}
+	head = append(head, "Benchmark", "Metric", "Base", "Head", "Δ", "p / exact")
+	align = append(align, ":--", ":--", "--:", "--:", "--:", "--:")
+	if withVerdict {
+		head, align = append(head, "Verdict"), append(align, ":--")
+	}
+	if notes {
+		head, align = append(head, "Note"), append(align, ":--")
+	}
+	fmt.Fprintf(w, "| %s |\n| %s |\n", strings.Join(head, " | "), strings.Join(align, " | "))
+
+	for i, c := range cs {
+		if i == maxFolded {
+			fmt.Fprintf(w, "\n… and %d more in the JSON report (`--format json`).\n", len(cs)-maxFolded)
+			return
+		}
+		var row []string
+		if withTarget {
+			row = append(row, mdEscape(c.Target))
+		}
+		bench := mdEscape(v.benchmark(c))
+		if marked {
+			bench = emoji(c.Verdict) + " " + bench
+		}
+		row = append(row, bench, mdEscape(c.Metric),
+			or(mdEscape(formatValue(c.Unit, c.Base)), "—"), or(mdEscape(formatValue(c.Unit, c.Head)), "—"),
+			or(formatDelta(c.DeltaPct), "—"), or(formatP(c), "—"))
+		if withVerdict {
+			row = append(row, string(c.Verdict))
+		}
+		if notes {
+			row = append(row, mdEscape(c.Note))
+		}
+		fmt.Fprintf(w, "| %s |\n", strings.Join(row, " | "))
+	}
+}
+
+type geoKey struct{ target, suite, metric string }
+
+// infoKeys are the (target, suite, metric) of informational comparisons,
+// so their geomeans can be marked as such.
+func infoKeys(r Report) map[geoKey]bool {
+	m := make(map[geoKey]bool)
+	for _, c := range r.Info {
+		m[geoKey{c.Target, c.Suite, c.Metric}] = true
+	}
+	return m
+}
+
+// mdEscape makes outside text (names, notes, subjects, errors) inert in
+// Markdown and in a table cell: no emphasis, links, HTML or stray columns.
+var mdReplacer = strings.NewReplacer(
+	`\`, `\\`, "`", "\\`", "*", `\*`, "_", `\_`, "[", `\[`, "]", `\]`,
+	"|", `\|`, "<", "&lt;", ">", "&gt;", "&", "&amp;", "#", `\#`,
+	"\r", " ", "\n", " ",
+)
+
+func mdEscape(s string) string { return mdReplacer.Replace(s) }
+
+// codeSpan wraps s in a code span that s cannot close early.
+func codeSpan(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	longest, run := 0, 0
+	for _, r := range s {
+		if r == '`' {
+			run++
+			longest = max(longest, run)
+		} else {
+			run = 0
+		}
+	}
+	fence := strings.Repeat("`", longest+1)
+	if longest > 0 {
+		return fence + " " + s + " " + fence
+	}
+	return fence + s + fence
+}

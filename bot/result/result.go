@@ -1,0 +1,128 @@
+// Package result holds the data that flows from executors to the store and
+// from the store to comparison: one Result is the samples of one metric of
+// one benchmark on one target. It is a leaf package: it imports nothing of
+// tcbot, so executors, the store, comparison and reports can all share it
+// without depending on each other.
+package result
+
+import (
+	"fmt"
+	"sort"
+)
+
+// Metric names used across tcbot (DESIGN.md "Metrics").
+const (
+	Instructions = "instructions"
+	CodeSize     = "code-size"
+	Time         = "time"
+	CompileTime  = "compile-time"
+	Status       = "status"
+)
+
+// Status sample values: a status result has exactly one sample.
+const (
+	Pass = 1.0
+	Fail = 0.0
+)
+
+// Kind says how a metric's samples must be compared.
+type Kind int
+
+const (
+	// Exact metrics do not vary from run to run (guest instruction counts,
+	// code size): every sample is the same value and a threshold decides.
+	Exact Kind = iota
+	// Noisy metrics vary (wall or CPU time): a statistical test decides.
+	Noisy
+	// StatusKind is pass/fail: a benchmark that built, ran and printed the
+	// expected checksum passes.
+	StatusKind
+)
+
+// Metric describes one metric: its unit, how to compare it and which
+// direction is better.
+type Metric struct {
+	Name           string
+	Unit           string
+	Kind           Kind
+	HigherIsBetter bool
+	Doc            string
+}
+
+// Metrics is the table of metrics tcbot knows. Recipes name metrics from it.
+var Metrics = []Metric{
+	{Name: Instructions, Unit: "count", Kind: Exact, Doc: "guest instructions executed, counted by the QEMU plugin"},
+	{Name: CodeSize, Unit: "bytes", Kind: Exact, Doc: "bytes of loadable executable sections of the binary"},
+	{Name: Time, Unit: "s", Kind: Noisy, Doc: "seconds per run (CPU time of the emulator under qemu-user)"},
+	{Name: CompileTime, Unit: "s", Kind: Noisy, Doc: "CPU seconds spent compiling the benchmark"},
+	{Name: Status, Unit: "pass/fail", Kind: StatusKind, Doc: "1 when the benchmark built, ran and printed its checksum, else 0"},
+	{Name: "image-size", Unit: "bytes", Kind: Exact, Doc: "OpenEmbedded image size"},
+	{Name: "package-size", Unit: "bytes", Kind: Exact, Doc: "OpenEmbedded package size"},
+	{Name: "build-cpu-time", Unit: "s", Kind: Noisy, Doc: "OpenEmbedded build CPU time per recipe"},
+	{Name: "requests-per-second", Unit: "req/s", Kind: Noisy, HigherIsBetter: true, Doc: "LAMP benchmark throughput"},
+}
+
+// LookupMetric returns the description of a metric by name.
+func LookupMetric(name string) (Metric, bool) {
+	for _, m := range Metrics {
+		if m.Name == name {
+			return m, true
+		}
+	}
+	return Metric{}, false
+}
+
+// Result is the samples of one metric of one benchmark on one target.
+type Result struct {
+	Target    string    `json:"target"`
+	Suite     string    `json:"suite"`
+	Benchmark string    `json:"benchmark"`
+	Metric    string    `json:"metric"`
+	Unit      string    `json:"unit"`
+	Samples   []float64 `json:"samples"`
+	// Note explains the samples: the reason of a failed status ("wrong
+	// checksum"), or where samples came from ("identical binary: reused").
+	Note string `json:"note,omitempty"`
+	// Identical is set on run metrics of a head whose binary is
+	// byte-identical to the base's: they were not measured again but copied
+	// (LLVM LNT's binary-hash rule), and compare as unchanged.
+	Identical bool `json:"identical,omitempty"`
+}
+
+// Key identifies a result within one measurement.
+type Key struct {
+	Target, Suite, Benchmark, Metric string
+}
+
+// Key returns the result's key.
+func (r Result) Key() Key {
+	return Key{Target: r.Target, Suite: r.Suite, Benchmark: r.Benchmark, Metric: r.Metric}
+}
+
+func (k Key) String() string {
+	return fmt.Sprintf("%s/%s/%s/%s", k.Target, k.Suite, k.Benchmark, k.Metric)
+}
+
+// Sort orders results by target, suite, benchmark, metric so reports and
+// stored data are deterministic.
+func Sort(rs []Result) {
+	sort.SliceStable(rs, func(i, j int) bool {
+		a, b := rs[i], rs[j]
+		if a.Target != b.Target {
+			return a.Target < b.Target
+		}
+		if a.Suite != b.Suite {
+			return a.Suite < b.Suite
+		}
+		if a.Benchmark != b.Benchmark {
+			return a.Benchmark < b.Benchmark
+		}
+		return a.Metric < b.Metric
+	})
+}
+
+// FunctionSize is one symbol of a binary's code-size attribution table.
+type FunctionSize struct {
+	Name string `json:"name"`
+	Size uint64 `json:"size"`
+}

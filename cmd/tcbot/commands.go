@@ -1,0 +1,243 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/sirupsen/logrus"
+	"github.com/spf13/cobra"
+
+	"github.com/tcbot/tcbot/bot/config"
+	"github.com/tcbot/tcbot/bot/demo"
+	"github.com/tcbot/tcbot/bot/measure"
+	"github.com/tcbot/tcbot/bot/progress"
+	"github.com/tcbot/tcbot/bot/report"
+)
+
+// exitError carries an exit code chosen by a command (2: regression).
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
+
+// run is the whole program: it parses args, runs a command and returns the
+// exit code. Reports go to stdout, everything else to stderr.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	log := logrus.New()
+	log.SetOutput(stderr)
+	log.SetFormatter(&logrus.TextFormatter{DisableTimestamp: false, FullTimestamp: true})
+	var level string
+	root := &cobra.Command{
+		Use:           "tcbot",
+		Short:         "tcbot guards the performance of the Arm toolchain and kernel",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(*cobra.Command, []string) error {
+			l, err := logrus.ParseLevel(level)
+			if err != nil {
+				return fmt.Errorf("--log-level %q: want debug, info, warning or error", level)
+			}
+			log.SetLevel(l)
+			return nil
+		},
+	}
+	root.SetArgs(args)
+	root.SetOut(stderr)
+	root.SetErr(stderr)
+	root.PersistentFlags().StringVar(&level, "log-level", "warning", "log level: debug, info, warning, error")
+	root.AddCommand(runCmd(log, stdout, stderr), compareCmd(log, stdout, stderr), demoCmd(log, stdout, stderr), configCmd(stdout))
+	err := root.ExecuteContext(ctx)
+	var ee exitError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ee):
+		return ee.code
+	}
+	fmt.Fprintf(stderr, "tcbot: %v\n", err)
+	return 1
+}
+
+func loadConfig(path string) (*config.Config, error) {
+	if path == "" {
+		return nil, fmt.Errorf("--config is required: the path of your tcbot.yaml (see README, Configuration)")
+	}
+	return config.Load(path)
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func checkFormat(f string) error {
+	switch f {
+	case "text", "markdown", "json":
+		return nil
+	}
+	return fmt.Errorf("--format %q: want text, markdown or json", f)
+}
+
+// emit prints a report and turns its verdict into the exit code.
+func emit(stdout io.Writer, rep *report.Report, format string) error {
+	if err := report.Render(stdout, *rep, format); err != nil {
+		return err
+	}
+	if code := rep.Verdict.ExitCode(); code != 0 {
+		return exitError{code}
+	}
+	return nil
+}
+
+func runCmd(log *logrus.Logger, stdout, stderr io.Writer) *cobra.Command {
+	var cfgPath, repo, rev, base, targets, format string
+	c := &cobra.Command{
+		Use:   "run --config F --repo R --rev REV [--base REV]",
+		Short: "measure one change end to end and print its report (exit 0: no regression, 2: regression, 1: error)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkFormat(format); err != nil {
+				return err
+			}
+			if repo == "" || rev == "" {
+				return fmt.Errorf("--repo and --rev are required")
+			}
+			cfg, err := loadConfig(cfgPath)
+			if err != nil {
+				return err
+			}
+			m, err := measure.New(cmd.Context(), cfg, log, progress.New(stderr))
+			if err != nil {
+				return err
+			}
+			defer m.Store.Close()
+			rep, _, err := m.Run(cmd.Context(), measure.Request{Repo: repo, Rev: rev, Base: base, Targets: splitList(targets)})
+			if err != nil {
+				return err
+			}
+			return emit(stdout, rep, format)
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&cfgPath, "config", "", "configuration file")
+	f.StringVar(&repo, "repo", "", "repository name from the config")
+	f.StringVar(&rev, "rev", "", "revision to measure (branch, tag or commit)")
+	f.StringVar(&base, "base", "", "baseline revision (default: the first parent of --rev)")
+	f.StringVar(&targets, "targets", "", "comma-separated targets (default: all)")
+	f.StringVar(&format, "format", "text", "report format: text, markdown or json")
+	return c
+}
+
+func compareCmd(log *logrus.Logger, stdout, stderr io.Writer) *cobra.Command {
+	var cfgPath, repo, base, head, targets, format string
+	c := &cobra.Command{
+		Use:   "compare --config F --repo R --base REV --head REV",
+		Short: "compare stored results of two revisions (nothing is built or run)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkFormat(format); err != nil {
+				return err
+			}
+			if repo == "" || base == "" || head == "" {
+				return fmt.Errorf("--repo, --base and --head are required")
+			}
+			cfg, err := loadConfig(cfgPath)
+			if err != nil {
+				return err
+			}
+			m, err := measure.New(cmd.Context(), cfg, log, progress.Discard{})
+			if err != nil {
+				return err
+			}
+			defer m.Store.Close()
+			rep, err := m.CompareStored(cmd.Context(), repo, base, head, splitList(targets))
+			if err != nil {
+				return err
+			}
+			return emit(stdout, rep, format)
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&cfgPath, "config", "", "configuration file")
+	f.StringVar(&repo, "repo", "", "repository name from the config")
+	f.StringVar(&base, "base", "", "baseline revision")
+	f.StringVar(&head, "head", "", "revision to compare with the baseline")
+	f.StringVar(&targets, "targets", "", "comma-separated targets (default: all)")
+	f.StringVar(&format, "format", "text", "report format: text, markdown or json")
+	return c
+}
+
+func demoCmd(log *logrus.Logger, stdout, stderr io.Writer) *cobra.Command {
+	var dir, format string
+	c := &cobra.Command{
+		Use:   "demo",
+		Short: "measure a temporary toolchain repository with a no-op commit and an injected regression",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkFormat(format); err != nil {
+				return err
+			}
+			keep := dir != ""
+			if dir == "" {
+				d, err := os.MkdirTemp("", "tcbot-demo-")
+				if err != nil {
+					return err
+				}
+				dir = d
+			}
+			ok, err := demo.Run(cmd.Context(), demo.Options{Dir: dir, Format: format, Stdout: stdout, Stderr: stderr, Log: log, Progress: progress.New(stderr)})
+			if !keep {
+				os.RemoveAll(dir)
+			}
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return exitError{1}
+			}
+			return nil
+		},
+	}
+	c.Flags().StringVar(&dir, "dir", "", "keep the demo repository, config and database in this directory (default: a temporary one, removed)")
+	c.Flags().StringVar(&format, "format", "text", "report format: text, markdown or json")
+	return c
+}
+
+func configCmd(stdout io.Writer) *cobra.Command {
+	c := &cobra.Command{Use: "config", Short: "work with configuration files"}
+	var cfgPath string
+	check := &cobra.Command{
+		Use:   "check --config F",
+		Short: "validate a config and the recipes and benchmark suite it uses",
+		Args:  cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			cfg, err := loadConfig(cfgPath)
+			if err != nil {
+				return err
+			}
+			recs, s, err := measure.LoadRecipes(cfg)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "%s: ok: %d repos, %d targets, suite %s (%d benchmarks, version %s)\n", cfg.Path, len(cfg.Repos), len(cfg.Targets), s.Name, len(s.Benchmarks), s.Version)
+			for _, r := range cfg.Repos {
+				fmt.Fprintf(stdout, "  repo %s: %s, recipe %s (%s), toolchain %s\n", r.Name, r.URL, r.Recipe, recs[r.Name].Source, r.Toolchain)
+			}
+			for _, t := range cfg.Targets {
+				fmt.Fprintf(stdout, "  target %s: %s on %s -cpu %s, %d sample(s)\n", t.Name, t.Arch, t.Executor, t.CPU, t.Samples)
+			}
+			return nil
+		},
+	}
+	check.Flags().StringVar(&cfgPath, "config", "", "configuration file")
+	c.AddCommand(check)
+	return c
+}
