@@ -1,3 +1,8 @@
+//go:build ignore
+
+// (The line above only keeps the Go tool from treating this C file as part of
+// package benchmarks_test; tcbot builds it with a C compiler.)
+
 /*
  * btree.c - a B+ tree index as used by InnoDB/MySQL: page-sized nodes with
  * binary search inside a node, node splits on insert, leaves chained for

@@ -1,3 +1,8 @@
+//go:build ignore
+
+// (The line above only keeps the Go tool from treating this C file as part of
+// package benchmarks_test; tcbot builds it with a C compiler.)
+
 /*
  * crc32.c - CRC-32 (IEEE 802.3, as in gzip/zlib/PNG) and CRC-32C
  * (Castagnoli, as in InnoDB pages, ext4 and iSCSI), each computed

@@ -1,3 +1,8 @@
+//go:build ignore
+
+// (The line above only keeps the Go tool from treating this C file as part of
+// package benchmarks_test; tcbot builds it with a C compiler.)
+
 /*
  * hashtable.c - a string-keyed hash table (open addressing, linear probing,
  * tombstones, growth by rehashing), the data structure behind PHP arrays,

@@ -1,3 +1,8 @@
+//go:build ignore
+
+// (The line above only keeps the Go tool from treating this C file as part of
+// package benchmarks_test; tcbot builds it with a C compiler.)
+
 /*
  * http_parse.c - HTTP/1.1 request parsing, as done by an Apache/nginx front
  * end: request line, header fields (case-insensitive names, optional

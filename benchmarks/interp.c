@@ -1,3 +1,8 @@
+//go:build ignore
+
+// (The line above only keeps the Go tool from treating this C file as part of
+// package benchmarks_test; tcbot builds it with a C compiler.)
+
 /*
  * interp.c - a PHP-like bytecode interpreter: a switch-dispatched stack VM
  * over dynamically typed values (integers and short strings, with PHP-style

@@ -1,3 +1,8 @@
+//go:build ignore
+
+// (The line above only keeps the Go tool from treating this C file as part of
+// package benchmarks_test; tcbot builds it with a C compiler.)
+
 /*
  * lz77.c - LZ77 compression with hash chains and lazy matching (the core of
  * deflate/gzip, zstd and LZ4 used for HTTP compression and by MySQL's

@@ -1,3 +1,8 @@
+//go:build ignore
+
+// (The line above only keeps the Go tool from treating this C file as part of
+// package benchmarks_test; tcbot builds it with a C compiler.)
+
 /*
  * regex.c - regular-expression search over web-server log lines, the work
  * of grep, mod_rewrite, fail2ban and PHP's preg_match.

@@ -1,3 +1,8 @@
+//go:build ignore
+
+// (The line above only keeps the Go tool from treating this C file as part of
+// package benchmarks_test; tcbot builds it with a C compiler.)
+
 /*
  * sha256.c - SHA-256 (FIPS 180-4) in portable C, as used for TLS, package
  * signatures, password hashing and content addressing.

@@ -1,3 +1,8 @@
+//go:build ignore
+
+// (The line above only keeps the Go tool from treating this C file as part of
+// package benchmarks_test; tcbot builds it with a C compiler.)
+
 /*
  * url_decode.c - URL percent-decoding and query-string splitting, as done by
  * PHP for $_GET/$_POST (application/x-www-form-urlencoded): split on '&',

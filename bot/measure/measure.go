@@ -48,11 +48,11 @@ import (
 // Measurer measures changes. Create one per process; it is safe for
 // sequential use by one caller at a time.
 type Measurer struct {
-	Config   *config.Config
-	Store    *store.Store
-	Suite    *suite.Suite
+	Config *config.Config
+	Store  *store.Store
+	Suite  *suite.Suite
 	// Recipes by repository name.
-	Recipes map[string]*recipe.Recipe
+	Recipes  map[string]*recipe.Recipe
 	Plugin   string // path of the instruction-counting plugin
 	Log      logrus.FieldLogger
 	Progress progress.Reporter
@@ -232,16 +232,12 @@ func (m *Measurer) Run(ctx context.Context, req Request) (*report.Report, Stats,
 	rep := report.New(repo.Name, base.SHA, head.SHA, out)
 	rep.BaseSubject, rep.HeadSubject = base.Subject, head.Subject
 	sort.Strings(infra)
-	rep.Errors = dedupe(infra)
-	if len(rep.Errors) > 0 && rep.Verdict != compare.Verdict("failed") && rep.Verdict != compare.Verdict("regression") {
-		rep.Verdict = compare.Verdict("error")
+	for _, e := range dedupe(infra) {
+		rep.AddError(e)
 	}
 	rep.Reproduce = req.Reproduce
 	if rep.Reproduce == "" {
-		rep.Reproduce = fmt.Sprintf("tcbot run --config %s --repo %s --rev %s --base %s", cfg.Path, repo.Name, head.SHA, base.SHA)
-		if len(req.Targets) > 0 {
-			rep.Reproduce += " --targets " + strings.Join(req.Targets, ",")
-		}
+		rep.Reproduce = report.ReproduceCommand(cfg.Path, repo.Name, base.SHA, head.SHA, req.Targets)
 	}
 	st.Wall = time.Since(start)
 	st.Busy = m.busy.total()
@@ -287,9 +283,16 @@ func targetID(t config.Target) string {
 	return hex.EncodeToString(h[:])[:8]
 }
 
-// suiteVersion covers the suite's files and the recipe that builds it.
+// methodVersion changes whenever tcbot changes how it measures (what a
+// metric counts, how a binary is run), so results measured the old way are
+// never compared with results measured the new way.
+const methodVersion = "2"
+
+// suiteVersion covers the suite's files, the recipe that builds it and the
+// measuring method.
 func (m *Measurer) suiteVersion() string {
 	h := sha256.New()
+	h.Write([]byte("method " + methodVersion + "\n"))
 	h.Write([]byte(m.Suite.Version))
 	h.Write(m.Recipe.Raw)
 	return hex.EncodeToString(h.Sum(nil))[:16]

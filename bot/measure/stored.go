@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"strings"
 
 	"github.com/tcbot/tcbot/bot/compare"
 	"github.com/tcbot/tcbot/bot/report"
@@ -58,13 +57,9 @@ func (m *Measurer) CompareStored(ctx context.Context, repoName, baseRev, headRev
 	out := compare.Compare(sides[0], sides[1], opts)
 	rep := report.New(repo.Name, commits[0].SHA, commits[1].SHA, out)
 	rep.BaseSubject, rep.HeadSubject = commits[0].Subject, commits[1].Subject
-	rep.Errors = errs
-	if len(errs) > 0 && rep.Verdict != "failed" && rep.Verdict != "regression" {
-		rep.Verdict = "error"
+	for _, e := range errs {
+		rep.AddError(e)
 	}
-	rep.Reproduce = fmt.Sprintf("tcbot run --config %s --repo %s --rev %s --base %s", cfg.Path, repo.Name, commits[1].SHA, commits[0].SHA)
-	if len(targetNames) > 0 {
-		rep.Reproduce += " --targets " + strings.Join(targetNames, ",")
-	}
+	rep.Reproduce = report.ReproduceCommand(cfg.Path, repo.Name, commits[0].SHA, commits[1].SHA, targetNames)
 	return &rep, nil
 }

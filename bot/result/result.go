@@ -52,7 +52,7 @@ type Metric struct {
 // Metrics is the table of metrics tcbot knows. Recipes name metrics from it.
 var Metrics = []Metric{
 	{Name: Instructions, Unit: "count", Kind: Exact, Doc: "guest instructions executed, counted by the QEMU plugin"},
-	{Name: CodeSize, Unit: "bytes", Kind: Exact, Doc: "bytes of loadable executable sections of the binary"},
+	{Name: CodeSize, Unit: "bytes", Kind: Exact, Doc: "bytes of the functions in the loadable executable sections of the binary"},
 	{Name: Time, Unit: "s", Kind: Noisy, Doc: "seconds per run (CPU time of the emulator under qemu-user)"},
 	{Name: CompileTime, Unit: "s", Kind: Noisy, Doc: "CPU seconds spent compiling the benchmark"},
 	{Name: Status, Unit: "pass/fail", Kind: StatusKind, Doc: "1 when the benchmark built, ran and printed its checksum, else 0"},

@@ -105,7 +105,36 @@ func (m *Mirror) Fetch(ctx context.Context, force bool) error {
 	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
 		return fmt.Errorf("fetch %s from %s: %w", m.Name, m.URL, err)
 	}
+	// Follow the remote's HEAD so "HEAD" and "HEAD~1" mean what they mean
+	// in the origin.
+	if err := m.followHEAD(ctx); err != nil {
+		return fmt.Errorf("fetch %s from %s: HEAD: %w", m.Name, m.URL, err)
+	}
 	m.fetched = true
+	return nil
+}
+
+func (m *Mirror) followHEAD(ctx context.Context) error {
+	remote, err := m.repo.Remote("origin")
+	if err != nil {
+		return err
+	}
+	refs, err := remote.ListContext(ctx, &git.ListOptions{})
+	if err != nil {
+		return err
+	}
+	for _, r := range refs {
+		if r.Name() != plumbing.HEAD {
+			continue
+		}
+		var head *plumbing.Reference
+		if r.Type() == plumbing.SymbolicReference {
+			head = plumbing.NewSymbolicReference(plumbing.HEAD, r.Target())
+		} else {
+			head = plumbing.NewHashReference(plumbing.HEAD, r.Hash())
+		}
+		return m.repo.Storer.SetReference(head)
+	}
 	return nil
 }
 

@@ -1,0 +1,144 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/tcbot/tcbot/bot/report"
+)
+
+func tcbot(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = run(context.Background(), args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestUsageErrors(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(bad, []byte("repos:\n  - {name: tc, url: /x}\ntargets:\n  - {name: a, arch: armv9, executor: qemu-user}\n"), 0o644)
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"run without config", []string{"run", "--repo", "x", "--rev", "main"}, "--config is required"},
+		{"missing config file", []string{"run", "--config", filepath.Join(dir, "nope.yaml"), "--repo", "x", "--rev", "y"}, "nope.yaml"},
+		{"bad arch names file and line", []string{"run", "--config", bad, "--repo", "tc", "--rev", "main"}, "bad.yaml:4: targets[0].arch"},
+		{"bad format", []string{"run", "--config", bad, "--repo", "tc", "--rev", "main", "--format", "xml"}, "want text, markdown or json"},
+		{"config check reports the error", []string{"config", "check", "--config", bad}, "armv9"},
+		{"unknown command", []string{"frobnicate"}, "unknown command"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, stdout, stderr := tcbot(t, tc.args...)
+			if code != 1 {
+				t.Errorf("exit %d, want 1", code)
+			}
+			if stdout != "" {
+				t.Errorf("stdout must hold reports only, got %q", stdout)
+			}
+			if !strings.Contains(stderr, tc.want) {
+				t.Errorf("stderr %q does not contain %q", stderr, tc.want)
+			}
+		})
+	}
+}
+
+// TestDemoEndToEnd runs the demo with the real suite, real cross compilers
+// and real QEMU, then uses its config for run, compare and config check.
+func TestDemoEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end demo: takes about a minute")
+	}
+	dir := t.TempDir()
+	code, stdout, stderr := tcbot(t, "demo", "--dir", dir, "--format", "json")
+	if code != 0 {
+		t.Fatalf("demo exit %d\nstderr:\n%s", code, stderr)
+	}
+	dec := json.NewDecoder(strings.NewReader(stdout))
+	var reps []report.Report
+	for {
+		var r report.Report
+		if err := dec.Decode(&r); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatalf("demo stdout is not a stream of JSON reports: %v\n%s", err, stdout)
+		}
+		reps = append(reps, r)
+	}
+	if len(reps) != 2 {
+		t.Fatalf("demo printed %d reports, want 2", len(reps))
+	}
+	if reps[0].Verdict != "unchanged" || reps[1].Verdict != "regression" {
+		t.Fatalf("verdicts %s, %s; want unchanged, regression", reps[0].Verdict, reps[1].Verdict)
+	}
+	arches := map[string]bool{}
+	for _, c := range reps[1].Comparisons {
+		if c.Verdict == "regression" {
+			arches[c.Target] = true
+			if c.Benchmark == "" || c.DeltaPct == nil {
+				t.Errorf("regression without benchmark or size: %+v", c)
+			}
+		}
+	}
+	if !arches["armv7-qemu"] || !arches["armv8-qemu"] {
+		t.Errorf("regressions found on %v, want both armv7-qemu and armv8-qemu", arches)
+	}
+	for _, want := range []string{"as expected", "demo: the injected regression"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q", want)
+		}
+	}
+
+	cfg := filepath.Join(dir, "tcbot.yaml")
+	t.Run("warm run prints valid JSON and exits 2", func(t *testing.T) {
+		code, stdout, _ := tcbot(t, "run", "--config", cfg, "--repo", "toolchain", "--rev", "main", "--format", "json")
+		if code != 2 {
+			t.Fatalf("exit %d, want 2 for a regression", code)
+		}
+		var generic map[string]any
+		if err := json.Unmarshal([]byte(stdout), &generic); err != nil {
+			t.Fatalf("stdout is not one JSON document: %v", err)
+		}
+		for _, k := range []string{"repo", "base", "head", "verdict", "comparisons"} {
+			if _, ok := generic[k]; !ok {
+				t.Errorf("report lacks %q", k)
+			}
+		}
+	})
+	t.Run("A/A compare of a stored revision reports nothing", func(t *testing.T) {
+		code, stdout, stderr := tcbot(t, "compare", "--config", cfg, "--repo", "toolchain", "--base", "main~2", "--head", "main~2", "--format", "json")
+		if code != 0 {
+			t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+		}
+		var r report.Report
+		json.Unmarshal([]byte(stdout), &r)
+		if r.Verdict != "unchanged" || len(r.Comparisons) < 24 {
+			t.Fatalf("A/A verdict %s with %d comparisons", r.Verdict, len(r.Comparisons))
+		}
+		for _, c := range r.Comparisons {
+			if c.Verdict != "unchanged" {
+				t.Errorf("A/A: %s %s %s is %s", c.Target, c.Benchmark, c.Metric, c.Verdict)
+			}
+		}
+	})
+	t.Run("markdown report", func(t *testing.T) {
+		code, stdout, _ := tcbot(t, "compare", "--config", cfg, "--repo", "toolchain", "--base", "main~1", "--head", "main", "--format", "markdown")
+		if code != 2 || !strings.Contains(strings.SplitN(stdout, "\n", 2)[0], "regression") || !strings.Contains(stdout, "tcbot run --config") {
+			t.Fatalf("exit %d, markdown:\n%s", code, stdout)
+		}
+	})
+	t.Run("config check", func(t *testing.T) {
+		code, stdout, stderr := tcbot(t, "config", "check", "--config", cfg)
+		if code != 0 || !strings.Contains(stdout, "ok") {
+			t.Fatalf("exit %d: %s %s", code, stdout, stderr)
+		}
+	})
+}
