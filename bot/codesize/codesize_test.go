@@ -58,16 +58,18 @@ func (c cross) build(t *testing.T, srcs map[string]string, flags ...string) stri
 	return filepath.Join(dir, "prog")
 }
 
-var sectionRE = regexp.MustCompile(`^\s*\[\s*\d+\]\s+(\S+)\s+(\S+)\s+[0-9a-f]+\s+[0-9a-f]+\s+([0-9a-f]+)\s+[0-9a-f]+\s+([A-Za-z]*)\s+\d+\s+\d+\s+\d+\s*$`)
+var sectionRE = regexp.MustCompile(`^\s*\[\s*(\d+)\]\s+(\S+)\s+(\S+)\s+[0-9a-f]+\s+[0-9a-f]+\s+([0-9a-f]+)\s+[0-9a-f]+\s+([A-Za-z]*)\s+\d+\s+\d+\s+\d+\s*$`)
 
-// execBytes sums, from readelf's section table, the sizes of sections that
-// are allocated (A) and executable (X) and take space in the file.
-func (c cross) execBytes(t *testing.T, path string) uint64 {
+// execSections reads readelf's section table: the indices of sections that
+// are allocated (A) and executable (X) and take space in the file, and the
+// sum of their sizes.
+func (c cross) execSections(t *testing.T, path string) (map[string]bool, uint64) {
 	t.Helper()
 	out, err := exec.Command(c.readelf, "-SW", path).Output()
 	if err != nil {
 		t.Fatalf("%s -SW: %v", c.readelf, err)
 	}
+	idx := map[string]bool{}
 	var sum uint64
 	var n int
 	for _, l := range strings.Split(string(out), "\n") {
@@ -76,42 +78,95 @@ func (c cross) execBytes(t *testing.T, path string) uint64 {
 			continue
 		}
 		n++
-		if m[2] == "NOBITS" || !strings.Contains(m[4], "A") || !strings.Contains(m[4], "X") {
+		if m[3] == "NOBITS" || !strings.Contains(m[5], "A") || !strings.Contains(m[5], "X") {
 			continue
 		}
-		size, err := strconv.ParseUint(m[3], 16, 64)
+		size, err := strconv.ParseUint(m[4], 16, 64)
 		if err != nil {
 			t.Fatal(err)
 		}
+		idx[m[1]] = true
 		sum += size
 	}
-	if n < 5 {
-		t.Fatalf("parsed only %d sections from readelf:\n%s", n, out)
+	if n < 5 || len(idx) == 0 {
+		t.Fatalf("parsed only %d sections (%d executable) from readelf:\n%s", n, len(idx), out)
 	}
+	return idx, sum
+}
+
+// execBytes is the sum of the sizes of the executable sections.
+func (c cross) execBytes(t *testing.T, path string) uint64 {
+	t.Helper()
+	_, sum := c.execSections(t, path)
 	return sum
 }
 
-var symbolRE = regexp.MustCompile(`^\s*\d+:\s+[0-9a-f]+\s+(\d+|0x[0-9a-f]+)\s+FUNC\s+\S+\s+\S+\s+\S+\s+(\S+)\s*$`)
+// symbolRE matches a FUNC line of readelf -sW: value, size, section index
+// and name (the visibility may carry a bracketed note such as
+// [VARIANT_PCS]).
+var symbolRE = regexp.MustCompile(`^\s*\d+:\s+([0-9a-f]+)\s+(\d+|0x[0-9a-f]+)\s+FUNC\s+\S+\s+\S+(?:\s+\[[^\]]*\])?\s+(\d+|[A-Z]+)\s+(\S+)\s*$`)
 
-// funcSizes lists, from readelf's symbol table, the sizes of every FUNC
-// symbol with the given name (a static function can appear once per file).
-func (c cross) funcSizes(t *testing.T, path, name string) []uint64 {
+type funcSym struct {
+	addr, size uint64
+	section    string
+	name       string
+}
+
+func (c cross) funcSyms(t *testing.T, path string) []funcSym {
 	t.Helper()
 	out, err := exec.Command(c.readelf, "-sW", path).Output()
 	if err != nil {
 		t.Fatalf("%s -sW: %v", c.readelf, err)
 	}
-	var sizes []uint64
+	var syms []funcSym
 	for _, l := range strings.Split(string(out), "\n") {
 		m := symbolRE.FindStringSubmatch(l)
-		if m == nil || m[2] != name {
+		if m == nil {
 			continue
 		}
-		size, err := strconv.ParseUint(m[1], 0, 64)
+		addr, err := strconv.ParseUint(m[1], 16, 64)
 		if err != nil {
 			t.Fatal(err)
 		}
-		sizes = append(sizes, size)
+		size, err := strconv.ParseUint(m[2], 0, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		syms = append(syms, funcSym{addr: addr, size: size, section: m[3], name: m[4]})
+	}
+	return syms
+}
+
+// funcBytes computes code size the way the metric defines it, from
+// readelf's output: the sizes of the function symbols in executable
+// sections, each address (Thumb bit cleared) counted once.
+func (c cross) funcBytes(t *testing.T, path string) uint64 {
+	t.Helper()
+	exe, _ := c.execSections(t, path)
+	byAddr := map[uint64]uint64{}
+	for _, s := range c.funcSyms(t, path) {
+		if s.size == 0 || !exe[s.section] {
+			continue
+		}
+		a := s.addr &^ 1
+		byAddr[a] = max(byAddr[a], s.size)
+	}
+	var sum uint64
+	for _, size := range byAddr {
+		sum += size
+	}
+	return sum
+}
+
+// funcSizes lists, from readelf's symbol table, the sizes of every FUNC
+// symbol with the given name (a static function can appear once per file).
+func (c cross) funcSizes(t *testing.T, path, name string) []uint64 {
+	t.Helper()
+	var sizes []uint64
+	for _, s := range c.funcSyms(t, path) {
+		if s.name == name {
+			sizes = append(sizes, s.size)
+		}
 	}
 	return sizes
 }
@@ -171,8 +226,24 @@ func TestMeasure(t *testing.T) {
 			if s.Text == 0 {
 				t.Fatal("Text = 0")
 			}
-			if want := c.execBytes(t, bin); s.Text != want {
-				t.Errorf("Text = %d, readelf's allocated executable sections sum to %d", s.Text, want)
+			sections := c.execBytes(t, bin)
+			if s.Sections != sections {
+				t.Errorf("Sections = %d, readelf's allocated executable sections sum to %d", s.Sections, sections)
+			}
+			if want := c.funcBytes(t, bin); s.Text != want {
+				t.Errorf("Text = %d, readelf's functions in executable sections sum to %d", s.Text, want)
+			}
+			// Functions fill the executable sections but for padding and
+			// code without a symbol size.
+			if s.Text > s.Sections || s.Text < s.Sections*9/10 {
+				t.Errorf("Text = %d is not within 90%%..100%% of the executable sections (%d)", s.Text, s.Sections)
+			}
+			var sum uint64
+			for _, f := range s.Functions {
+				sum += f.Size
+			}
+			if sum != s.Text {
+				t.Errorf("function table sums to %d, Text is %d", sum, s.Text)
 			}
 			st, err := os.Stat(bin)
 			if err != nil {
@@ -189,8 +260,8 @@ func TestMeasure(t *testing.T) {
 			if want := c.funcSizes(t, bin, "main"); len(want) != 1 || size != want[0] {
 				t.Errorf("main: size %d, readelf says %v", size, want)
 			}
-			if _, ok := lookup(s.Functions, "printf"); !ok {
-				t.Errorf("function table has no printf: a static binary's libc functions are counted too")
+			if len(s.Functions) < 100 {
+				t.Errorf("function table has %d entries: a static binary's libc functions belong there too", len(s.Functions))
 			}
 			for i, f := range s.Functions {
 				if f.Name == "" || f.Size == 0 {
@@ -231,17 +302,20 @@ func TestMeasureGrowsWithABigFunction(t *testing.T) {
 			if big.Text <= small.Text {
 				t.Fatalf("Text %d with the big function, %d without: want it to grow", big.Text, small.Text)
 			}
-			// The growth of the text is the growth of the function, give or
-			// take alignment padding (glibc has a page-aligned object in
-			// .text, so up to a page).
-			grew, fnGrew := big.Text-small.Text, bigFn-smallFn
-			if grew+4096 < fnGrew || grew > fnGrew+4096 {
+			// Only big_function changed, so the code size grows by exactly
+			// its growth: linker padding (glibc has a page-aligned object
+			// in .text, which moves the section total by up to a page) is
+			// not code.
+			if grew, fnGrew := big.Text-small.Text, bigFn-smallFn; grew != fnGrew {
 				t.Errorf("Text grew by %d, big_function by %d", grew, fnGrew)
+			}
+			if big.Sections <= small.Sections {
+				t.Errorf("Sections %d with the big function, %d without", big.Sections, small.Sections)
 			}
 			if big.Functions[0].Size < bigFn {
 				t.Errorf("largest entry %+v is smaller than big_function (%d)", big.Functions[0], bigFn)
 			}
-			if want := c.execBytes(t, bigBin); big.Text != want {
+			if want := c.funcBytes(t, bigBin); big.Text != want {
 				t.Errorf("Text = %d, readelf says %d", big.Text, want)
 			}
 		})
@@ -288,6 +362,45 @@ func TestMeasureSameNameInTwoFiles(t *testing.T) {
 	}
 }
 
+// An alias (memcpy and __memcpy, printf and _IO_printf) is the same code:
+// counted once, under one name.
+func TestMeasureAliasCountedOnce(t *testing.T) {
+	for _, c := range crosses {
+		t.Run(c.arch, func(t *testing.T) {
+			c.need(t)
+			const work = "__attribute__((noinline)) unsigned work(volatile unsigned *p) {\n" +
+				"\tp[1] = p[0] * 3u + p[2];\n\tp[2] = p[1] * 5u + p[3];\n\treturn p[2] ^ p[1];\n}\n"
+			const main = "static volatile unsigned buf[4];\nint main(void) { return (int)CALL(buf) & 1; }\n"
+			plain := c.build(t, map[string]string{"work.c": work, "main.c": "unsigned work(volatile unsigned *);\n#define CALL work\n" + main})
+			aliased := c.build(t, map[string]string{
+				"work.c": work + "unsigned zz_work_alias(volatile unsigned *) __attribute__((alias(\"work\")));\n",
+				"main.c": "unsigned zz_work_alias(volatile unsigned *);\n#define CALL zz_work_alias\n" + main,
+			})
+			if n := len(c.funcSizes(t, aliased, "zz_work_alias")); n != 1 {
+				t.Fatalf("readelf lists %d zz_work_alias symbols, want 1", n)
+			}
+			p, err := Measure(plain)
+			if err != nil {
+				t.Fatal(err)
+			}
+			a, err := Measure(aliased)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if a.Text != p.Text {
+				t.Errorf("Text = %d with an alias, %d without: an alias is not code", a.Text, p.Text)
+			}
+			want := c.funcSizes(t, aliased, "work")
+			if size, ok := lookup(a.Functions, "work"); !ok || len(want) != 1 || size != want[0] {
+				t.Errorf("work: %d, %v; readelf says %v", size, ok, want)
+			}
+			if _, ok := lookup(a.Functions, "zz_work_alias"); ok {
+				t.Errorf("the alias has its own entry: its bytes would count twice in the table")
+			}
+		})
+	}
+}
+
 func TestMeasureStrippedBinary(t *testing.T) {
 	c := crosses[0]
 	c.need(t)
@@ -296,8 +409,9 @@ func TestMeasureStrippedBinary(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Measure of a stripped binary: %v", err)
 	}
-	if s.Text == 0 || s.Text != c.execBytes(t, bin) {
-		t.Errorf("Text = %d, want readelf's %d", s.Text, c.execBytes(t, bin))
+	// Without symbols the code size falls back to the executable sections.
+	if want := c.execBytes(t, bin); s.Text == 0 || s.Text != want || s.Sections != want {
+		t.Errorf("Text = %d, Sections = %d, want readelf's %d", s.Text, s.Sections, want)
 	}
 	if len(s.Functions) != 0 {
 		t.Errorf("a stripped binary has %d functions, want none", len(s.Functions))

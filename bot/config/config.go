@@ -103,18 +103,28 @@ type CompareConfig struct {
 // Duration is a time.Duration written as "5m" or "90s" in YAML.
 type Duration time.Duration
 
-// UnmarshalYAML reads "5m", "90s" or 0.
+// UnmarshalYAML reads "5m", "90s" or 0. A value that is not a duration
+// decodes as 0; Validate reports it with its key, so decoding goes on and
+// every other problem of the file is reported too.
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
-	if n.Value == "0" || n.Value == "" {
+	v, err := parseDuration(n.Value)
+	if err != nil {
 		*d = 0
 		return nil
 	}
-	v, err := time.ParseDuration(n.Value)
-	if err != nil {
-		return fmt.Errorf("line %d: %q is not a duration (write e.g. 5m or 90s)", n.Line, n.Value)
-	}
 	*d = Duration(v)
 	return nil
+}
+
+func parseDuration(s string) (time.Duration, error) {
+	if s == "0" || s == "" {
+		return 0, nil
+	}
+	v, err := time.ParseDuration(s)
+	if err == nil && v < 0 {
+		err = fmt.Errorf("negative")
+	}
+	return v, err
 }
 
 // Arches tcbot builds for, with their default tools.
@@ -320,6 +330,11 @@ func (c *Config) Validate() error {
 				bad(c.line("repos", i, "host", arch), key("host."+arch+".cc"), "missing compiler")
 			}
 		}
+		if v := c.value("repos", i, "poll"); v != nil {
+			if _, err := parseDuration(v.Value); err != nil {
+				bad(v.Line, key("poll"), "%q is not a duration: write e.g. 5m or 90s, or 0 for no polling", v.Value)
+			}
+		}
 		if r.GitHub != "" && strings.Count(r.GitHub, "/") != 1 {
 			bad(ln("github"), key("github"), "%q: want owner/name", r.GitHub)
 		}
@@ -348,22 +363,61 @@ func (c *Config) Validate() error {
 		} else if msg != "" {
 			bad(ln("executor"), key("executor"), "%s", msg)
 		}
+		if v := c.value("targets", i, "timeout"); v != nil {
+			if _, err := parseDuration(v.Value); err != nil {
+				bad(v.Line, key("timeout"), "%q is not a duration: write e.g. 5m or 90s", v.Value)
+			}
+		}
 		if t.Samples > 1000 {
 			bad(ln("samples"), key("samples"), "%d is too many (at most 1000)", t.Samples)
 		}
 	}
 	for m, v := range c.Compare.Thresholds {
-		if v < 0 || v > 100 {
+		if !(v >= 0 && v <= 100) {
 			bad(c.line("compare", "thresholds", m), "compare.thresholds."+m, "%v: want a percentage between 0 and 100", v)
 		}
 	}
-	if c.Compare.FDR <= 0 || c.Compare.FDR >= 1 {
+	if !(c.Compare.FDR > 0 && c.Compare.FDR < 1) {
 		bad(c.line("compare", "fdr"), "compare.fdr", "%v: want a rate between 0 and 1, e.g. 0.05", c.Compare.FDR)
 	}
-	if c.Compare.MinEffect < 0 {
+	if !(c.Compare.MinEffect >= 0 && c.Compare.MinEffect <= 100) {
 		bad(c.line("compare", "min_effect"), "compare.min_effect", "%v: want a non-negative percentage", c.Compare.MinEffect)
 	}
 	return errors.Join(errs...)
+}
+
+// value returns the scalar node at a key path, or nil.
+func (c *Config) value(path ...any) *yaml.Node {
+	if c.root == nil || len(c.root.Content) == 0 {
+		return nil
+	}
+	n := c.root.Content[0]
+	for _, p := range path {
+		var next *yaml.Node
+		switch k := p.(type) {
+		case string:
+			if n.Kind == yaml.MappingNode {
+				for j := 0; j+1 < len(n.Content); j += 2 {
+					if n.Content[j].Value == k {
+						next = n.Content[j+1]
+						break
+					}
+				}
+			}
+		case int:
+			if n.Kind == yaml.SequenceNode && k < len(n.Content) {
+				next = n.Content[k]
+			}
+		}
+		if next == nil {
+			return nil
+		}
+		n = next
+	}
+	if n.Kind != yaml.ScalarNode {
+		return nil
+	}
+	return n
 }
 
 // line finds the line of a key path such as ("repos", 1, "url") in the

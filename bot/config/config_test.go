@@ -422,7 +422,7 @@ targets: [{name: a, arch: armv8, executor: qemu-user}]
     poll: 5 minutes   #<
 targets: [{name: a, arch: armv8, executor: qemu-user}]
 `,
-			key: "", // see TestBug_BadPollDurationErrorNamesKey
+			key: "", // see TestBadPollDurationErrorNamesKey
 			fix: "write e.g. 5m",
 		},
 		{
@@ -542,7 +542,7 @@ listen: 127.0.0.1:9090   #<
 
 // A bad duration must be reported like every other config error: with the
 // key it belongs to, not only its line.
-func TestBug_BadPollDurationErrorNamesKey(t *testing.T) {
+func TestBadPollDurationErrorNamesKey(t *testing.T) {
 	text := `repos:
   - name: gcc
     url: https://example.org/gcc.git
@@ -561,7 +561,7 @@ targets: [{name: a, arch: armv8, executor: qemu-user}]
 
 // A bad duration stops decoding, so the other problems of the same file
 // are not reported with it.
-func TestBug_BadDurationHidesOtherErrors(t *testing.T) {
+func TestBadDurationHidesOtherErrors(t *testing.T) {
 	text := `repos:
   - name: gcc
     url: https://example.org/gcc.git
@@ -766,4 +766,22 @@ func FuzzParse(f *testing.F) {
 			t.Errorf("Parse accepted a config with %d repos, %d targets, %d jobs", len(c.Repos), len(c.Targets), c.Jobs)
 		}
 	})
+}
+
+// YAML's .nan is a float: "fdr <= 0 || fdr >= 1" is false for NaN, so a
+// NaN rate passes validation, and Benjamini-Hochberg with a NaN rate never
+// reports anything.
+func TestNaNCompareSettingsRejected(t *testing.T) {
+	for _, tt := range []struct{ name, compare, key string }{
+		{"fdr", "{fdr: .nan}", "compare.fdr"},
+		{"min_effect", "{min_effect: .nan}", "compare.min_effect"},
+		{"threshold", "{thresholds: {instructions: .nan}}", "compare.thresholds.instructions"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("/etc/tcbot.yaml", []byte("repos: [{name: gcc, url: https://example.org/gcc.git}]\ntargets: [{name: a, arch: armv8, executor: qemu-user}]\ncompare: "+tt.compare+"\n"))
+			if err == nil || !strings.Contains(err.Error(), tt.key) {
+				t.Errorf("compare: %s: error = %v, want one naming %s", tt.compare, err, tt.key)
+			}
+		})
+	}
 }

@@ -144,12 +144,15 @@ var fullSHA = regexp.MustCompile(`^[0-9a-f]{40}$`)
 // branch, a tag, or an expression like main~2. It fetches first unless the
 // revision is a full SHA already present.
 func (m *Mirror) Resolve(ctx context.Context, rev string) (Commit, error) {
+	force := false
 	if fullSHA.MatchString(rev) {
 		if c, err := m.commit(plumbing.NewHash(rev)); err == nil {
 			return c, nil
 		}
+		// A commit we have not seen: the remote may have it now.
+		force = true
 	}
-	if err := m.Fetch(ctx, false); err != nil {
+	if err := m.Fetch(ctx, force); err != nil {
 		return Commit{}, err
 	}
 	return m.ResolveLocal(rev)

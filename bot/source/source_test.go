@@ -124,6 +124,8 @@ func TestResolve(t *testing.T) {
 		{"parent expression", "main~1", h.c2, "second: update README", []string{h.c1}},
 		{"grandparent expression", "main~2", h.c1, "first: add README and build script", nil},
 		{"full ref name", "refs/heads/main", h.c3, "third: add toolchain manifest", []string{h.c2}},
+		{"origin's HEAD", "HEAD", h.c3, "third: add toolchain manifest", []string{h.c2}},
+		{"parent of origin's HEAD", "HEAD~1", h.c2, "second: update README", []string{h.c1}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -302,6 +304,23 @@ func TestFetchSeesNewCommits(t *testing.T) {
 	// A fetch with nothing new is not an error.
 	if err := m.Fetch(ctx, true); err != nil {
 		t.Errorf("Fetch with nothing new: %v", err)
+	}
+}
+
+func TestHEADFollowsOriginDefaultBranch(t *testing.T) {
+	h := newHistory(t)
+	m := openMirror(t, t.TempDir(), h)
+	ctx := context.Background()
+	if c, err := m.Resolve(ctx, "HEAD"); err != nil || c.SHA != h.c3 {
+		t.Fatalf("Resolve(HEAD) = %s, %v; want main's %s", c.SHA, err, h.c3)
+	}
+	// The origin's default branch becomes feature.
+	h.o.git("symbolic-ref", "HEAD", "refs/heads/feature")
+	if err := m.Fetch(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := m.Resolve(ctx, "HEAD"); err != nil || c.SHA != h.c1 {
+		t.Errorf("Resolve(HEAD) after the default branch changed = %s, %v; want feature's %s", c.SHA, err, h.c1)
 	}
 }
 

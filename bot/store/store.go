@@ -48,6 +48,9 @@ type Measurement struct {
 	Binaries  map[string]Binary // by benchmark
 }
 
+// timeFormat is fixed-width, so timestamps sort as text in time order.
+const timeFormat = "2006-01-02T15:04:05.000000000Z"
+
 // Store is a tcbot database.
 type Store struct {
 	db   *sql.DB
@@ -98,7 +101,9 @@ func Open(ctx context.Context, path string) (*Store, error) {
 			return nil, fmt.Errorf("open database %s: %w", path, err)
 		}
 	}
-	dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+	// WAL is switched on only after the schema check passed, so a database
+	// this tcbot refuses is left exactly as it was.
+	dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
@@ -107,6 +112,10 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
+	}
+	if _, err := db.ExecContext(ctx, `PRAGMA journal_mode=WAL`); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("database %s: %w", path, err)
 	}
 	return s, nil
 }
@@ -184,7 +193,7 @@ func (s *Store) load(ctx context.Context, k Key, row scanner) (*Measurement, boo
 		}
 		return nil, false, fmt.Errorf("read measurement %s@%s on %s: %w", k.Repo, short(k.Revision), k.Target, err)
 	}
-	m.CreatedAt, _ = time.Parse(time.RFC3339Nano, created)
+	m.CreatedAt, _ = time.Parse(timeFormat, created)
 	rows, err := s.db.QueryContext(ctx, `SELECT benchmark, metric, unit, samples, note, identical FROM results
 		WHERE measurement_id = ? ORDER BY benchmark, metric`, id)
 	if err != nil {
@@ -248,7 +257,7 @@ func (s *Store) Put(ctx context.Context, m *Measurement) error {
 		return fmt.Errorf("store measurement: %w", err)
 	}
 	res, err := tx.ExecContext(ctx, `INSERT INTO measurements (repo, revision, toolchain_id, target, suite, suite_version, subject, toolchain, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, k.Repo, k.Revision, k.ToolchainID, k.Target, k.Suite, k.SuiteVersion, m.Subject, m.Toolchain, m.CreatedAt.UTC().Format(time.RFC3339Nano))
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, k.Repo, k.Revision, k.ToolchainID, k.Target, k.Suite, k.SuiteVersion, m.Subject, m.Toolchain, m.CreatedAt.UTC().Format(timeFormat))
 	if err != nil {
 		return fmt.Errorf("store measurement: %w", err)
 	}

@@ -302,7 +302,7 @@ func TestLatest(t *testing.T) {
 // created_at is stored as RFC3339Nano text and Latest orders by that text,
 // but RFC3339Nano drops trailing zeros, so "10:00:00Z" sorts after
 // "10:00:00.5Z" and ".5Z" after ".55Z": Latest picks an older measurement.
-func TestBug_LatestOrdersByTimeNotByText(t *testing.T) {
+func TestLatestOrdersByTimeNotByText(t *testing.T) {
 	ctx := context.Background()
 	s, _ := openTemp(t)
 	t0 := time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC)
@@ -551,7 +551,7 @@ func TestOpenCancelled(t *testing.T) {
 // another tool, or restored from a backup) is switched to WAL by the DSN's
 // journal_mode pragma before the version check refuses it, so the file's
 // header changes although the error says "the database was not changed".
-func TestBug_RefusedOpenLeavesRollbackJournalDatabaseUnchanged(t *testing.T) {
+func TestRefusedOpenLeavesRollbackJournalDatabaseUnchanged(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "tcbot.db")
 	db, err := sql.Open("sqlite", "file:"+path)
 	if err != nil {

@@ -100,12 +100,23 @@ func Load(fsys fs.FS, where string) (*Suite, error) {
 	h := sha256.New()
 	fmt.Fprintf(h, "manifest %d\n", len(data))
 	h.Write(data)
-	var names []string
+	// Build inputs: every C source and header of the directory, and every
+	// listed source whatever its kind (an assembly file, say).
+	inputs := map[string]bool{}
 	for _, e := range entries {
 		n := e.Name()
 		if e.Type().IsRegular() && (strings.HasSuffix(n, ".c") || strings.HasSuffix(n, ".h")) {
-			names = append(names, n)
+			inputs[n] = true
 		}
+	}
+	for _, b := range s.Benchmarks {
+		for _, src := range b.Sources {
+			inputs[src] = true
+		}
+	}
+	var names []string
+	for n := range inputs {
+		names = append(names, n)
 	}
 	sort.Strings(names)
 	for _, n := range names {
@@ -141,6 +152,9 @@ func Checksum(stdout []byte) (string, bool) {
 		if l := strings.TrimSpace(sc.Text()); l != "" {
 			last = l
 		}
+	}
+	if sc.Err() != nil {
+		return "", false
 	}
 	v, ok := strings.CutPrefix(last, "checksum: ")
 	if !ok || !checksumRE.MatchString(v) {

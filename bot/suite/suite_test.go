@@ -253,7 +253,7 @@ func TestLoadMissingManifestWrapsNotExist(t *testing.T) {
 // A source that is neither .c nor .h (assembly, a data file) passes Load,
 // but is not in Files, so the build directory lacks it, and a change to it
 // does not change the suite version: stale results would be reused.
-func TestBug_SourceThatIsNotCOrHIsABuildInput(t *testing.T) {
+func TestSourceThatIsNotCOrHIsABuildInput(t *testing.T) {
 	withAsm := func(body string) fstest.MapFS {
 		f := goodFS()
 		f["suite.yaml"] = &fstest.MapFile{Data: []byte(strings.Replace(manifest, "[crc32.c]", "[crc32.c, crc32_neon.S]", 1))}
