@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/robfig/cron/v3"
 	"gopkg.in/yaml.v3"
 )
 
@@ -36,6 +37,16 @@ type Config struct {
 	// Plugin is the QEMU instruction-counting plugin; default: built from
 	// the embedded source into workdir on first use.
 	Plugin string `yaml:"plugin"`
+	// Workers is how many jobs `tcbot serve` works at once (default: cores).
+	Workers int `yaml:"workers"`
+	// Sweeps are scheduled measurements of branch heads.
+	Sweeps []Sweep `yaml:"sweeps"`
+	// Reconcile is how often serve checks for work that should exist and
+	// does not (default 5m).
+	Reconcile Duration `yaml:"reconcile"`
+	// PublicURL is where people reach this tcbot's dashboard; commit
+	// statuses link there.
+	PublicURL string `yaml:"public_url"`
 	// RecipesDir and BenchmarksDir replace the recipes and benchmark suite
 	// built into the binary (for adding a recipe or a benchmark without
 	// rebuilding tcbot).
@@ -43,6 +54,13 @@ type Config struct {
 	BenchmarksDir string `yaml:"benchmarks_dir"`
 
 	root *yaml.Node
+}
+
+// Sweep is a cron-scheduled measurement of the branch heads of repos.
+type Sweep struct {
+	Name     string   `yaml:"name"`
+	Schedule string   `yaml:"schedule"` // robfig/cron syntax: "0 2 * * *", "@daily"
+	Repos    []string `yaml:"repos"`
 }
 
 // GitHub configures reporting to GitHub (used by `tcbot serve`).
@@ -221,6 +239,15 @@ func (c *Config) applyDefaults() {
 	if c.Jobs <= 0 {
 		c.Jobs = runtime.NumCPU()
 	}
+	if c.Workers <= 0 {
+		c.Workers = runtime.NumCPU()
+	}
+	if c.Reconcile <= 0 {
+		c.Reconcile = Duration(5 * time.Minute)
+	}
+	if c.GitHub != nil && c.GitHub.APIURL == "" {
+		c.GitHub.APIURL = "https://api.github.com/"
+	}
 	c.Plugin = c.Abs(c.Plugin)
 	c.RecipesDir = c.Abs(c.RecipesDir)
 	c.BenchmarksDir = c.Abs(c.BenchmarksDir)
@@ -370,6 +397,26 @@ func (c *Config) Validate() error {
 		}
 		if t.Samples > 1000 {
 			bad(ln("samples"), key("samples"), "%d is too many (at most 1000)", t.Samples)
+		}
+	}
+	seenSweep := map[string]bool{}
+	for i, sw := range c.Sweeps {
+		key := func(k string) string { return fmt.Sprintf("sweeps[%d].%s", i, k) }
+		ln := func(k string) int { return c.line("sweeps", i, k) }
+		if sw.Name == "" || !nameRE.MatchString(sw.Name) || seenSweep[sw.Name] {
+			bad(ln("name"), key("name"), "%q: want a unique name of lower-case letters, digits, '.', '_' and '-'", sw.Name)
+		}
+		seenSweep[sw.Name] = true
+		if _, err := cron.ParseStandard(sw.Schedule); err != nil {
+			bad(ln("schedule"), key("schedule"), "%q: %v (robfig/cron syntax, e.g. \"0 2 * * *\" or @daily)", sw.Schedule, err)
+		}
+		if len(sw.Repos) == 0 {
+			bad(ln("repos"), key("repos"), "none: name the repos whose branch heads this sweep measures")
+		}
+		for _, r := range sw.Repos {
+			if _, err := c.Repo(r); err != nil {
+				bad(ln("repos"), key("repos"), "%v", err)
+			}
 		}
 	}
 	for m, v := range c.Compare.Thresholds {

@@ -46,7 +46,7 @@ import (
 )
 
 // Measurer measures changes. Create one per process; it is safe for
-// sequential use by one caller at a time.
+// concurrent use (changes are measured one at a time).
 type Measurer struct {
 	Config *config.Config
 	Store  *store.Store
@@ -62,6 +62,9 @@ type Measurer struct {
 
 	resolver toolchain.Resolver
 	busy     activity
+	// mu serializes Run and CompareStored: one change at a time per
+	// Measurer (each already uses every core the config allows).
+	mu sync.Mutex
 	// Recipe is the recipe of the repository being measured.
 	Recipe *recipe.Recipe
 }
@@ -91,6 +94,8 @@ type Stats struct {
 
 // Run measures a change and returns its report.
 func (m *Measurer) Run(ctx context.Context, req Request) (*report.Report, Stats, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	start := time.Now()
 	m.busy = activity{}
 	var st Stats

@@ -2,7 +2,6 @@ package measure_test
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,70 +11,10 @@ import (
 	"github.com/tcbot/tcbot/bot/config"
 	"github.com/tcbot/tcbot/bot/demo"
 	"github.com/tcbot/tcbot/bot/measure"
+	"github.com/tcbot/tcbot/bot/measure/measuretest"
 	"github.com/tcbot/tcbot/bot/report"
 	"github.com/tcbot/tcbot/bot/result"
 )
-
-// A two-benchmark suite small enough to measure in seconds. Macros set by
-// the toolchain manifest of each commit make "loop" slower (SLOW), wrong
-// (WRONG) or not compile (BROKEN); "steady" uses none of them, so its
-// binary stays byte-identical.
-const loopC = `#include <stdio.h>
-#include <stdint.h>
-#include <stdlib.h>
-int main(int argc, char **argv) {
-	if (argc < 2) return 2;
-	uint64_t n = strtoull(argv[1], 0, 10), s = 0;
-	for (uint64_t i = 0; i < n; i++) {
-		s = s * 31 + i;
-#ifdef SLOW
-		for (volatile int k = 0; k < 2; k++);
-#endif
-	}
-#ifdef WRONG
-	s ^= 1;
-#endif
-#ifdef BROKEN
-#error broken on purpose
-#endif
-	printf("checksum: %016llx\n", (unsigned long long)s);
-	return 0;
-}
-`
-
-const steadyC = `#include <stdio.h>
-#include <stdint.h>
-#include <stdlib.h>
-int main(int argc, char **argv) {
-	if (argc < 2) return 2;
-	uint64_t n = strtoull(argv[1], 0, 10), s = 1;
-	for (uint64_t i = 0; i < n; i++) s = s * 7 + (i ^ (s >> 3));
-	printf("checksum: %016llx\n", (unsigned long long)s);
-	return 0;
-}
-`
-
-func loopSum(n uint64) uint64 {
-	var s uint64
-	for i := uint64(0); i < n; i++ {
-		s = s*31 + i
-	}
-	return s
-}
-
-func steadySum(n uint64) uint64 {
-	s := uint64(1)
-	for i := uint64(0); i < n; i++ {
-		s = s*7 + (i ^ (s >> 3))
-	}
-	return s
-}
-
-func manifest(extra string) string {
-	return fmt.Sprintf(`armv7: {cc: arm-linux-gnueabihf-gcc, cflags: "-O2 %s"}
-armv8: {cc: aarch64-linux-gnu-gcc, cflags: "-O2 %s"}
-`, extra, extra)
-}
 
 type fixture struct {
 	dir  string
@@ -86,29 +25,15 @@ type fixture struct {
 func newFixture(t *testing.T, targets string) *fixture {
 	t.Helper()
 	dir := t.TempDir()
-	suiteDir := filepath.Join(dir, "suite")
-	os.MkdirAll(suiteDir, 0o755)
-	files := map[string]string{
-		"loop.c":   loopC,
-		"steady.c": steadyC,
-		"suite.yaml": fmt.Sprintf(`suite: bench
-version: 1
-benchmarks:
-  - {name: loop, sources: [loop.c], args: ["300000"], checksum: "%016x"}
-  - {name: steady, sources: [steady.c], args: ["200000"], checksum: "%016x"}
-`, loopSum(300000), steadySum(200000)),
-	}
-	for n, c := range files {
-		if err := os.WriteFile(filepath.Join(suiteDir, n), []byte(c), 0o644); err != nil {
-			t.Fatal(err)
-		}
+	if err := measuretest.WriteSuite(filepath.Join(dir, "suite")); err != nil {
+		t.Fatal(err)
 	}
 	commits := []demo.Commit{
-		{Subject: "base", Files: map[string]string{"tcbot-toolchain.yaml": manifest(""), "README": "a\n"}},
+		{Subject: "base", Files: map[string]string{"tcbot-toolchain.yaml": measuretest.Manifest(""), "README": "a\n"}},
 		{Subject: "no-op", Files: map[string]string{"README": "b\n"}},
-		{Subject: "slow", Files: map[string]string{"tcbot-toolchain.yaml": manifest("-DSLOW")}},
-		{Subject: "wrong", Files: map[string]string{"tcbot-toolchain.yaml": manifest("-DWRONG")}},
-		{Subject: "broken", Files: map[string]string{"tcbot-toolchain.yaml": manifest("-DBROKEN")}},
+		{Subject: "slow", Files: map[string]string{"tcbot-toolchain.yaml": measuretest.Manifest("-DSLOW")}},
+		{Subject: "wrong", Files: map[string]string{"tcbot-toolchain.yaml": measuretest.Manifest("-DWRONG")}},
+		{Subject: "broken", Files: map[string]string{"tcbot-toolchain.yaml": measuretest.Manifest("-DBROKEN")}},
 	}
 	shas, err := demo.MakeRepo(filepath.Join(dir, "repo"), commits)
 	if err != nil {

@@ -16,6 +16,8 @@ import (
 // local mirror; a target with no stored results on a side is an error in
 // the report, never a regression.
 func (m *Measurer) CompareStored(ctx context.Context, repoName, baseRev, headRev string, targetNames []string) (*report.Report, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	cfg := m.Config
 	repo, err := cfg.Repo(repoName)
 	if err != nil {

@@ -23,6 +23,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/storage/memory"
 )
 
 // Mirror is a bare mirror of one repository.
@@ -277,4 +278,64 @@ func (m *Mirror) Export(sha, dir string) error {
 		}
 		return out.Close()
 	})
+}
+
+// FetchPull fetches a pull request's head (GitHub's refs/pull/N/head) from
+// the repository's configured URL, never from a URL in a webhook payload,
+// and returns its commit.
+func (m *Mirror) FetchPull(ctx context.Context, number int) (Commit, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	ref := fmt.Sprintf("refs/pull/%d/head", number)
+	err := m.repo.FetchContext(ctx, &git.FetchOptions{
+		RemoteName: "origin",
+		RefSpecs:   []gitconfig.RefSpec{gitconfig.RefSpec("+" + ref + ":" + ref)},
+		Tags:       git.NoTags,
+		Force:      true,
+	})
+	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
+		return Commit{}, fmt.Errorf("fetch %s of %s from %s: %w", ref, m.Name, m.URL, err)
+	}
+	r, err := m.repo.Reference(plumbing.ReferenceName(ref), true)
+	if err != nil {
+		return Commit{}, fmt.Errorf("repo %s: %s: %w", m.Name, ref, err)
+	}
+	return m.commit(r.Hash())
+}
+
+// MergeBase returns the best common ancestor of two commits.
+func (m *Mirror) MergeBase(a, b string) (string, error) {
+	ca, err := m.repo.CommitObject(plumbing.NewHash(a))
+	if err != nil {
+		return "", fmt.Errorf("repo %s: commit %s: %w", m.Name, a, err)
+	}
+	cb, err := m.repo.CommitObject(plumbing.NewHash(b))
+	if err != nil {
+		return "", fmt.Errorf("repo %s: commit %s: %w", m.Name, b, err)
+	}
+	bases, err := ca.MergeBase(cb)
+	if err != nil {
+		return "", fmt.Errorf("repo %s: merge base of %s and %s: %w", m.Name, a[:12], b[:12], err)
+	}
+	if len(bases) == 0 {
+		return "", fmt.Errorf("repo %s: %s and %s have no common ancestor", m.Name, a[:12], b[:12])
+	}
+	return bases[0].Hash.String(), nil
+}
+
+// ListBranches lists the remote's branches and their heads without
+// fetching anything (git ls-remote): cheap enough to poll.
+func ListBranches(ctx context.Context, url string) (map[string]string, error) {
+	rem := git.NewRemote(memory.NewStorage(), &gitconfig.RemoteConfig{Name: "origin", URLs: []string{url}})
+	refs, err := rem.ListContext(ctx, &git.ListOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("ls-remote %s: %w", url, err)
+	}
+	out := map[string]string{}
+	for _, r := range refs {
+		if r.Name().IsBranch() && r.Type() == plumbing.HashReference {
+			out[r.Name().Short()] = r.Hash().String()
+		}
+	}
+	return out, nil
 }

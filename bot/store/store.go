@@ -91,6 +91,51 @@ var migrations = []string{
 		functions      TEXT NOT NULL DEFAULT '[]',
 		PRIMARY KEY (measurement_id, benchmark)
 	);`,
+	// 2: the bot service: webhook deliveries, changes, pull requests and
+	// the last seen heads of watched branches.
+	`CREATE TABLE deliveries (
+		id          TEXT PRIMARY KEY,
+		event       TEXT NOT NULL,
+		action      TEXT NOT NULL DEFAULT '',
+		received_at TEXT NOT NULL
+	);
+	CREATE TABLE changes (
+		id         INTEGER PRIMARY KEY,
+		repo       TEXT NOT NULL,
+		head       TEXT NOT NULL,
+		base       TEXT NOT NULL DEFAULT '',
+		origin     TEXT NOT NULL,
+		pr         INTEGER NOT NULL DEFAULT 0,
+		targets    TEXT NOT NULL DEFAULT '',
+		state      TEXT NOT NULL DEFAULT 'queued',
+		verdict    TEXT NOT NULL DEFAULT '',
+		report     TEXT NOT NULL DEFAULT '',
+		reported   INTEGER NOT NULL DEFAULT 0,
+		note       TEXT NOT NULL DEFAULT '',
+		created_at TEXT NOT NULL,
+		updated_at TEXT NOT NULL
+	);
+	CREATE INDEX changes_by_pr ON changes (repo, pr, id);
+	CREATE INDEX changes_by_state ON changes (state);
+	CREATE TABLE pulls (
+		repo          TEXT NOT NULL,
+		number        INTEGER NOT NULL,
+		head          TEXT NOT NULL,
+		base_ref      TEXT NOT NULL,
+		author        TEXT NOT NULL,
+		trusted       INTEGER NOT NULL DEFAULT 0,
+		approved_head TEXT NOT NULL DEFAULT '',
+		draft         INTEGER NOT NULL DEFAULT 0,
+		open          INTEGER NOT NULL DEFAULT 1,
+		last_verdict  TEXT NOT NULL DEFAULT '',
+		PRIMARY KEY (repo, number)
+	);
+	CREATE TABLE branch_heads (
+		repo   TEXT NOT NULL,
+		branch TEXT NOT NULL,
+		sha    TEXT NOT NULL,
+		PRIMARY KEY (repo, branch)
+	);`,
 }
 
 // Open opens (creating if needed) the SQLite database at path and brings
@@ -119,6 +164,10 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	}
 	return s, nil
 }
+
+// DB is the database handle, shared with the job queue (River) so a store
+// write and the job it causes commit in one transaction.
+func (s *Store) DB() *sql.DB { return s.db }
 
 // Close closes the database.
 func (s *Store) Close() error { return s.db.Close() }

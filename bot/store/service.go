@@ -1,0 +1,261 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Querier is a *sql.DB or a *sql.Tx: service writes take one so callers can
+// put them in the same transaction as the jobs they queue.
+type Querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// Tx runs fn in a transaction, committed when fn returns nil.
+func (s *Store) Tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+func now() string { return time.Now().UTC().Format(timeFormat) }
+
+// RecordDelivery remembers a webhook delivery; duplicate is true when the
+// ID was recorded before.
+func RecordDelivery(ctx context.Context, q Querier, id, event, action string) (duplicate bool, err error) {
+	res, err := q.ExecContext(ctx, `INSERT INTO deliveries (id, event, action, received_at) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`, id, event, action, now())
+	if err != nil {
+		return false, fmt.Errorf("record delivery %s: %w", id, err)
+	}
+	n, err := res.RowsAffected()
+	return n == 0, err
+}
+
+// Change states.
+const (
+	ChangeQueued    = "queued"
+	ChangeRunning   = "running"
+	ChangeDone      = "done"
+	ChangeCancelled = "cancelled"
+)
+
+// Change is one thing to measure: a head revision against a base.
+type Change struct {
+	ID        int64
+	Repo      string // config repo name
+	Head      string
+	Base      string // empty: decided when measured (first parent, merge base)
+	Origin    string // push, pr, sweep, command, poll
+	PR        int
+	Targets   []string
+	State     string
+	Verdict   string
+	Report    string // JSON
+	Reported  bool
+	Note      string
+	CreatedAt time.Time
+}
+
+// InsertChange stores a new change and returns its ID.
+func InsertChange(ctx context.Context, q Querier, c *Change) (int64, error) {
+	t := now()
+	res, err := q.ExecContext(ctx, `INSERT INTO changes (repo, head, base, origin, pr, targets, state, note, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		c.Repo, c.Head, c.Base, c.Origin, c.PR, strings.Join(c.Targets, ","), ChangeQueued, c.Note, t, t)
+	if err != nil {
+		return 0, fmt.Errorf("store change %s@%s: %w", c.Repo, c.Head, err)
+	}
+	c.ID, err = res.LastInsertId()
+	c.State = ChangeQueued
+	return c.ID, err
+}
+
+const changeCols = `id, repo, head, base, origin, pr, targets, state, verdict, report, reported, note, created_at`
+
+func scanChange(row interface{ Scan(...any) error }) (*Change, error) {
+	var c Change
+	var targets, created string
+	var reported int
+	if err := row.Scan(&c.ID, &c.Repo, &c.Head, &c.Base, &c.Origin, &c.PR, &targets, &c.State, &c.Verdict, &c.Report, &reported, &c.Note, &created); err != nil {
+		return nil, err
+	}
+	if targets != "" {
+		c.Targets = strings.Split(targets, ",")
+	}
+	c.Reported = reported != 0
+	c.CreatedAt, _ = time.Parse(timeFormat, created)
+	return &c, nil
+}
+
+// GetChange reads a change.
+func GetChange(ctx context.Context, q Querier, id int64) (*Change, error) {
+	c, err := scanChange(q.QueryRowContext(ctx, `SELECT `+changeCols+` FROM changes WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("change %d: not found", id)
+	}
+	return c, err
+}
+
+// ListChanges returns changes matching a WHERE clause (without "WHERE"),
+// newest first, at most limit.
+func ListChanges(ctx context.Context, q Querier, where string, limit int, args ...any) ([]*Change, error) {
+	if where == "" {
+		where = "1=1"
+	}
+	rows, err := q.QueryContext(ctx, `SELECT `+changeCols+` FROM changes WHERE `+where+` ORDER BY id DESC LIMIT ?`, append(args, limit)...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*Change
+	for rows.Next() {
+		c, err := scanChange(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// SetChangeState moves a change to a state; note explains it.
+func SetChangeState(ctx context.Context, q Querier, id int64, state, note string) error {
+	_, err := q.ExecContext(ctx, `UPDATE changes SET state = ?, note = ?, updated_at = ? WHERE id = ?`, state, note, now(), id)
+	return err
+}
+
+// FinishChange stores the outcome of a measured change.
+func FinishChange(ctx context.Context, q Querier, id int64, base, verdict, report string) error {
+	_, err := q.ExecContext(ctx, `UPDATE changes SET state = ?, base = ?, verdict = ?, report = ?, updated_at = ? WHERE id = ?`, ChangeDone, base, verdict, report, now(), id)
+	return err
+}
+
+// MarkReported records that a change's report reached everywhere it goes.
+func MarkReported(ctx context.Context, q Querier, id int64) error {
+	_, err := q.ExecContext(ctx, `UPDATE changes SET reported = 1, updated_at = ? WHERE id = ?`, now(), id)
+	return err
+}
+
+// Pull is what tcbot remembers of a pull request.
+type Pull struct {
+	Repo         string // config repo name
+	Number       int
+	Head         string
+	BaseRef      string
+	Author       string
+	Trusted      bool
+	ApprovedHead string
+	Draft        bool
+	Open         bool
+	LastVerdict  string
+}
+
+// UpsertPull records the state of a pull request, keeping its trust,
+// approval and last verdict.
+func UpsertPull(ctx context.Context, q Querier, p Pull) error {
+	_, err := q.ExecContext(ctx, `INSERT INTO pulls (repo, number, head, base_ref, author, draft, open) VALUES (?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (repo, number) DO UPDATE SET head = excluded.head, base_ref = excluded.base_ref, author = excluded.author, draft = excluded.draft, open = excluded.open`,
+		p.Repo, p.Number, p.Head, p.BaseRef, p.Author, b2i(p.Draft), b2i(p.Open))
+	return err
+}
+
+// GetPull reads a pull request; found is false when unknown.
+func GetPull(ctx context.Context, q Querier, repo string, number int) (*Pull, bool, error) {
+	var p Pull
+	var trusted, draft, open int
+	err := q.QueryRowContext(ctx, `SELECT repo, number, head, base_ref, author, trusted, approved_head, draft, open, last_verdict FROM pulls WHERE repo = ? AND number = ?`, repo, number).
+		Scan(&p.Repo, &p.Number, &p.Head, &p.BaseRef, &p.Author, &trusted, &p.ApprovedHead, &draft, &open, &p.LastVerdict)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	p.Trusted, p.Draft, p.Open = trusted != 0, draft != 0, open != 0
+	return &p, true, nil
+}
+
+// OpenPulls lists the open pull requests of a repository.
+func OpenPulls(ctx context.Context, q Querier, repo string) ([]Pull, error) {
+	rows, err := q.QueryContext(ctx, `SELECT number FROM pulls WHERE repo = ? AND open = 1 ORDER BY number`, repo)
+	if err != nil {
+		return nil, err
+	}
+	var nums []int
+	for rows.Next() {
+		var n int
+		if err := rows.Scan(&n); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		nums = append(nums, n)
+	}
+	rows.Close()
+	var out []Pull
+	for _, n := range nums {
+		p, ok, err := GetPull(ctx, q, repo, n)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out = append(out, *p)
+		}
+	}
+	return out, nil
+}
+
+// SetPullTrust records whether the author may run tcbot without approval.
+func SetPullTrust(ctx context.Context, q Querier, repo string, number int, trusted bool) error {
+	_, err := q.ExecContext(ctx, `UPDATE pulls SET trusted = ? WHERE repo = ? AND number = ?`, b2i(trusted), repo, number)
+	return err
+}
+
+// ApprovePull records a maintainer's /tcbot ok-to-test for one head SHA.
+func ApprovePull(ctx context.Context, q Querier, repo string, number int, head string) error {
+	_, err := q.ExecContext(ctx, `UPDATE pulls SET approved_head = ? WHERE repo = ? AND number = ?`, head, repo, number)
+	return err
+}
+
+// SetPullVerdict records the verdict last posted on a pull request.
+func SetPullVerdict(ctx context.Context, q Querier, repo string, number int, verdict string) error {
+	_, err := q.ExecContext(ctx, `UPDATE pulls SET last_verdict = ? WHERE repo = ? AND number = ?`, verdict, repo, number)
+	return err
+}
+
+// BranchHead returns the last head tcbot took of a branch ("" if none).
+func BranchHead(ctx context.Context, q Querier, repo, branch string) (string, error) {
+	var sha string
+	err := q.QueryRowContext(ctx, `SELECT sha FROM branch_heads WHERE repo = ? AND branch = ?`, repo, branch).Scan(&sha)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return sha, err
+}
+
+// SetBranchHead records the head tcbot took of a branch; sha "" forgets it.
+func SetBranchHead(ctx context.Context, q Querier, repo, branch, sha string) error {
+	if sha == "" {
+		_, err := q.ExecContext(ctx, `DELETE FROM branch_heads WHERE repo = ? AND branch = ?`, repo, branch)
+		return err
+	}
+	_, err := q.ExecContext(ctx, `INSERT INTO branch_heads (repo, branch, sha) VALUES (?, ?, ?) ON CONFLICT (repo, branch) DO UPDATE SET sha = excluded.sha`, repo, branch, sha)
+	return err
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
