@@ -10,7 +10,11 @@
  *   - wrap-around arithmetic is done on unsigned types only;
  *   - floating-point results enter the checksum only when they are exact
  *     or after rounding with a wide margin;
- *   - the size of the run comes from argv[1] (bench_arg), nothing else.
+ *   - the size of the run comes from argv[1] (bench_arg), nothing else;
+ *   - the PRNG is never called twice in one expression whose evaluation
+ *     order C leaves unspecified (operands of + * >> [] ^=, function
+ *     arguments): compilers differ in that order, so use two statements.
+ *     (&&, ||, ?: and separate declarators are sequenced and fine.)
  *
  * Exit codes: 0 success, 2 usage error, 3 self-check failure.
  * The last line on stdout is "checksum: %016llx" (bench_finish).

@@ -297,7 +297,8 @@ int main(int argc, char **argv)
     /* random probes, half of them hit-prone */
     unsigned long hits = 0;
     for (unsigned long i = 0; i < n; i++) {
-        uint32_t key = bench_rng_below(&rng, span) * 997u + (bench_rng_below(&rng, 2) ? 13u : 14u);
+        uint32_t key = bench_rng_below(&rng, span) * 997u;
+        key += bench_rng_below(&rng, 2) ? 13u : 14u;
         const uint64_t *v = bt_lookup(&t, key);
         size_t p = arr_lower(sorted, nd, key);
         int present = p < nd && sorted[p] == key;

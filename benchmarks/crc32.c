@@ -138,7 +138,8 @@ int main(int argc, char **argv)
     for (unsigned long pass = 0; pass < passes; pass++) {
         /* change a few bytes so every pass hashes different data */
         for (int k = 0; k < 4; k++) {
-            buf[bench_rng_below(&rng, BUF_SIZE)] ^= (unsigned char)(1u + bench_rng_below(&rng, 255));
+            uint32_t at = bench_rng_below(&rng, BUF_SIZE);
+            buf[at] ^= (unsigned char)(1u + bench_rng_below(&rng, 255));
         }
         uint32_t run_ieee = 0, run_c = 0, run_ieee_b = 0;
         size_t off = 0;

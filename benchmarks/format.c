@@ -23,7 +23,7 @@
 #include <math.h>
 
 static uint64_t text_hash = BENCH_FNV_INIT;
-static unsigned long text_bytes;
+static uint64_t text_bytes;
 
 static int fmt_check(int n, size_t cap, const char *what)
 {
@@ -36,7 +36,7 @@ static int fmt_check(int n, size_t cap, const char *what)
 static void absorb(const char *s, int n)
 {
     text_hash = bench_fnv(text_hash, s, (size_t)n + 1);
-    text_bytes += (unsigned long)n;
+    text_bytes += (uint64_t)n;
 }
 
 static double bits_to_double(uint64_t b)
@@ -76,7 +76,8 @@ int main(int argc, char **argv)
 
     for (unsigned long r = 0; r < rounds; r++) {
         /* 32-bit signed and unsigned integers */
-        uint32_t mag = bench_rng_u32(&rng) >> (1u + bench_rng_below(&rng, 31));
+        uint32_t mag = bench_rng_u32(&rng);
+        mag >>= 1u + bench_rng_below(&rng, 31);
         int32_t i32 = bench_rng_below(&rng, 2) ? -(int32_t)mag : (int32_t)mag;
         int n = fmt_check(snprintf(buf, sizeof buf, "%d", i32), sizeof buf, "%d");
         absorb(buf, n);
@@ -85,7 +86,8 @@ int main(int argc, char **argv)
         if (*end || errno || lv != i32) {
             bench_fail("strtol(\"%s\") gave %ld", buf, lv);
         }
-        uint32_t u32 = bench_rng_u32(&rng) >> bench_rng_below(&rng, 32);
+        uint32_t u32 = bench_rng_u32(&rng);
+        u32 >>= bench_rng_below(&rng, 32);
         n = fmt_check(snprintf(buf, sizeof buf, "%x", (unsigned)u32), sizeof buf, "%x");
         absorb(buf, n);
         unsigned long ulv = strtoul(buf, &end, 16);
@@ -98,7 +100,8 @@ int main(int argc, char **argv)
         absorb(buf, n);
 
         /* 64-bit integers */
-        uint64_t u64 = bench_rng_u64(&rng) >> bench_rng_below(&rng, 64);
+        uint64_t u64 = bench_rng_u64(&rng);
+        u64 >>= bench_rng_below(&rng, 64);
         long long i64 = (long long)(u64 >> 1);
         if (bench_rng_below(&rng, 2)) {
             i64 = -i64;
@@ -174,6 +177,6 @@ int main(int argc, char **argv)
     }
 
     uint64_t sum = bench_hash(text_hash, text_bytes);
-    printf("rounds: %lu, bytes formatted: %lu\n", rounds, text_bytes);
+    printf("rounds: %lu, bytes formatted: %llu\n", rounds, (unsigned long long)text_bytes);
     return bench_finish(sum);
 }

@@ -512,7 +512,7 @@ int main(int argc, char **argv)
     size_t off = 0;
     int idx = 0;
     request rq;
-    unsigned long keep = 0, bytes = 0;
+    uint64_t keep = 0, bytes = 0;
     for (unsigned long i = 0; i < n; i++) {
         size_t used = parse_request(buf + off, buf + buf_len, &rq);
         const req_info *e = &expected[idx];
@@ -539,7 +539,7 @@ int main(int argc, char **argv)
                                   ((uint64_t)rq.info.nheaders << 48) ^
                                   ((uint64_t)(rq.info.content_length + 1) << 20) ^
                                   ((uint64_t)rq.info.keep_alive << 8) ^ (uint64_t)rq.info.nparams);
-        keep += (unsigned long)rq.info.keep_alive;
+        keep += (uint64_t)rq.info.keep_alive;
         bytes += used;
         off += used;
         if (++idx == POOL) {
@@ -552,7 +552,8 @@ int main(int argc, char **argv)
     }
     sum = bench_hash(sum, keep);
     sum = bench_hash(sum, bytes);
-    printf("requests: %lu, keep-alive: %lu, bytes: %lu\n", n, keep, bytes);
+    printf("requests: %lu, keep-alive: %llu, bytes: %llu\n", n, (unsigned long long)keep,
+           (unsigned long long)bytes);
     free(buf);
     return bench_finish(sum);
 }

@@ -98,7 +98,7 @@ static void set_int(value *v, uint64_t x)
 
 typedef struct {
     uint64_t echo_hash;
-    unsigned long steps;
+    uint64_t steps;
     int final_sp;
 } run_result;
 
@@ -523,7 +523,9 @@ static void gen_program(program *p, bench_rng *r, unsigned long iters)
     emit(p, OP_PUSHI, const_int(p, iters));
     emit(p, OP_STORE, V_OUTER);
     for (uint32_t v = 0; v < V_NINT; v++) {
-        emit(p, OP_PUSHI, const_int(p, bench_rng_u64(r) >> bench_rng_below(r, 64)));
+        uint64_t init = bench_rng_u64(r);
+        init >>= bench_rng_below(r, 64);
+        emit(p, OP_PUSHI, const_int(p, init));
         emit(p, OP_STORE, V_INT0 + v);
     }
     static const char *const init[V_NSTR] = { "index.php", "42", "" };
@@ -568,6 +570,6 @@ int main(int argc, char **argv)
         int len = to_str(&vars[v], tmp);
         sum = bench_hash(sum, bench_fnv(vars[v].type, tmp, (size_t)len));
     }
-    printf("program: %d insns, executed: %lu\n", prog.ncode, r.steps);
+    printf("program: %d insns, executed: %llu\n", prog.ncode, (unsigned long long)r.steps);
     return bench_finish(sum);
 }

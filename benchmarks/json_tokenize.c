@@ -60,6 +60,9 @@ static void g_reserve(gen *g, size_t more)
 
 static void g_put(gen *g, const char *s, size_t n)
 {
+    if (n == 0) {
+        return;
+    }
     g_reserve(g, n);
     memcpy(g->buf + g->len, s, n);
     g->len += n;
@@ -190,8 +193,13 @@ static void g_number(gen *g)
     char tmp[64];
     int o = 0;
     int neg = bench_rng_below(r, 4) == 0;
-    uint64_t mag = bench_rng_below(r, 3) ? bench_rng_below(r, 1000)
-                                         : bench_rng_u64(r) >> bench_rng_below(r, 64);
+    uint64_t mag;
+    if (bench_rng_below(r, 3)) {
+        mag = bench_rng_below(r, 1000);
+    } else {
+        mag = bench_rng_u64(r);
+        mag >>= bench_rng_below(r, 64);
+    }
     if (mag > UINT64_C(999999999999999999)) {
         mag %= UINT64_C(1000000000000000000);
     }
@@ -627,7 +635,7 @@ int main(int argc, char **argv)
     }
 
     uint64_t sum = 0;
-    unsigned long tokens = 0;
+    uint64_t tokens = 0;
     for (unsigned long it = 0; it < n; it++) {
         const document *d = &pool[it % POOL];
         size_t err = tokenize(d->text, d->len, &st);
@@ -652,7 +660,8 @@ int main(int argc, char **argv)
     }
     sum = bench_hash(sum, tokens);
     sum = bench_hash(sum, total);
-    printf("documents: %lu (pool %lu bytes), tokens: %lu\n", n, (unsigned long)total, tokens);
+    printf("documents: %lu (pool %lu bytes), tokens: %llu\n", n, (unsigned long)total,
+           (unsigned long long)tokens);
     for (int i = 0; i < POOL; i++) {
         free(pool[i].text);
     }

@@ -136,7 +136,7 @@ static void insert_pos(const unsigned char *in, size_t pos)
 /* Longest match for position pos among the hash chain; returns its length
  * (0 if shorter than MIN_MATCH) and sets *off. */
 static size_t find_match(const unsigned char *in, size_t n, size_t pos, size_t *off,
-                         unsigned long *steps)
+                         uint64_t *steps)
 {
     size_t best = 0;
     size_t limit = n - pos < MAX_MATCH ? n - pos : MAX_MATCH;
@@ -170,7 +170,7 @@ static size_t find_match(const unsigned char *in, size_t n, size_t pos, size_t *
 }
 
 static size_t compress(const unsigned char *in, size_t n, unsigned char *out,
-                       unsigned long *steps)
+                       uint64_t *steps)
 {
     for (size_t i = 0; i < (1u << HASH_BITS); i++) {
         head[i] = -1;
@@ -297,7 +297,7 @@ int main(int argc, char **argv)
     }
     gen_input(in, n, &rng);
 
-    unsigned long steps = 0;
+    uint64_t steps = 0;
     size_t clen = compress(in, n, comp, &steps);
     if (clen > n + n / 255 + 64) {
         bench_fail("compressed stream overflowed its buffer");

@@ -399,7 +399,7 @@ static int backtrack(bt_state *st, int pc, int i)
 
 /* Leftmost-first search; returns 1 and the span on a match. */
 static int bt_search(const prog *pg, const unsigned char *s, int n, int *ms, int *me,
-                     unsigned long *steps)
+                     uint64_t *steps)
 {
     bt_state st = { pg, s, n, 0 };
     for (int start = 0; start <= n; start++) {
@@ -456,7 +456,7 @@ static void addthread(const prog *pg, tlist *l, int pc, int i, int n)
     }
 }
 
-static int nfa_search(const prog *pg, const unsigned char *s, int n, unsigned long *steps)
+static int nfa_search(const prog *pg, const unsigned char *s, int n, uint64_t *steps)
 {
     static tlist a, b;
     tlist *cl = &a, *nl = &b;
@@ -496,7 +496,7 @@ static int nfa_search(const prog *pg, const unsigned char *s, int n, unsigned lo
                 addthread(pg, nl, pc + 1, i + 1, n);
             }
         }
-        *steps += (unsigned long)cl->n;
+        *steps += (uint64_t)cl->n;
         addthread(pg, nl, 0, i + 1, n); /* unanchored: a new attempt at every position */
         tlist *t = cl;
         cl = nl;
@@ -656,7 +656,7 @@ int main(int argc, char **argv)
     unsigned long nlines = bench_arg(argc, argv, "number of log lines", 1, 100000000);
     static prog progs[NPATTERNS];
     static prog kp;
-    unsigned long bt_steps = 0, nfa_steps = 0;
+    uint64_t bt_steps = 0, nfa_steps = 0;
 
     for (size_t k = 0; k < sizeof known / sizeof known[0]; k++) {
         const known_case *kc = &known[k];

@@ -58,7 +58,7 @@ int main(int argc, char **argv)
     memset(dst_mem, 0x55, sizeof dst_mem);
 
     uint64_t sum = 0;
-    unsigned long bytes = 0;
+    uint64_t bytes = 0;
     for (unsigned long r = 0; r < rounds; r++) {
         /* --- memcpy */
         size_t len = pick_len(&rng);
@@ -95,7 +95,8 @@ int main(int argc, char **argv)
 
         /* --- memset, then memchr must find the byte planted after it */
         len = pick_len(&rng);
-        size_t at = bench_rng_below(&rng, 64) + bench_rng_below(&rng, (uint32_t)(AREA - MAXLEN - 64));
+        size_t at = bench_rng_below(&rng, 64);
+        at += bench_rng_below(&rng, (uint32_t)(AREA - MAXLEN - 64));
         unsigned char c = fill_byte(&rng);
         memset(dst_mem + at, c, len);
         dst_mem[at + len] = 0x01;
@@ -160,11 +161,12 @@ int main(int argc, char **argv)
         bytes += 3 * len;
 
         /* keep the source area changing slowly */
-        src_mem[bench_rng_below(&rng, AREA)] = fill_byte(&rng);
+        size_t change = bench_rng_below(&rng, AREA);
+        src_mem[change] = fill_byte(&rng);
     }
     sum = bench_hash(sum, bench_fnv(BENCH_FNV_INIT, dst_mem, sizeof dst_mem));
     sum = bench_hash(sum, bench_fnv(BENCH_FNV_INIT, src_mem, sizeof src_mem));
     sum = bench_hash(sum, bytes);
-    printf("rounds: %lu, bytes touched: %lu\n", rounds, bytes);
+    printf("rounds: %lu, bytes touched: %llu\n", rounds, (unsigned long long)bytes);
     return bench_finish(sum);
 }

@@ -247,7 +247,7 @@ int main(int argc, char **argv)
     segment segs[MAX_PARAMS];
     unsigned char key[MAX_FIELD * 4], val[MAX_FIELD * 8];
     uint64_t sum = 0;
-    unsigned long total_pairs = 0, total_bytes = 0;
+    uint64_t total_pairs = 0, total_bytes = 0;
     for (unsigned long it = 0; it < n; it++) {
         const query *q = &pool[it % POOL];
         int ns = split_query(q->enc, q->enc_len, segs, MAX_PARAMS);
@@ -271,12 +271,13 @@ int main(int argc, char **argv)
             h = bench_fnv(h, val, vl);
             total_bytes += kl + vl;
         }
-        total_pairs += (unsigned long)ns;
+        total_pairs += (uint64_t)ns;
         sum = bench_hash(sum, h);
     }
     sum = bench_hash(sum, total_pairs);
     sum = bench_hash(sum, total_bytes);
-    printf("queries: %lu, pairs: %lu, decoded bytes: %lu\n", n, total_pairs, total_bytes);
+    printf("queries: %lu, pairs: %llu, decoded bytes: %llu\n", n,
+           (unsigned long long)total_pairs, (unsigned long long)total_bytes);
     for (int i = 0; i < POOL; i++) {
         free(pool[i].enc);
     }
