@@ -49,6 +49,8 @@ const (
 	ChangeRunning   = "running"
 	ChangeDone      = "done"
 	ChangeCancelled = "cancelled"
+	// ChangeError: tcbot could not measure it (infrastructure), and gave up.
+	ChangeError = "error"
 )
 
 // Change is one thing to measure: a head revision against a base.

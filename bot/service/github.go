@@ -1,0 +1,396 @@
+package service
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/riverqueue/river"
+	"github.com/sirupsen/logrus"
+
+	"github.com/tcbot/tcbot/bot/command"
+	"github.com/tcbot/tcbot/bot/compare"
+	"github.com/tcbot/tcbot/bot/config"
+	"github.com/tcbot/tcbot/bot/forge"
+	"github.com/tcbot/tcbot/bot/report"
+	"github.com/tcbot/tcbot/bot/store"
+)
+
+// Markers find tcbot's own comments and issues again.
+const (
+	reportMarker  = "<!-- tcbot:report -->"
+	waitingMarker = "<!-- tcbot:waiting -->"
+)
+
+func sweepMarker(sweep, repo, branch string) string {
+	return fmt.Sprintf("<!-- tcbot:sweep %s %s %s -->", sweep, repo, branch)
+}
+
+var stateRE = regexp.MustCompile(`<!-- tcbot:state head=([0-9a-f]*) verdict=([a-z]*) -->`)
+
+// pullWorker decides whether a pull request head may run.
+type pullWorker struct {
+	river.WorkerDefaults[PullArgs]
+	s *Service
+}
+
+func (w *pullWorker) Work(ctx context.Context, job *river.Job[PullArgs]) error {
+	s := w.s
+	a := job.Args
+	repo, err := s.cfg.Repo(a.Repo)
+	if err != nil {
+		return river.JobCancel(err)
+	}
+	pull, ok, err := store.GetPull(ctx, s.store.DB(), a.Repo, a.Number)
+	if err != nil {
+		return err
+	}
+	if !ok || !pull.Open || pull.Draft || pull.Head != a.Head {
+		return nil // closed, draft or moved on: a newer job handles it
+	}
+	trusted := true
+	if s.gh != nil {
+		perm, err := s.gh.Permission(ctx, ghRepo(repo), pull.Author)
+		if err != nil {
+			return err
+		}
+		trusted = forge.CanCommand(perm)
+	}
+	if err := store.SetPullTrust(ctx, s.store.DB(), a.Repo, a.Number, trusted); err != nil {
+		return err
+	}
+	if !trusted && pull.ApprovedHead != a.Head {
+		s.log.WithFields(logrus.Fields{"repo": a.Repo, "pr": a.Number, "author": pull.Author}).Info("pull request waits for /tcbot ok-to-test")
+		body := waitingMarker + "\n" + fmt.Sprintf("tcbot will measure this pull request once a maintainer comments `/tcbot ok-to-test` (for head %s; a new push needs a new approval).", short(a.Head))
+		_, _, err := s.gh.UpsertComment(ctx, ghRepo(repo), a.Number, waitingMarker, body)
+		return err
+	}
+	return s.store.Tx(ctx, func(tx *sql.Tx) error {
+		return s.startChange(ctx, tx, &store.Change{Repo: a.Repo, Head: a.Head, Origin: "pr", PR: a.Number})
+	})
+}
+
+// rerequestWorker reruns the pull request with a given head.
+type rerequestWorker struct {
+	river.WorkerDefaults[RerequestArgs]
+	s *Service
+}
+
+func (w *rerequestWorker) Work(ctx context.Context, job *river.Job[RerequestArgs]) error {
+	s := w.s
+	pulls, err := store.OpenPulls(ctx, s.store.DB(), job.Args.Repo)
+	if err != nil {
+		return err
+	}
+	for _, p := range pulls {
+		if p.Head == job.Args.HeadSHA && (p.Trusted || p.ApprovedHead == p.Head) {
+			err := s.store.Tx(ctx, func(tx *sql.Tx) error {
+				return s.startChange(ctx, tx, &store.Change{Repo: p.Repo, Head: p.Head, Origin: "command", PR: p.Number, Note: "check re-requested"})
+			})
+			if err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// commandWorker runs the slash commands of a comment.
+type commandWorker struct {
+	river.WorkerDefaults[CommandArgs]
+	s *Service
+}
+
+func (w *commandWorker) Work(ctx context.Context, job *river.Job[CommandArgs]) error {
+	s := w.s
+	a := job.Args
+	cmds, unknown := command.Parse(a.Body)
+	if len(cmds) == 0 && len(unknown) == 0 {
+		return nil
+	}
+	repo, err := s.cfg.Repo(a.Repo)
+	if err != nil {
+		return river.JobCancel(err)
+	}
+	if s.gh == nil {
+		return nil
+	}
+	gr := ghRepo(repo)
+	log := s.log.WithFields(logrus.Fields{"repo": a.Repo, "pr": a.PR, "comment": a.CommentID, "user": a.Author})
+	if err := s.gh.React(ctx, gr, a.CommentID, "eyes"); err != nil {
+		return err
+	}
+	perm, err := s.gh.Permission(ctx, gr, a.Author)
+	if err != nil {
+		return err
+	}
+	if !forge.CanCommand(perm) {
+		log.WithField("permission", perm).Info("command refused")
+		if _, err := s.gh.CreateComment(ctx, gr, a.PR, fmt.Sprintf("@%s sorry, only people with write access to %s can command tcbot (you have %s access). A maintainer can run the command for you.", a.Author, repo.GitHub, perm)); err != nil {
+			return err
+		}
+		return s.gh.React(ctx, gr, a.CommentID, "confused")
+	}
+	var replies []string
+	if len(unknown) > 0 {
+		replies = append(replies, fmt.Sprintf("Unknown command %s.\n\n%s", quoteList(unknown), command.Help()))
+	}
+	for _, c := range cmds {
+		msg, err := s.runCommand(ctx, repo, a, c)
+		if err != nil {
+			return err
+		}
+		if msg != "" {
+			replies = append(replies, msg)
+		}
+		log.WithField("command", c.Name).Info("command run")
+	}
+	if len(replies) > 0 {
+		if _, err := s.gh.CreateComment(ctx, gr, a.PR, strings.Join(replies, "\n\n")); err != nil {
+			return err
+		}
+	}
+	reaction := "+1"
+	if len(unknown) > 0 && len(cmds) == 0 {
+		reaction = "confused"
+	}
+	return s.gh.React(ctx, gr, a.CommentID, reaction)
+}
+
+func quoteList(ws []string) string {
+	var q []string
+	for _, w := range ws {
+		q = append(q, "`"+w+"`")
+	}
+	return strings.Join(q, ", ")
+}
+
+// runCommand runs one command; the reply is posted by the caller.
+func (s *Service) runCommand(ctx context.Context, repo *config.Repo, a CommandArgs, c command.Command) (string, error) {
+	pull, ok, err := store.GetPull(ctx, s.store.DB(), repo.Name, a.PR)
+	if err != nil {
+		return "", err
+	}
+	if !ok {
+		pr, err := s.gh.PullRequest(ctx, ghRepo(repo), a.PR)
+		if err != nil {
+			return "", err
+		}
+		p := store.Pull{Repo: repo.Name, Number: a.PR, Head: pr.HeadSHA, BaseRef: pr.BaseRef, Author: pr.Author, Draft: pr.Draft, Open: pr.State == "open"}
+		if err := store.UpsertPull(ctx, s.store.DB(), p); err != nil {
+			return "", err
+		}
+		pull = &p
+	}
+	switch c.Name {
+	case "help":
+		return command.Help(), nil
+	case "rerun":
+		var targets []string
+		for _, t := range c.Args {
+			if _, err := s.cfg.SelectTargets([]string{t}); err != nil {
+				return fmt.Sprintf("Cannot rerun: %v.", err), nil
+			}
+			targets = append(targets, t)
+		}
+		err := s.store.Tx(ctx, func(tx *sql.Tx) error {
+			return s.startChange(ctx, tx, &store.Change{Repo: repo.Name, Head: pull.Head, Origin: "command", PR: a.PR, Targets: targets, Note: "rerun by @" + a.Author})
+		})
+		return "", err
+	case "ok-to-test":
+		err := s.store.Tx(ctx, func(tx *sql.Tx) error {
+			if err := store.ApprovePull(ctx, tx, repo.Name, a.PR, pull.Head); err != nil {
+				return err
+			}
+			return s.startChange(ctx, tx, &store.Change{Repo: repo.Name, Head: pull.Head, Origin: "pr", PR: a.PR, Note: "approved by @" + a.Author})
+		})
+		return "", err
+	case "cancel":
+		n, err := s.cancelPR(ctx, repo.Name, a.PR, "cancelled by @"+a.Author)
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("Cancelled %d queued or running measurement(s).", n), nil
+	case "bisect":
+		return "`/tcbot bisect` is not available in this version of tcbot yet; `tcbot run --rev ... --base ...` on a maintainer's machine narrows a range by hand.", nil
+	}
+	return "", nil
+}
+
+// reportWorker posts a measured change's report.
+type reportWorker struct {
+	river.WorkerDefaults[ReportArgs]
+	s *Service
+}
+
+func (w *reportWorker) Work(ctx context.Context, job *river.Job[ReportArgs]) error {
+	s := w.s
+	c, err := store.GetChange(ctx, s.store.DB(), job.Args.Change)
+	if err != nil {
+		return river.JobCancel(err)
+	}
+	if c.Reported || c.State != store.ChangeDone {
+		return nil
+	}
+	repo, err := s.cfg.Repo(c.Repo)
+	if err != nil {
+		return river.JobCancel(err)
+	}
+	var rep report.Report
+	if err := json.Unmarshal([]byte(c.Report), &rep); err != nil {
+		return river.JobCancel(fmt.Errorf("change %d: stored report: %w", c.ID, err))
+	}
+	if s.gh != nil && repo.GitHub != "" {
+		switch {
+		case c.PR > 0:
+			if err := s.postPRReport(ctx, repo, c, &rep); err != nil {
+				return err
+			}
+		case c.Origin == "sweep":
+			if err := s.postSweepIssue(ctx, repo, c, &rep); err != nil {
+				return err
+			}
+		default:
+			s.setTargetStatuses(ctx, repo, c, &rep)
+		}
+	}
+	s.metrics.reports.WithLabelValues(string(rep.Verdict)).Inc()
+	return store.MarkReported(ctx, s.store.DB(), c.ID)
+}
+
+// postPRReport keeps one sticky comment per pull request: edited in place
+// (edits notify nobody), and a new comment only when the verdict turns
+// into a regression, so people are notified exactly then.
+func (s *Service) postPRReport(ctx context.Context, repo *config.Repo, c *store.Change, rep *report.Report) error {
+	gr := ghRepo(repo)
+	var md bytes.Buffer
+	if err := report.Markdown(&md, *rep); err != nil {
+		return err
+	}
+	body := fmt.Sprintf("%s\n<!-- tcbot:state head=%s verdict=%s -->\n%s", reportMarker, c.Head, rep.Verdict, md.String())
+	bad := func(v string) bool { return v == string(compare.Regression) || v == string(compare.Failed) }
+	id, old, found, err := s.gh.FindComment(ctx, gr, c.PR, reportMarker)
+	if err != nil {
+		return err
+	}
+	prev := ""
+	if m := stateRE.FindStringSubmatch(old); found && m != nil {
+		prev = m[2]
+	}
+	if found && !(bad(string(rep.Verdict)) && !bad(prev)) {
+		if old != body {
+			if err := s.gh.EditComment(ctx, gr, id, body); err != nil {
+				return err
+			}
+		}
+	} else {
+		// First report, or the verdict just turned into a regression: a new
+		// comment notifies; the old one stops being the sticky one.
+		if _, err := s.gh.CreateComment(ctx, gr, c.PR, body); err != nil {
+			return err
+		}
+		if found {
+			superseded := strings.Replace(old, reportMarker, "<!-- tcbot:superseded -->", 1)
+			if err := s.gh.EditComment(ctx, gr, id, superseded); err != nil {
+				return err
+			}
+		}
+	}
+	if err := store.SetPullVerdict(ctx, s.store.DB(), repo.Name, c.PR, string(rep.Verdict)); err != nil {
+		return err
+	}
+	s.setTargetStatuses(ctx, repo, c, rep)
+	return nil
+}
+
+// setStatuses sets one state on every target's status of a change.
+func (s *Service) setStatuses(ctx context.Context, repo *config.Repo, c *store.Change, state, desc string) {
+	if s.gh == nil || repo.GitHub == "" {
+		return
+	}
+	targets, _ := s.cfg.SelectTargets(c.Targets)
+	for _, t := range targets {
+		if err := s.gh.SetStatus(ctx, ghRepo(repo), c.Head, "tcbot/"+t.Name, state, desc, s.cfg.PublicURL); err != nil {
+			s.log.WithError(err).Warn("commit status")
+		}
+	}
+}
+
+// setTargetStatuses sets each target's status from the report: failure
+// for regressions and failures, error for infrastructure problems,
+// success otherwise.
+func (s *Service) setTargetStatuses(ctx context.Context, repo *config.Repo, c *store.Change, rep *report.Report) {
+	if s.gh == nil || repo.GitHub == "" {
+		return
+	}
+	targets, _ := s.cfg.SelectTargets(c.Targets)
+	for _, t := range targets {
+		state, desc := statusOf(rep, t.Name)
+		if err := s.gh.SetStatus(ctx, ghRepo(repo), c.Head, "tcbot/"+t.Name, state, desc, s.cfg.PublicURL); err != nil {
+			s.log.WithError(err).Warn("commit status")
+		}
+	}
+}
+
+func statusOf(rep *report.Report, target string) (state, desc string) {
+	regressions, failures, improvements := 0, 0, 0
+	worst := ""
+	var worstDelta float64
+	for _, c := range rep.Comparisons {
+		if c.Target != target {
+			continue
+		}
+		switch c.Verdict {
+		case compare.Regression:
+			regressions++
+			if c.DeltaPct != nil && *c.DeltaPct > worstDelta {
+				worstDelta = *c.DeltaPct
+				worst = fmt.Sprintf(", worst %s %s %+.2f%%", c.Benchmark, c.Metric, *c.DeltaPct)
+			}
+		case compare.Failed:
+			failures++
+		case compare.Improvement, compare.Fixed:
+			improvements++
+		}
+	}
+	for _, e := range rep.Errors {
+		if strings.HasPrefix(e, target+":") || !strings.Contains(e, ":") {
+			return "error", "infrastructure problem (not the change's fault): " + e
+		}
+	}
+	switch {
+	case failures > 0:
+		return "failure", fmt.Sprintf("%d benchmark(s) broken, %d regression(s)", failures, regressions)
+	case regressions > 0:
+		return "failure", fmt.Sprintf("%d regression(s)%s", regressions, worst)
+	case improvements > 0:
+		return "success", fmt.Sprintf("no regressions, %d improvement(s)", improvements)
+	}
+	return "success", "no regressions"
+}
+
+// postSweepIssue opens or updates one issue per swept branch on a
+// regression, and closes it when a later sweep is clean.
+func (s *Service) postSweepIssue(ctx context.Context, repo *config.Repo, c *store.Change, rep *report.Report) error {
+	sweep, branch, _ := strings.Cut(strings.TrimPrefix(c.Note, "sweep "), " ")
+	marker := sweepMarker(sweep, repo.Name, branch)
+	gr := ghRepo(repo)
+	if rep.Verdict == compare.Regression || rep.Verdict == compare.Failed {
+		var md bytes.Buffer
+		if err := report.Markdown(&md, *rep); err != nil {
+			return err
+		}
+		title := fmt.Sprintf("tcbot: %s on %s %s (sweep %s)", rep.Verdict, repo.Name, branch, sweep)
+		_, _, err := s.gh.UpsertIssue(ctx, gr, marker, title, marker+"\n"+md.String())
+		return err
+	}
+	if rep.Verdict == compare.Error {
+		return nil // says nothing about the regression either way
+	}
+	_, err := s.gh.CloseIssue(ctx, gr, marker, fmt.Sprintf("The sweep of %s at %s is clean again (%s).", branch, short(c.Head), rep.Verdict))
+	return err
+}

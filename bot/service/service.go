@@ -1,0 +1,296 @@
+// Package service is `tcbot serve`: it turns pushes, pull requests,
+// comments, polls and sweeps into changes, measures them with River jobs on
+// the store's own database, and reports the results on GitHub.
+//
+// Guarantees:
+//   - Every webhook delivery is recorded and its work queued in one
+//     transaction: a crash loses nothing and a redelivery queues nothing.
+//   - Jobs are unique by their arguments, so a change is never measured
+//     twice at once; River retries failed jobs with backoff and rescues jobs
+//     a crash left running.
+//   - Reports are safe to repeat: the sticky comment is found by a hidden
+//     marker and edited in place, statuses are idempotent, and a report
+//     that could not reach GitHub is retried for hours.
+//   - A periodic reconcile pass re-queues what should exist and does not
+//     (changes without a job, finished changes without a report, pull
+//     requests that moved while tcbot was down).
+package service
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivermigrate"
+	"github.com/riverqueue/river/rivertype"
+	"github.com/robfig/cron/v3"
+	"github.com/sirupsen/logrus"
+
+	"github.com/tcbot/tcbot/bot/config"
+	"github.com/tcbot/tcbot/bot/forge"
+	"github.com/tcbot/tcbot/bot/measure"
+	"github.com/tcbot/tcbot/bot/source"
+	"github.com/tcbot/tcbot/bot/store"
+)
+
+// Forge is what the service needs of GitHub (bot/forge implements it).
+type Forge interface {
+	FindComment(ctx context.Context, r forge.Repo, pr int, marker string) (int64, string, bool, error)
+	UpsertComment(ctx context.Context, r forge.Repo, pr int, marker, body string) (int64, bool, error)
+	CreateComment(ctx context.Context, r forge.Repo, pr int, body string) (int64, error)
+	EditComment(ctx context.Context, r forge.Repo, id int64, body string) error
+	SetStatus(ctx context.Context, r forge.Repo, sha, context, state, description, targetURL string) error
+	React(ctx context.Context, r forge.Repo, commentID int64, content string) error
+	Permission(ctx context.Context, r forge.Repo, user string) (string, error)
+	PullRequest(ctx context.Context, r forge.Repo, number int) (forge.PR, error)
+	OpenPullRequests(ctx context.Context, r forge.Repo) ([]forge.PR, error)
+	UpsertIssue(ctx context.Context, r forge.Repo, marker, title, body string) (int, bool, error)
+	CloseIssue(ctx context.Context, r forge.Repo, marker, comment string) (bool, error)
+}
+
+// Options wire a Service.
+type Options struct {
+	Config   *config.Config
+	Measurer *measure.Measurer // its Store is the service's store
+	Forge    Forge             // nil: no GitHub, reports go to the dashboard only
+	Secret   []byte            // webhook secret; required with a Forge
+	Log      *logrus.Logger
+	Registry *prometheus.Registry
+	// PollInterval overrides River's fetch poll interval (tests).
+	PollInterval time.Duration
+	// RetryBase is the first retry delay of a failed job (default 5s); it
+	// doubles each attempt up to 10 minutes.
+	RetryBase time.Duration
+}
+
+// Service is a running tcbot bot.
+type Service struct {
+	cfg     *config.Config
+	store   *store.Store
+	meas    *measure.Measurer
+	gh      Forge
+	secret  []byte
+	log     *logrus.Logger
+	reg     *prometheus.Registry
+	river   *river.Client[*sql.Tx]
+	metrics *metrics
+
+	mirrorsMu sync.Mutex
+	mirrors   map[string]*source.Mirror
+	started   time.Time
+}
+
+// New prepares the service: River's tables in the store's database, the
+// job workers, the periodic jobs (polls, sweeps, reconcile).
+func New(ctx context.Context, o Options) (*Service, error) {
+	if o.Forge != nil && len(o.Secret) == 0 {
+		return nil, fmt.Errorf("GitHub mode needs a webhook secret: export the variable named by github.webhook_secret_env in %s", o.Config.Path)
+	}
+	if o.Log == nil {
+		o.Log = logrus.New()
+	}
+	if o.Registry == nil {
+		o.Registry = prometheus.NewRegistry()
+	}
+	s := &Service{
+		cfg: o.Config, store: o.Measurer.Store, meas: o.Measurer, gh: o.Forge, secret: o.Secret,
+		log: o.Log, reg: o.Registry, mirrors: map[string]*source.Mirror{},
+	}
+	db := s.store.DB()
+	// SQLite allows one writer; River's own advice is a single connection.
+	db.SetMaxOpenConns(1)
+	driver := riversqlite.New(db)
+	migrator, err := rivermigrate.New(driver, nil)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+		return nil, fmt.Errorf("queue tables in %s: %w", s.cfg.Database, err)
+	}
+	s.metrics = newMetrics(s.reg, db)
+
+	workers := river.NewWorkers()
+	river.AddWorker(workers, &pullWorker{s: s})
+	river.AddWorker(workers, &measureWorker{s: s})
+	river.AddWorker(workers, &reportWorker{s: s})
+	river.AddWorker(workers, &commandWorker{s: s})
+	river.AddWorker(workers, &cancelWorker{s: s})
+	river.AddWorker(workers, &rerequestWorker{s: s})
+	river.AddWorker(workers, &pollWorker{s: s})
+	river.AddWorker(workers, &sweepWorker{s: s})
+	river.AddWorker(workers, &reconcileWorker{s: s})
+
+	var periodic []*river.PeriodicJob
+	for _, r := range s.cfg.Repos {
+		if r.Poll > 0 && len(r.Branches) > 0 {
+			name := r.Name
+			periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(time.Duration(r.Poll)),
+				func() (river.JobArgs, *river.InsertOpts) { return PollArgs{Repo: name}, nil },
+				&river.PeriodicJobOpts{ID: "poll-" + name, RunOnStart: true}))
+		}
+	}
+	for _, sw := range s.cfg.Sweeps {
+		sched, err := cron.ParseStandard(sw.Schedule)
+		if err != nil {
+			return nil, fmt.Errorf("%s: sweep %s: %w", s.cfg.Path, sw.Name, err)
+		}
+		name := sw.Name
+		periodic = append(periodic, river.NewPeriodicJob(sched,
+			func() (river.JobArgs, *river.InsertOpts) {
+				return SweepArgs{Sweep: name, At: time.Now().UTC().Truncate(time.Minute)}, nil
+			},
+			&river.PeriodicJobOpts{ID: "sweep-" + name}))
+	}
+	periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(time.Duration(s.cfg.Reconcile)),
+		func() (river.JobArgs, *river.InsertOpts) { return ReconcileArgs{}, nil },
+		&river.PeriodicJobOpts{ID: "reconcile", RunOnStart: true}))
+
+	poll := o.PollInterval
+	if poll <= 0 {
+		poll = 200 * time.Millisecond
+	}
+	s.river, err = river.NewClient(driver, &river.Config{
+		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: s.cfg.Workers}},
+		Workers:              workers,
+		PeriodicJobs:         periodic,
+		FetchPollInterval:    poll,
+		FetchCooldown:        poll / 4,
+		JobTimeout:           2 * time.Hour,
+		RescueStuckJobsAfter: 3 * time.Hour,
+		MaxAttempts:          10,
+		ErrorHandler:         &errorHandler{s: s},
+		RetryPolicy:          &retryPolicy{base: o.RetryBase, max: 10 * time.Minute},
+		Logger:               slog.New(slog.NewTextHandler(s.log.WriterLevel(logrus.DebugLevel), nil)),
+		WorkerMiddleware:     []rivertype.WorkerMiddleware{&latencyMiddleware{s: s}},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("job queue: %w", err)
+	}
+	return s, nil
+}
+
+// Start starts the workers and periodic jobs. With SQLite one process owns
+// the queue, so a job still "running" at start was orphaned by a crash of
+// this process: it is made available again at once rather than after
+// River's stuck-job rescuer's hours-long threshold. (Its change is
+// measured again from the store's last complete state: measurements are
+// written whole or not at all.)
+func (s *Service) Start(ctx context.Context) error {
+	s.started = time.Now()
+	// scheduled_at is already in the past: the job was running.
+	res, err := s.store.DB().ExecContext(ctx, `UPDATE river_job SET state = 'available' WHERE state = 'running'`)
+	if err != nil {
+		return fmt.Errorf("recover orphaned jobs: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n > 0 {
+		s.log.WithField("jobs", n).Warn("recovered jobs a crash left running; they run again")
+	}
+	return s.river.Start(ctx)
+}
+
+// Stop drains: no new jobs are taken, running ones may finish within ctx;
+// past it they are cancelled and River retries them after a restart.
+func (s *Service) Stop(ctx context.Context) error {
+	err := s.river.Stop(ctx)
+	if err != nil {
+		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		return s.river.StopAndCancel(cctx)
+	}
+	return nil
+}
+
+// retryPolicy retries failed jobs after base, 2*base, 4*base... capped at
+// max, with up to 10% jitter: a report job with 25 attempts keeps trying
+// for about three hours, so a GitHub outage of an hour delays reports
+// without losing them.
+type retryPolicy struct{ base, max time.Duration }
+
+func (p *retryPolicy) NextRetry(job *rivertype.JobRow) time.Time {
+	base := p.base
+	if base <= 0 {
+		base = 5 * time.Second
+	}
+	d := base
+	for i := 1; i < job.Attempt && d < p.max; i++ {
+		d *= 2
+	}
+	if d > p.max {
+		d = p.max
+	}
+	d += time.Duration(rand.Int64N(int64(d)/10 + 1))
+	return time.Now().Add(d)
+}
+
+// River exposes the queue client (tests wait on its events).
+func (s *Service) River() *river.Client[*sql.Tx] { return s.river }
+
+// Handler serves /webhook, /healthz, /metrics and the dashboard.
+func (s *Service) Handler() (http.Handler, error) {
+	return s.handler()
+}
+
+func (s *Service) mirror(repo *config.Repo) (*source.Mirror, error) {
+	s.mirrorsMu.Lock()
+	defer s.mirrorsMu.Unlock()
+	if m, ok := s.mirrors[repo.Name]; ok {
+		return m, nil
+	}
+	m, err := source.Open(s.cfg.Workdir+"/git", repo.Name, repo.URL)
+	if err != nil {
+		return nil, err
+	}
+	s.mirrors[repo.Name] = m
+	return m, nil
+}
+
+// repoByGitHub finds the configured repository of a GitHub full name.
+func (s *Service) repoByGitHub(full string) *config.Repo {
+	for i := range s.cfg.Repos {
+		if strings.EqualFold(s.cfg.Repos[i].GitHub, full) {
+			return &s.cfg.Repos[i]
+		}
+	}
+	return nil
+}
+
+func ghRepo(r *config.Repo) forge.Repo {
+	owner, name, _ := strings.Cut(r.GitHub, "/")
+	return forge.Repo{Owner: owner, Name: name}
+}
+
+func watched(r *config.Repo, branch string) bool {
+	for _, b := range r.Branches {
+		if b == branch {
+			return true
+		}
+	}
+	return false
+}
+
+// insertOpts makes a job unique by its arguments among jobs not finished.
+func uniqueOpts() river.UniqueOpts {
+	return river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{
+		rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning,
+		rivertype.JobStateRetryable, rivertype.JobStateScheduled,
+	}}
+}
+
+// startChange stores a change and queues its measurement in one
+// transaction.
+func (s *Service) startChange(ctx context.Context, tx *sql.Tx, c *store.Change) error {
+	if _, err := store.InsertChange(ctx, tx, c); err != nil {
+		return err
+	}
+	_, err := s.river.InsertTx(ctx, tx, MeasureArgs{Change: c.ID}, nil)
+	return err
+}

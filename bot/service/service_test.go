@@ -1,0 +1,616 @@
+package service_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	git "github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+	"github.com/sirupsen/logrus"
+
+	"github.com/tcbot/tcbot/bot/config"
+	"github.com/tcbot/tcbot/bot/demo"
+	"github.com/tcbot/tcbot/bot/forge"
+	"github.com/tcbot/tcbot/bot/forge/githubtest"
+	"github.com/tcbot/tcbot/bot/measure"
+	"github.com/tcbot/tcbot/bot/measure/measuretest"
+	"github.com/tcbot/tcbot/bot/service"
+	"github.com/tcbot/tcbot/bot/store"
+	"github.com/tcbot/tcbot/bot/webhook"
+)
+
+const (
+	ghRepo     = "Codertocat/Hello-World" // the repository of the real payloads
+	token      = "ghp_testtoken_do_not_log_0123456789"
+	secret     = "webhook-secret-for-tests"
+	maintainer = "Codertocat"
+	stranger   = "drive-by"
+)
+
+// The toolchain repository: master stays at "base"; pull requests point
+// at the later commits through refs/pull/N/head, as on GitHub.
+var commits = []demo.Commit{
+	{Subject: "base", Files: map[string]string{"tcbot-toolchain.yaml": measuretest.Manifest(""), "README": "a\n"}},
+	{Subject: "no-op", Files: map[string]string{"README": "b\n"}},
+	{Subject: "slow", Files: map[string]string{"tcbot-toolchain.yaml": measuretest.Manifest("-DSLOW")}},
+	{Subject: "slow, docs", Files: map[string]string{"README": "c\n"}},
+	{Subject: "fast again", Files: map[string]string{"tcbot-toolchain.yaml": measuretest.Manifest("")}},
+}
+
+type env struct {
+	t      *testing.T
+	dir    string
+	origin string
+	sha    map[string]string
+	gh     *githubtest.Server
+	svc    *service.Service
+	st     *store.Store
+	srv    *httptest.Server
+	logs   *syncBuffer
+}
+
+// syncBuffer is a log sink safe to read while the service writes to it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+type setupOpts struct {
+	extraConfig string
+	forgeWait   time.Duration
+}
+
+func setup(t *testing.T, o setupOpts) *env {
+	t.Helper()
+	dir := t.TempDir()
+	e := &env{t: t, dir: dir, origin: filepath.Join(dir, "origin"), sha: map[string]string{}, logs: &syncBuffer{}}
+	if err := measuretest.WriteSuite(filepath.Join(dir, "suite")); err != nil {
+		t.Fatal(err)
+	}
+	shas, err := demo.MakeRepo(e.origin, commits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range commits {
+		e.sha[c.Subject] = shas[i]
+	}
+	e.setRef("refs/heads/master", e.sha["base"])
+	e.gh = githubtest.New(t, token)
+	e.gh.SetPermission(ghRepo, maintainer, "admin")
+	e.gh.SetPermission(ghRepo, stranger, "read")
+
+	t.Setenv("TCBOT_TEST_TOKEN", token)
+	cfgText := fmt.Sprintf(`workdir: work
+benchmarks_dir: suite
+workers: 2
+reconcile: 1h
+github:
+  api_url: %s
+  token_env: TCBOT_TEST_TOKEN
+  webhook_secret_env: TCBOT_TEST_SECRET
+repos:
+  - name: hello
+    url: origin
+    branches: [master]
+    github: %s
+targets:
+  - {name: armv7-qemu, arch: armv7, executor: qemu-user}
+  - {name: armv8-qemu, arch: armv8, executor: qemu-user}
+%s`, e.gh.URL(), ghRepo, o.extraConfig)
+	path := filepath.Join(dir, "tcbot.yaml")
+	if err := os.WriteFile(path, []byte(cfgText), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := logrus.New()
+	log.SetOutput(e.logs)
+	log.SetLevel(logrus.DebugLevel)
+	ctx := context.Background()
+	m, err := measure.New(ctx, cfg, log, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.st = m.Store
+	wait := o.forgeWait
+	if wait == 0 {
+		wait = 30 * time.Second
+	}
+	client, err := forge.New(forge.Options{APIURL: e.gh.URL(), Token: token, Log: log, MaxWait: wait,
+		// Waits are real but short: a test must not take GitHub's minutes.
+		Sleep: func(ctx context.Context, d time.Duration) error {
+			if d > 20*time.Millisecond {
+				d = 20 * time.Millisecond
+			}
+			select {
+			case <-time.After(d):
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.svc, err = service.New(ctx, service.Options{Config: cfg, Measurer: m, Forge: client, Secret: []byte(secret), Log: log, PollInterval: 20 * time.Millisecond, RetryBase: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := e.svc.Handler()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.srv = httptest.NewServer(h)
+	if err := e.svc.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		e.svc.Stop(sctx)
+		e.srv.Close()
+		m.Store.Close()
+		if t.Failed() {
+			t.Logf("service log:\n%s", e.logs.String())
+		}
+		if strings.Contains(e.logs.String(), token) || strings.Contains(e.logs.String(), secret) {
+			t.Error("a secret reached the log")
+		}
+	})
+	return e
+}
+
+func (e *env) setRef(name, sha string) {
+	e.t.Helper()
+	r, err := git.PlainOpen(e.origin)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := r.Storer.SetReference(plumbing.NewHashReference(plumbing.ReferenceName(name), plumbing.NewHash(sha))); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// payload loads a real webhook payload and applies edits to its JSON.
+func payload(t *testing.T, file string, edit func(m map[string]any)) []byte {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("..", "webhook", "testdata", "webhooks", file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(data, &m); err != nil {
+		t.Fatal(err)
+	}
+	edit(m)
+	out, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func obj(m map[string]any, keys ...string) map[string]any {
+	for _, k := range keys {
+		m = m[k].(map[string]any)
+	}
+	return m
+}
+
+// pull makes a pull_request delivery for PR number with head sha.
+func (e *env) pull(action string, number int, head, author string, draft bool) []byte {
+	file := "pull_request/opened.json"
+	if action == "synchronize" || action == "reopened" || action == "closed" {
+		file = "pull_request/" + action + ".json"
+	}
+	e.setRef(fmt.Sprintf("refs/pull/%d/head", number), head)
+	state := "open"
+	if action == "closed" {
+		state = "closed"
+	}
+	e.gh.AddPull(ghRepo, forge.PR{Number: number, HeadSHA: head, HeadRef: "feature", BaseRef: "master", Author: author, Draft: draft, State: state})
+	return payload(e.t, file, func(m map[string]any) {
+		m["action"] = action
+		m["number"] = number
+		pr := obj(m, "pull_request")
+		pr["number"] = number
+		pr["draft"] = draft
+		obj(pr, "head")["sha"] = head
+		obj(pr, "base")["ref"] = "master"
+		obj(pr, "user")["login"] = author
+	})
+}
+
+// comment makes an issue_comment delivery on pull request number.
+func (e *env) comment(number int, user, body string) []byte {
+	id := e.gh.AddComment(ghRepo, number, user, body)
+	return payload(e.t, "issue_comment/created.json", func(m map[string]any) {
+		issue := obj(m, "issue")
+		issue["number"] = number
+		issue["pull_request"] = map[string]any{"url": fmt.Sprintf("https://api.github.com/repos/%s/pulls/%d", ghRepo, number)}
+		c := obj(m, "comment")
+		c["id"] = id
+		c["body"] = body
+		obj(c, "user")["login"] = user
+	})
+}
+
+func (e *env) deliver(event string, body []byte) int {
+	e.t.Helper()
+	status, reply, _, err := webhook.Send(context.Background(), e.srv.URL+"/webhook", []byte(secret), event, body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if status >= 300 {
+		e.t.Fatalf("delivery of %s: HTTP %d %s", event, status, reply)
+	}
+	return status
+}
+
+// idle waits until no job is queued or running and every change is
+// finished and reported.
+func (e *env) idle() {
+	e.t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		res, err := e.svc.River().JobList(context.Background(), river.NewJobListParams().
+			States(rivertype.JobStateAvailable, rivertype.JobStateRunning, rivertype.JobStateRetryable, rivertype.JobStateScheduled, rivertype.JobStatePending).First(100))
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		busy := 0
+		for _, j := range res.Jobs {
+			// Periodic jobs scheduled in the future are not work in flight.
+			if j.State == rivertype.JobStateScheduled && j.ScheduledAt.After(time.Now().Add(time.Second)) {
+				continue
+			}
+			busy++
+		}
+		if busy == 0 {
+			open, err := store.ListChanges(context.Background(), e.st.DB(), "state IN ('queued','running') OR (state = 'done' AND reported = 0)", 10)
+			if err != nil {
+				e.t.Fatal(err)
+			}
+			if len(open) == 0 {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("service not idle after 90s: %d jobs in flight", busy)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (e *env) changes() []*store.Change {
+	e.t.Helper()
+	cs, err := store.ListChanges(context.Background(), e.st.DB(), "", 100)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return cs
+}
+
+func marked(cs []githubtest.Comment) []githubtest.Comment {
+	var out []githubtest.Comment
+	for _, c := range cs {
+		if strings.Contains(c.Body, "<!-- tcbot:report -->") {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func TestPullRequestStickyComment(t *testing.T) {
+	e := setup(t, setupOpts{})
+
+	// Opened with a head that changes nothing measurable.
+	e.deliver("pull_request", e.pull("opened", 1, e.sha["no-op"], maintainer, false))
+	e.idle()
+	cs := e.gh.Comments(ghRepo, 1)
+	if len(cs) != 1 || len(marked(cs)) != 1 || !strings.Contains(cs[0].Body, "unchanged") {
+		t.Fatalf("after opened: %d comments, want one sticky report saying unchanged: %+v", len(cs), cs)
+	}
+	for _, target := range []string{"armv7-qemu", "armv8-qemu"} {
+		st, ok := e.gh.LatestStatus(ghRepo, e.sha["no-op"], "tcbot/"+target)
+		if !ok || st.State != "success" {
+			t.Errorf("status tcbot/%s = %+v, want success", target, st)
+		}
+	}
+
+	// A push that turns it into a regression: a new comment notifies.
+	e.deliver("pull_request", e.pull("synchronize", 1, e.sha["slow"], maintainer, false))
+	e.idle()
+	cs = e.gh.Comments(ghRepo, 1)
+	if len(cs) != 2 || len(marked(cs)) != 1 || !strings.Contains(marked(cs)[0].Body, "regression") {
+		t.Fatalf("after the regression: %d comments (%d sticky), want 2 with the newest one sticky", len(cs), len(marked(cs)))
+	}
+	if st, _ := e.gh.LatestStatus(ghRepo, e.sha["slow"], "tcbot/armv8-qemu"); st.State != "failure" {
+		t.Errorf("status on the regressing head = %+v, want failure", st)
+	}
+
+	// Still a regression after another push: the sticky comment is edited.
+	sticky := marked(cs)[0]
+	e.deliver("pull_request", e.pull("synchronize", 1, e.sha["slow, docs"], maintainer, false))
+	e.idle()
+	cs = e.gh.Comments(ghRepo, 1)
+	if len(cs) != 2 {
+		t.Fatalf("after a second regressing push: %d comments, want still 2", len(cs))
+	}
+	now := marked(cs)[0]
+	if now.ID != sticky.ID || now.Edits == 0 || !strings.Contains(now.Body, e.sha["slow, docs"]) {
+		t.Errorf("sticky comment %d (edits %d) was not edited in place for the new head", now.ID, now.Edits)
+	}
+}
+
+func TestCommands(t *testing.T) {
+	e := setup(t, setupOpts{})
+	e.deliver("pull_request", e.pull("opened", 2, e.sha["no-op"], maintainer, false))
+	e.idle()
+	before := len(e.changes())
+
+	t.Run("rerun by a maintainer reruns the named target", func(t *testing.T) {
+		e.deliver("issue_comment", e.comment(2, maintainer, "Looks odd.\n/tcbot rerun armv8-qemu\n"))
+		e.idle()
+		cs := e.changes()
+		if len(cs) != before+1 || len(cs[0].Targets) != 1 || cs[0].Targets[0] != "armv8-qemu" || cs[0].State != store.ChangeDone {
+			t.Fatalf("changes after rerun: %d (want %d), newest %+v", len(cs), before+1, cs[0])
+		}
+		before = len(cs)
+	})
+	t.Run("rerun by a user without write permission is refused", func(t *testing.T) {
+		n := len(e.gh.Comments(ghRepo, 2))
+		body := e.comment(2, stranger, "/tcbot rerun")
+		id := int64(obj(func() map[string]any { var m map[string]any; json.Unmarshal(body, &m); return m }(), "comment")["id"].(float64))
+		e.deliver("issue_comment", body)
+		e.idle()
+		if got := len(e.changes()); got != before {
+			t.Errorf("a refused command created %d changes", got-before)
+		}
+		cs := e.gh.Comments(ghRepo, 2)
+		if len(cs) != n+2 || !strings.Contains(cs[len(cs)-1].Body, "only people with write access") {
+			t.Errorf("no polite refusal: %+v", cs[len(cs)-1])
+		}
+		if r := e.gh.Reactions(ghRepo, id); len(r) == 0 || r[len(r)-1] != "confused" {
+			t.Errorf("reactions %v, want eyes then confused", r)
+		}
+	})
+	t.Run("commands in code blocks and quotes do nothing", func(t *testing.T) {
+		for _, body := range []string{"```\n/tcbot rerun\n```", "> /tcbot rerun\n\nI agree", "Use `/tcbot rerun` to rerun"} {
+			e.deliver("issue_comment", e.comment(2, maintainer, body))
+		}
+		e.idle()
+		if got := len(e.changes()); got != before {
+			t.Errorf("quoted commands created %d changes", got-before)
+		}
+	})
+	t.Run("help and unknown commands are answered", func(t *testing.T) {
+		e.deliver("issue_comment", e.comment(2, maintainer, "/tcbot frobnicate"))
+		e.idle()
+		cs := e.gh.Comments(ghRepo, 2)
+		if last := cs[len(cs)-1].Body; !strings.Contains(last, "frobnicate") || !strings.Contains(last, "ok-to-test") {
+			t.Errorf("reply to an unknown command lacks the help: %q", last)
+		}
+	})
+	t.Run("cancel", func(t *testing.T) {
+		e.deliver("issue_comment", e.comment(2, maintainer, "/tcbot cancel"))
+		e.idle()
+		cs := e.gh.Comments(ghRepo, 2)
+		if last := cs[len(cs)-1].Body; !strings.Contains(last, "Cancelled") {
+			t.Errorf("reply to cancel: %q", last)
+		}
+	})
+}
+
+func TestUntrustedPullRequestWaitsForOkToTest(t *testing.T) {
+	e := setup(t, setupOpts{})
+	e.deliver("pull_request", e.pull("opened", 3, e.sha["slow"], stranger, false))
+	e.idle()
+	if n := len(e.changes()); n != 0 {
+		t.Fatalf("an untrusted pull request started %d changes", n)
+	}
+	cs := e.gh.Comments(ghRepo, 3)
+	if len(cs) != 1 || !strings.Contains(cs[0].Body, "/tcbot ok-to-test") {
+		t.Fatalf("no waiting note: %+v", cs)
+	}
+	e.deliver("issue_comment", e.comment(3, maintainer, "/tcbot ok-to-test"))
+	e.idle()
+	if n := len(e.changes()); n != 1 {
+		t.Fatalf("ok-to-test started %d changes, want 1", n)
+	}
+	if len(marked(e.gh.Comments(ghRepo, 3))) != 1 {
+		t.Error("no report after ok-to-test")
+	}
+	// A new push needs a new approval.
+	e.deliver("pull_request", e.pull("synchronize", 3, e.sha["slow, docs"], stranger, false))
+	e.idle()
+	if n := len(e.changes()); n != 1 {
+		t.Errorf("a new push of an untrusted author ran without approval (%d changes)", n)
+	}
+}
+
+func TestDraftWaitsUntilReady(t *testing.T) {
+	e := setup(t, setupOpts{})
+	e.deliver("pull_request", e.pull("opened", 4, e.sha["no-op"], maintainer, true))
+	e.idle()
+	if n := len(e.changes()); n != 0 {
+		t.Fatalf("a draft started %d changes", n)
+	}
+	e.deliver("pull_request", e.pull("ready_for_review", 4, e.sha["no-op"], maintainer, false))
+	e.idle()
+	if n := len(e.changes()); n != 1 {
+		t.Fatalf("ready_for_review started %d changes, want 1", n)
+	}
+}
+
+func TestBadSignatureAndDuplicateDeliveries(t *testing.T) {
+	e := setup(t, setupOpts{})
+	body := e.pull("opened", 5, e.sha["no-op"], maintainer, false)
+	post := func(sig, delivery string) int {
+		req, _ := http.NewRequest("POST", e.srv.URL+"/webhook", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-GitHub-Event", "pull_request")
+		req.Header.Set("X-GitHub-Delivery", delivery)
+		req.Header.Set("X-Hub-Signature-256", sig)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := post(webhook.Sign([]byte("wrong secret"), body), "d-1"); code != http.StatusUnauthorized {
+		t.Errorf("bad signature: HTTP %d, want 401", code)
+	}
+	e.idle()
+	if n := len(e.changes()); n != 0 {
+		t.Fatalf("a badly signed delivery started %d changes", n)
+	}
+	good := webhook.Sign([]byte(secret), body)
+	if code := post(good, "d-2"); code != http.StatusAccepted {
+		t.Errorf("good delivery: HTTP %d, want 202", code)
+	}
+	if code := post(good, "d-2"); code != http.StatusOK {
+		t.Errorf("same delivery again: HTTP %d, want 200 (duplicate)", code)
+	}
+	e.idle()
+	if n := len(e.changes()); n != 1 {
+		t.Errorf("the same delivery twice made %d changes, want 1", n)
+	}
+}
+
+func TestGitHubOutageStillEndsWithOneReport(t *testing.T) {
+	e := setup(t, setupOpts{forgeWait: 200 * time.Millisecond})
+	// GitHub fails for a while: 500s, then a primary rate limit.
+	e.gh.Fail("", "", 8, http.StatusInternalServerError, nil)
+	e.gh.Fail("", "", 2, http.StatusForbidden, map[string]string{"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": fmt.Sprint(time.Now().Add(time.Second).Unix())})
+	e.deliver("pull_request", e.pull("opened", 6, e.sha["slow"], maintainer, false))
+	e.idle()
+	if cs := marked(e.gh.Comments(ghRepo, 6)); len(cs) != 1 || !strings.Contains(cs[0].Body, "regression") {
+		t.Fatalf("after the outage: %d report comments, want exactly 1", len(cs))
+	}
+}
+
+func TestPushIsMeasuredAgainstThePreviousHead(t *testing.T) {
+	e := setup(t, setupOpts{})
+	push := func(before, after string) []byte {
+		return payload(t, "push/payload.json", func(m map[string]any) {
+			m["ref"] = "refs/heads/master"
+			m["before"], m["after"] = before, after
+			m["deleted"], m["created"], m["forced"] = false, false, false
+		})
+	}
+	e.setRef("refs/heads/master", e.sha["slow"])
+	e.deliver("push", push(e.sha["base"], e.sha["slow"]))
+	e.idle()
+	cs := e.changes()
+	if len(cs) != 1 || cs[0].Verdict != "regression" || cs[0].Base == "" {
+		t.Fatalf("push: %+v", cs)
+	}
+	if st, _ := e.gh.LatestStatus(ghRepo, e.sha["slow"], "tcbot/armv7-qemu"); st.State != "failure" {
+		t.Errorf("status on the pushed commit = %+v, want failure", st)
+	}
+	e.setRef("refs/heads/master", e.sha["fast again"])
+	e.deliver("push", push(e.sha["slow"], e.sha["fast again"]))
+	e.idle()
+	cs = e.changes()
+	if len(cs) != 2 || cs[0].Base != e.sha["slow"] || cs[0].Verdict != "improvement" {
+		t.Fatalf("second push measured against %s with verdict %s; want the previous head and improvement", cs[0].Base, cs[0].Verdict)
+	}
+}
+
+func TestPollingTurnsMovedBranchesIntoChanges(t *testing.T) {
+	e := setup(t, setupOpts{})
+	ctx := context.Background()
+	if err := e.svc.Poll(ctx, "hello"); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(e.changes()); n != 0 {
+		t.Fatalf("first poll measured %d changes; it should only take the baseline", n)
+	}
+	e.setRef("refs/heads/master", e.sha["slow"])
+	if err := e.svc.Poll(ctx, "hello"); err != nil {
+		t.Fatal(err)
+	}
+	e.idle()
+	cs := e.changes()
+	if len(cs) != 1 || cs[0].Base != e.sha["base"] || cs[0].Head != e.sha["slow"] || cs[0].Verdict != "regression" {
+		t.Fatalf("after the branch moved: %+v", cs)
+	}
+	// A deleted branch is forgotten, not a crash.
+	r, _ := git.PlainOpen(e.origin)
+	if err := r.Storer.RemoveReference("refs/heads/master"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.Poll(ctx, "hello"); err != nil {
+		t.Fatalf("poll after the branch was deleted: %v", err)
+	}
+	if !strings.Contains(e.logs.String(), "watched branch deleted") {
+		t.Error("a deleted branch was not logged")
+	}
+}
+
+func TestSweepOpensAndClosesAnIssue(t *testing.T) {
+	e := setup(t, setupOpts{extraConfig: "sweeps:\n  - {name: nightly, schedule: \"0 2 * * *\", repos: [hello]}\n"})
+	ctx := context.Background()
+	sweep := func() {
+		if err := e.svc.Sweep(ctx, "nightly"); err != nil {
+			t.Fatal(err)
+		}
+		e.idle()
+	}
+	sweep() // master at base: measured against its parent (none) -> baseline run
+	e.setRef("refs/heads/master", e.sha["slow"])
+	sweep()
+	issues := e.gh.Issues(ghRepo)
+	if len(issues) != 1 || issues[0].State != "open" || !strings.Contains(issues[0].Title, "regression") {
+		t.Fatalf("after a regressing sweep: %+v", issues)
+	}
+	e.setRef("refs/heads/master", e.sha["fast again"])
+	sweep()
+	issues = e.gh.Issues(ghRepo)
+	if len(issues) != 1 || issues[0].State != "closed" {
+		t.Fatalf("after a clean sweep: %+v", issues)
+	}
+}
+
+func TestReconcileHealsAMissedWebhook(t *testing.T) {
+	e := setup(t, setupOpts{})
+	e.setRef("refs/pull/8/head", e.sha["slow"])
+	e.gh.AddPull(ghRepo, forge.PR{Number: 8, HeadSHA: e.sha["slow"], HeadRef: "feature", BaseRef: "master", Author: maintainer, State: "open"})
+	if err := e.svc.Reconcile(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	e.idle()
+	if cs := marked(e.gh.Comments(ghRepo, 8)); len(cs) != 1 {
+		t.Fatalf("reconcile after a missed webhook: %d report comments, want 1", len(cs))
+	}
+}

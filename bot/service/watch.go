@@ -1,0 +1,228 @@
+package service
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/riverqueue/river"
+	"github.com/sirupsen/logrus"
+
+	"github.com/tcbot/tcbot/bot/config"
+	"github.com/tcbot/tcbot/bot/source"
+	"github.com/tcbot/tcbot/bot/store"
+)
+
+// pollWorker lists a repository's branches (ls-remote, no fetch) and turns
+// each watched branch that moved into a change measured against the
+// previous head tcbot took of it. Fetching happens only when a change is
+// measured.
+type pollWorker struct {
+	river.WorkerDefaults[PollArgs]
+	s *Service
+}
+
+func (w *pollWorker) Work(ctx context.Context, job *river.Job[PollArgs]) error {
+	if _, err := w.s.cfg.Repo(job.Args.Repo); err != nil {
+		return river.JobCancel(err)
+	}
+	return w.s.Poll(ctx, job.Args.Repo)
+}
+
+// Poll lists a repository's branches once and queues changes for watched
+// branches that moved.
+func (s *Service) Poll(ctx context.Context, repoName string) error {
+	repo, err := s.cfg.Repo(repoName)
+	if err != nil {
+		return err
+	}
+	heads, err := source.ListBranches(ctx, repo.URL)
+	if err != nil {
+		return err
+	}
+	log := s.log.WithField("repo", repo.Name)
+	for _, b := range repo.Branches {
+		err := s.store.Tx(ctx, func(tx *sql.Tx) error {
+			return s.branchMovedTx(ctx, tx, repo.Name, b, heads[b], "poll", false, true, log)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sweepWorker measures the heads of every watched branch of a sweep's
+// repositories against the head the previous sweep measured.
+type sweepWorker struct {
+	river.WorkerDefaults[SweepArgs]
+	s *Service
+}
+
+func (w *sweepWorker) Work(ctx context.Context, job *river.Job[SweepArgs]) error {
+	err := w.s.Sweep(ctx, job.Args.Sweep)
+	if errors.Is(err, errNoSweep) {
+		return river.JobCancel(err)
+	}
+	return err
+}
+
+var errNoSweep = errors.New("no such sweep in the config")
+
+// Sweep queues the measurement of every watched branch head of a sweep's
+// repositories against the head its previous run took. One unreachable
+// repository does not stop the others.
+func (s *Service) Sweep(ctx context.Context, name string) error {
+	var sweep *config.Sweep
+	for i := range s.cfg.Sweeps {
+		if s.cfg.Sweeps[i].Name == name {
+			sweep = &s.cfg.Sweeps[i]
+		}
+	}
+	if sweep == nil {
+		return fmt.Errorf("sweep %q: %w", name, errNoSweep)
+	}
+	var errs []error
+	for _, name := range sweep.Repos {
+		repo, err := s.cfg.Repo(name)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		heads, err := source.ListBranches(ctx, repo.URL)
+		if err != nil {
+			// One unreachable repository must not stop the sweep.
+			s.log.WithError(err).WithField("repo", name).Warn("sweep: cannot list branches")
+			errs = append(errs, err)
+			continue
+		}
+		branches := append([]string(nil), repo.Branches...)
+		sort.Strings(branches)
+		for _, b := range branches {
+			head := heads[b]
+			if head == "" {
+				continue
+			}
+			key := "sweep:" + sweep.Name + ":" + b
+			err := s.store.Tx(ctx, func(tx *sql.Tx) error {
+				prev, err := store.BranchHead(ctx, tx, repo.Name, key)
+				if err != nil {
+					return err
+				}
+				if prev == head {
+					return nil
+				}
+				if err := store.SetBranchHead(ctx, tx, repo.Name, key, head); err != nil {
+					return err
+				}
+				if prev == "" {
+					// The first sweep of a branch sets its baseline.
+					s.log.WithFields(logrus.Fields{"sweep": sweep.Name, "repo": repo.Name, "branch": b, "head": short(head)}).Info("sweep: baseline taken")
+					return nil
+				}
+				return s.startChange(ctx, tx, &store.Change{Repo: repo.Name, Head: head, Base: prev, Origin: "sweep", Note: "sweep " + sweep.Name + " " + b})
+			})
+			if err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("sweep %s: %d problem(s), first: %w", sweep.Name, len(errs), errs[0])
+	}
+	return nil
+}
+
+// reconcileWorker heals what a crash, a missed webhook or an outage left
+// behind.
+type reconcileWorker struct {
+	river.WorkerDefaults[ReconcileArgs]
+	s *Service
+}
+
+func (w *reconcileWorker) Work(ctx context.Context, job *river.Job[ReconcileArgs]) error {
+	return w.s.Reconcile(ctx)
+}
+
+// Reconcile queues what should be queued and is not: measurements of
+// unfinished changes, reports of finished ones, and pull requests whose
+// head moved while tcbot was not listening. Jobs are unique by their
+// arguments, so queuing an existing job again is a no-op.
+func (s *Service) Reconcile(ctx context.Context) error {
+	db := s.store.DB()
+	pending, err := store.ListChanges(ctx, db, "state IN ('queued', 'running')", 1000)
+	if err != nil {
+		return err
+	}
+	for _, c := range pending {
+		if _, err := s.river.Insert(ctx, MeasureArgs{Change: c.ID}, nil); err != nil {
+			return err
+		}
+	}
+	unreported, err := store.ListChanges(ctx, db, "state = 'done' AND reported = 0", 1000)
+	if err != nil {
+		return err
+	}
+	for _, c := range unreported {
+		if _, err := s.river.Insert(ctx, ReportArgs{Change: c.ID}, nil); err != nil {
+			return err
+		}
+	}
+	if s.gh == nil {
+		return nil
+	}
+	for i := range s.cfg.Repos {
+		repo := &s.cfg.Repos[i]
+		if repo.GitHub == "" {
+			continue
+		}
+		prs, err := s.gh.OpenPullRequests(ctx, ghRepo(repo))
+		if err != nil {
+			s.log.WithError(err).WithField("repo", repo.Name).Warn("reconcile: cannot list pull requests")
+			continue
+		}
+		open := map[int]bool{}
+		for _, pr := range prs {
+			open[pr.Number] = true
+			known, ok, err := store.GetPull(ctx, db, repo.Name, pr.Number)
+			if err != nil {
+				return err
+			}
+			if ok && known.Head == pr.HeadSHA && known.Open && known.Draft == pr.Draft {
+				continue
+			}
+			s.log.WithFields(logrus.Fields{"repo": repo.Name, "pr": pr.Number, "head": short(pr.HeadSHA)}).Info("reconcile: pull request moved while tcbot was not listening")
+			err = s.store.Tx(ctx, func(tx *sql.Tx) error {
+				if err := store.UpsertPull(ctx, tx, store.Pull{Repo: repo.Name, Number: pr.Number, Head: pr.HeadSHA, BaseRef: pr.BaseRef, Author: pr.Author, Draft: pr.Draft, Open: true}); err != nil {
+					return err
+				}
+				if pr.Draft {
+					return nil
+				}
+				_, err := s.river.InsertTx(ctx, tx, PullArgs{Repo: repo.Name, Number: pr.Number, Head: pr.HeadSHA}, nil)
+				return err
+			})
+			if err != nil {
+				return err
+			}
+		}
+		stored, err := store.OpenPulls(ctx, db, repo.Name)
+		if err != nil {
+			return err
+		}
+		for _, p := range stored {
+			if !open[p.Number] {
+				p.Open = false
+				if err := store.UpsertPull(ctx, db, p); err != nil {
+					return err
+				}
+				if _, err := s.cancelPR(ctx, repo.Name, p.Number, "pull request closed"); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,203 @@
+package service
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"html/template"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/sirupsen/logrus"
+
+	"github.com/tcbot/tcbot/bot/store"
+	"github.com/tcbot/tcbot/bot/webhook"
+)
+
+// Accept implements webhook.Sink: the delivery is recorded and its work
+// queued in one transaction; the handler replies as soon as it commits.
+func (s *Service) Accept(ctx context.Context, ev webhook.Event) (duplicate bool, err error) {
+	err = s.store.Tx(ctx, func(tx *sql.Tx) error {
+		dup, err := store.RecordDelivery(ctx, tx, ev.Delivery, ev.Kind, ev.Action)
+		if err != nil || dup {
+			duplicate = dup
+			return err
+		}
+		return s.route(ctx, tx, ev)
+	})
+	return duplicate, err
+}
+
+// route queues the work a delivery asks for (inside Accept's transaction).
+func (s *Service) route(ctx context.Context, tx *sql.Tx, ev webhook.Event) error {
+	repo := s.repoByGitHub(ev.Repo)
+	log := s.log.WithFields(logrus.Fields{"delivery": ev.Delivery, "event": ev.Kind, "action": ev.Action, "repo": ev.Repo})
+	if repo == nil {
+		log.Info("delivery for a repository tcbot does not watch")
+		return nil
+	}
+	switch {
+	case ev.Push != nil:
+		branch, ok := strings.CutPrefix(ev.Push.Ref, "refs/heads/")
+		if !ok || !watched(repo, branch) {
+			return nil
+		}
+		head := ev.Push.After
+		if ev.Push.Deleted {
+			head = ""
+		}
+		// Within Accept's transaction: branchMoved opens none of its own.
+		return s.branchMovedTx(ctx, tx, repo.Name, branch, head, "push", ev.Push.Forced, false, log)
+	case ev.PullRequest != nil:
+		pr := ev.PullRequest
+		p := store.Pull{Repo: repo.Name, Number: pr.Number, Head: pr.HeadSHA, BaseRef: pr.BaseRef, Author: pr.Author, Draft: pr.Draft, Open: ev.Action != "closed"}
+		if err := store.UpsertPull(ctx, tx, p); err != nil {
+			return err
+		}
+		switch ev.Action {
+		case "closed":
+			_, err := s.river.InsertTx(ctx, tx, CancelArgs{Repo: repo.Name, PR: pr.Number, Why: "pull request closed"}, nil)
+			return err
+		case "opened", "synchronize", "reopened", "ready_for_review":
+			if pr.Draft {
+				log.WithField("pr", pr.Number).Info("draft pull request waits until it is ready for review")
+				return nil
+			}
+			_, err := s.river.InsertTx(ctx, tx, PullArgs{Repo: repo.Name, Number: pr.Number, Head: pr.HeadSHA}, nil)
+			return err
+		}
+	case ev.Comment != nil:
+		c := ev.Comment
+		if !c.OnPullRequest {
+			return nil
+		}
+		_, err := s.river.InsertTx(ctx, tx, CommandArgs{Repo: repo.Name, PR: c.IssueNumber, CommentID: c.ID, Author: c.Author, Body: c.Body}, nil)
+		return err
+	case ev.Rerequest != nil:
+		_, err := s.river.InsertTx(ctx, tx, RerequestArgs{Repo: repo.Name, HeadSHA: ev.Rerequest.HeadSHA}, nil)
+		return err
+	}
+	return nil
+}
+
+// branchMovedTx records a branch's new head and queues its measurement
+// against the previous head tcbot took of it (or the new head's first
+// parent). A poller's first sight of a branch only sets the baseline; a
+// deleted branch is forgotten.
+func (s *Service) branchMovedTx(ctx context.Context, tx *sql.Tx, repo, branch, head, origin string, forced, firstIsBaseline bool, log logrus.FieldLogger) error {
+	prev, err := store.BranchHead(ctx, tx, repo, branch)
+	if err != nil {
+		return err
+	}
+	switch {
+	case head == prev:
+		return nil
+	case head == "":
+		log.WithField("branch", branch).Warn("watched branch deleted; forgetting its head")
+		return store.SetBranchHead(ctx, tx, repo, branch, "")
+	case prev == "" && firstIsBaseline:
+		log.WithFields(logrus.Fields{"branch": branch, "head": short(head)}).Info("watching branch; its head is the baseline")
+		return store.SetBranchHead(ctx, tx, repo, branch, head)
+	}
+	log.WithFields(logrus.Fields{"branch": branch, "from": short(prev), "to": short(head)}).Info("branch moved")
+	if err := store.SetBranchHead(ctx, tx, repo, branch, head); err != nil {
+		return err
+	}
+	base := prev
+	if forced {
+		// After a force-push the previous head may not be an ancestor:
+		// measure against the new head's parent instead.
+		log.WithField("branch", branch).Warn("force-push: measuring against the new head's parent")
+		base = ""
+	}
+	return s.startChange(ctx, tx, &store.Change{Repo: repo, Head: head, Base: base, Origin: origin, Note: "branch " + branch})
+}
+
+func (s *Service) handler() (http.Handler, error) {
+	mux := http.NewServeMux()
+	if s.gh != nil {
+		wh, err := webhook.NewHandler(webhook.Options{Secret: s.secret, Sink: s, Log: s.log, Registerer: s.reg})
+		if err != nil {
+			return nil, err
+		}
+		mux.Handle("/webhook", wh)
+	}
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := s.store.DB().PingContext(ctx); err != nil {
+			http.Error(w, "database: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintf(w, "ok: up %s\n", time.Since(s.started).Round(time.Second))
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /{$}", s.dashboard)
+	return mux, nil
+}
+
+var dashboardTmpl = template.Must(template.New("d").Parse(`<!doctype html>
+<html><head><meta charset="utf-8"><title>tcbot</title>
+<style>body{font-family:sans-serif;margin:2em}td,th{padding:.2em .8em;text-align:left}
+.regression,.failed{color:#b00}.improvement,.fixed{color:#070}.error{color:#a60}</style></head>
+<body><h1>tcbot</h1><p>Recent changes, newest first.</p>
+<table><tr><th>#</th><th>repo</th><th>head</th><th>base</th><th>origin</th><th>PR</th><th>state</th><th>verdict</th><th>note</th><th>queued</th></tr>
+{{range .}}<tr><td>{{.ID}}</td><td>{{.Repo}}</td><td><code>{{printf "%.12s" .Head}}</code></td><td><code>{{printf "%.12s" .Base}}</code></td><td>{{.Origin}}</td><td>{{if .PR}}#{{.PR}}{{end}}</td><td>{{.State}}</td><td class="{{.Verdict}}">{{.Verdict}}</td><td>{{.Note}}</td><td>{{.CreatedAt.Format "2006-01-02 15:04:05"}}</td></tr>
+{{end}}</table></body></html>
+`))
+
+func (s *Service) dashboard(w http.ResponseWriter, r *http.Request) {
+	changes, err := store.ListChanges(r.Context(), s.store.DB(), "", 100)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	_ = dashboardTmpl.Execute(w, changes)
+}
+
+type metrics struct {
+	queueLatency *prometheus.HistogramVec
+	jobs         *prometheus.CounterVec
+	reports      *prometheus.CounterVec
+}
+
+func newMetrics(reg *prometheus.Registry, db *sql.DB) *metrics {
+	m := &metrics{
+		queueLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "tcbot_queue_latency_seconds", Help: "Time jobs waited in the queue before a worker took them.",
+			Buckets: prometheus.ExponentialBuckets(0.01, 4, 10),
+		}, []string{"kind"}),
+		jobs:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tcbot_jobs_worked_total", Help: "Jobs worked by kind and result."}, []string{"kind", "result"}),
+		reports: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tcbot_reports_total", Help: "Reports posted by verdict."}, []string{"verdict"}),
+	}
+	reg.MustRegister(m.queueLatency, m.jobs, m.reports, &jobStates{db: db})
+	return m
+}
+
+// jobStates reports River's jobs by kind and state at scrape time.
+type jobStates struct{ db *sql.DB }
+
+var jobStatesDesc = prometheus.NewDesc("tcbot_jobs", "Jobs in the queue by kind and state.", []string{"kind", "state"}, nil)
+
+func (j *jobStates) Describe(ch chan<- *prometheus.Desc) { ch <- jobStatesDesc }
+
+func (j *jobStates) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	rows, err := j.db.QueryContext(ctx, `SELECT kind, state, count(*) FROM river_job GROUP BY kind, state`)
+	if err != nil {
+		return
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var kind, state string
+		var n float64
+		if rows.Scan(&kind, &state, &n) == nil {
+			ch <- prometheus.MustNewConstMetric(jobStatesDesc, prometheus.GaugeValue, n, kind, state)
+		}
+	}
+}

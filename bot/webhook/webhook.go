@@ -1,0 +1,328 @@
+// Package webhook receives GitHub webhook deliveries: it verifies each one,
+// reduces it to an Event and hands it to a Sink, which records it and queues
+// its work in one transaction. It does nothing else (no GitHub API calls, no
+// measuring), so it answers in milliseconds and a crash after the reply
+// loses nothing.
+//
+// Guarantees:
+//   - Nothing reaches the Sink unless its body carries a valid
+//     X-Hub-Signature-256 (HMAC-SHA256 with the shared secret, compared in
+//     constant time). There is no SHA-1 fallback and no unsigned mode.
+//   - Bodies are read up to Options.MaxBody and no further.
+//   - Redelivered deliveries (same X-GitHub-Delivery) are acknowledged and
+//     queue nothing: the Sink dedupes them atomically with queueing.
+//   - Once a delivery is verified, the Sink's transaction is not cancelled
+//     when GitHub hangs up; it runs under its own time limit.
+//   - The secret and signatures are never logged.
+//
+// The handler is safe for concurrent use.
+package webhook
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/google/go-github/v60/github"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/sirupsen/logrus"
+)
+
+// Sink takes verified events tcbot acts on.
+type Sink interface {
+	// Accept records the delivery and queues its work in one transaction.
+	// duplicate is true (and nothing is queued) when the delivery ID was accepted before.
+	Accept(ctx context.Context, ev Event) (duplicate bool, err error)
+}
+
+// DefaultMaxBody is the largest body read when Options.MaxBody is 0: GitHub
+// caps payloads at 25 MB.
+const DefaultMaxBody = 25 << 20
+
+// acceptTimeout bounds the Sink's transaction. It is detached from the
+// request so a verified delivery is not lost when the sender stops waiting.
+const acceptTimeout = 30 * time.Second
+
+// maxDeliveryID bounds X-GitHub-Delivery, which becomes a database key.
+// GitHub's are GUIDs (36 bytes).
+const maxDeliveryID = 200
+
+// Headers GitHub sends with every delivery, spelled as GitHub's
+// documentation does (go-github's constants say "Github"; HTTP headers are
+// case-insensitive, but replies quote these).
+const (
+	headerSignature256 = github.SHA256SignatureHeader // "X-Hub-Signature-256"
+	headerEvent        = "X-GitHub-Event"
+	headerDelivery     = "X-GitHub-Delivery"
+)
+
+// Options configure NewHandler.
+type Options struct {
+	Secret []byte // the webhook's shared secret; required
+	Sink   Sink   // required
+	Log    logrus.FieldLogger
+	// Registerer receives tcbot_webhooks_total and tcbot_webhook_seconds;
+	// nil registers nowhere. Handlers sharing a Registerer share the metrics.
+	Registerer prometheus.Registerer
+	MaxBody    int64 // bytes; 0 means DefaultMaxBody
+}
+
+// NewHandler returns the handler for POST /webhook. It refuses to work
+// without a secret: an unsigned webhook would let anyone start runs.
+func NewHandler(o Options) (http.Handler, error) {
+	if len(o.Secret) == 0 {
+		return nil, errors.New("webhook: no secret: GitHub mode needs the webhook secret (github.webhook_secret_env)")
+	}
+	if o.Sink == nil {
+		return nil, errors.New("webhook: no Sink")
+	}
+	if o.MaxBody < 0 {
+		return nil, fmt.Errorf("webhook: MaxBody %d is negative", o.MaxBody)
+	}
+	if o.MaxBody == 0 {
+		o.MaxBody = DefaultMaxBody
+	}
+	if o.Log == nil {
+		o.Log = logrus.StandardLogger()
+	}
+	m, err := newMetrics(o.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	return &handler{
+		secret:  append([]byte(nil), o.Secret...),
+		sink:    o.Sink,
+		log:     o.Log,
+		maxBody: o.MaxBody,
+		metrics: m,
+	}, nil
+}
+
+type handler struct {
+	secret  []byte
+	sink    Sink
+	log     logrus.FieldLogger
+	maxBody int64
+	metrics *metrics
+}
+
+// Results, as counted in tcbot_webhooks_total and logged.
+const (
+	resultQueued       = "queued"
+	resultDuplicate    = "duplicate"
+	resultIgnored      = "ignored" // also pings
+	resultBadSignature = "bad_signature"
+	resultBadRequest   = "bad_request"
+	resultTooLarge     = "too_large"
+	resultError        = "error"
+)
+
+// outcome is what became of one request.
+type outcome struct {
+	status int
+	result string
+	reply  string // the text/plain body
+	err    error  // logged, never sent
+	ev     Event  // as much as is known
+}
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	o := h.serve(w, r)
+	elapsed := time.Since(start)
+
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(o.status)
+	io.WriteString(w, o.reply+"\n")
+
+	// Until the signature is checked, the headers are anyone's: they are
+	// shortened for the log and bucketed for the metrics.
+	event := o.ev.Kind
+	if event == "" {
+		event = r.Header.Get(headerEvent)
+	}
+	delivery := o.ev.Delivery
+	if delivery == "" {
+		delivery = r.Header.Get(headerDelivery)
+	}
+	h.metrics.observe(event, o.result, elapsed)
+
+	pr := 0
+	switch {
+	case o.ev.PullRequest != nil:
+		pr = o.ev.PullRequest.Number
+	case o.ev.Comment != nil:
+		pr = o.ev.Comment.IssueNumber
+	}
+	entry := h.log.WithFields(logrus.Fields{
+		"delivery": shorten(delivery),
+		"event":    shorten(event),
+		"action":   shorten(o.ev.Action),
+		"repo":     shorten(o.ev.Repo),
+		"pr":       pr,
+		"result":   o.result,
+		"status":   o.status,
+		"duration": elapsed,
+	})
+	switch {
+	case o.status >= 500:
+		entry.WithError(o.err).Error("webhook delivery failed")
+	case o.status >= 400:
+		entry.WithField("reason", o.reply).Warn("webhook delivery rejected")
+	default:
+		entry.Info("webhook delivery")
+	}
+}
+
+func (h *handler) serve(w http.ResponseWriter, r *http.Request) outcome {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		return outcome{status: http.StatusMethodNotAllowed, result: resultBadRequest, reply: "method not allowed: use POST"}
+	}
+
+	// Authenticate before anything else, so an unsigned request learns
+	// nothing about what else is wrong with it.
+	signature := r.Header.Get(headerSignature256)
+	if signature == "" {
+		return outcome{status: http.StatusUnauthorized, result: resultBadSignature, reply: "missing " + headerSignature256}
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBody))
+	if err != nil {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			return outcome{status: http.StatusRequestEntityTooLarge, result: resultTooLarge,
+				reply: fmt.Sprintf("body larger than %s", formatBytes(h.maxBody))}
+		}
+		return outcome{status: http.StatusBadRequest, result: resultBadRequest, reply: "could not read body", err: err}
+	}
+	if reason := h.verify(signature, body); reason != "" {
+		return outcome{status: http.StatusUnauthorized, result: resultBadSignature, reply: reason}
+	}
+
+	ev := Event{Kind: github.WebHookType(r), Delivery: github.DeliveryID(r)}
+	bad := func(reason string) outcome {
+		return outcome{status: http.StatusBadRequest, result: resultBadRequest, reply: reason, ev: ev}
+	}
+	switch {
+	case ev.Kind == "":
+		return bad("missing " + headerEvent)
+	case ev.Delivery == "":
+		return bad("missing " + headerDelivery)
+	case len(ev.Delivery) > maxDeliveryID:
+		return bad(headerDelivery + " too long")
+	}
+
+	payload, status, reason := jsonPayload(r.Header.Get("Content-Type"), body)
+	if status != 0 {
+		o := bad(reason)
+		o.status = status
+		return o
+	}
+
+	parsed, err := parseEvent(ev.Kind, payload)
+	parsed.Kind, parsed.Delivery = ev.Kind, ev.Delivery
+	ev = parsed
+	if ignored, ok := errors.AsType[*ignoredError](err); ok {
+		if ev.Kind == kindPing {
+			return outcome{status: http.StatusOK, result: resultIgnored, reply: "pong", ev: ev}
+		}
+		return outcome{status: http.StatusAccepted, result: resultIgnored, reply: ignored.Error(), ev: ev}
+	}
+	if err != nil {
+		return bad(shorten(err.Error()))
+	}
+	ev.Payload = payload
+
+	// The request may be cancelled once GitHub stops waiting; the delivery
+	// is verified by then and must not be lost half-way.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), acceptTimeout)
+	defer cancel()
+	duplicate, err := h.sink.Accept(ctx, ev)
+	switch {
+	case err != nil:
+		short := "internal error"
+		if errors.Is(err, context.DeadlineExceeded) {
+			short = "timed out"
+		}
+		return outcome{status: http.StatusInternalServerError, result: resultError, reply: "could not queue: " + short, err: err, ev: ev}
+	case duplicate:
+		return outcome{status: http.StatusOK, result: resultDuplicate, reply: "duplicate delivery", ev: ev}
+	default:
+		return outcome{status: http.StatusAccepted, result: resultQueued, reply: "queued", ev: ev}
+	}
+}
+
+// verify checks an X-Hub-Signature-256 value against the body and returns
+// why it fails, or "".
+func (h *handler) verify(signature string, body []byte) string {
+	hexMAC, ok := strings.CutPrefix(signature, "sha256=")
+	if !ok {
+		return "malformed " + headerSignature256 + ": want sha256=<hex>"
+	}
+	got, err := hex.DecodeString(hexMAC)
+	if err != nil || len(got) != sha256.Size {
+		return "malformed " + headerSignature256 + ": want sha256=<hex>"
+	}
+	if !hmac.Equal(got, mac(h.secret, body)) {
+		return "signature mismatch"
+	}
+	return ""
+}
+
+func mac(secret, body []byte) []byte {
+	m := hmac.New(sha256.New, secret)
+	m.Write(body)
+	return m.Sum(nil)
+}
+
+// jsonPayload returns the JSON in a body of the given Content-Type, or an
+// HTTP status and reason. GitHub sends either the JSON itself or, for hooks
+// set to application/x-www-form-urlencoded, a form whose payload field
+// holds it.
+func jsonPayload(contentType string, body []byte) (payload []byte, status int, reason string) {
+	mediaType, _, err := mime.ParseMediaType(contentType)
+	switch {
+	case err != nil && contentType == "":
+		return nil, http.StatusUnsupportedMediaType, "missing Content-Type: want application/json"
+	case err != nil:
+		return nil, http.StatusUnsupportedMediaType, "malformed Content-Type"
+	case mediaType == "application/json":
+		return body, 0, ""
+	case mediaType == "application/x-www-form-urlencoded":
+		form, err := url.ParseQuery(string(body))
+		if err != nil {
+			return nil, http.StatusBadRequest, "malformed form body"
+		}
+		if !form.Has("payload") {
+			return nil, http.StatusBadRequest, "form has no payload field"
+		}
+		return []byte(form.Get("payload")), 0, ""
+	default:
+		return nil, http.StatusUnsupportedMediaType, "unsupported Content-Type: want application/json"
+	}
+}
+
+// shorten keeps untrusted or long values from flooding logs and replies.
+func shorten(s string) string {
+	const max = 100
+	if len(s) <= max {
+		return s
+	}
+	return strings.ToValidUTF8(s[:max], "") + "…"
+}
+
+func formatBytes(n int64) string {
+	if n%(1<<20) == 0 {
+		return fmt.Sprintf("%d MiB", n>>20)
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
