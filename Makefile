@@ -29,9 +29,10 @@ test: build
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 20m ./...
 
-## bench: speed of tcbot itself (cold run, warm rerun, overhead)
+## bench: speed of tcbot itself (cold run, warm rerun, overhead, webhook ingestion)
 bench: build
-	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./bot/measure/ ./bot/compare/ ./bot/store/
+	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./bot/measure/ ./bot/service/
+	$(GO) test -run '^$$' -bench . -timeout 10m ./bot/webhook/
 
 ## demo: install what is missing, build, and run the end-to-end demo
 demo: deps build

@@ -5,12 +5,15 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/tcbot/tcbot/bot/report"
+	"github.com/tcbot/tcbot/bot/webhook"
 )
 
 func tcbot(t *testing.T, args ...string) (code int, stdout, stderr string) {
@@ -141,4 +144,40 @@ func TestDemoEndToEnd(t *testing.T) {
 			t.Fatalf("exit %d: %s %s", code, stdout, stderr)
 		}
 	})
+}
+
+func TestWebhookSend(t *testing.T) {
+	var got []webhook.Event
+	var mu sync.Mutex
+	h, err := webhook.NewHandler(webhook.Options{Secret: []byte("s3cret"), Sink: sinkFunc(func(ev webhook.Event) {
+		mu.Lock()
+		got = append(got, ev)
+		mu.Unlock()
+	})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	t.Setenv("TCBOT_SEND_SECRET", "s3cret")
+	file := filepath.Join("..", "..", "bot", "webhook", "testdata", "webhooks", "pull_request", "opened.json")
+	code, stdout, stderr := tcbot(t, "webhook", "send", "--url", srv.URL, "--secret-env", "TCBOT_SEND_SECRET", "--event", "pull_request", file)
+	if code != 0 || !strings.Contains(stdout, "HTTP 202") {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	if len(got) != 1 || got[0].PullRequest == nil || got[0].PullRequest.Number != 2 {
+		t.Fatalf("the receiver saw %+v", got)
+	}
+	t.Setenv("TCBOT_SEND_SECRET", "wrong")
+	code, stdout, _ = tcbot(t, "webhook", "send", "--url", srv.URL, "--secret-env", "TCBOT_SEND_SECRET", "--event", "pull_request", file)
+	if code != 1 || !strings.Contains(stdout, "HTTP 401") {
+		t.Fatalf("wrong secret: exit %d, stdout %q", code, stdout)
+	}
+}
+
+type sinkFunc func(webhook.Event)
+
+func (f sinkFunc) Accept(_ context.Context, ev webhook.Event) (bool, error) {
+	f(ev)
+	return false, nil
 }
