@@ -369,19 +369,7 @@ func Compare(base, head []result.Result, opt Options) Outcome {
 }
 
 func sortKeys(keys []result.Key) {
-	sort.Slice(keys, func(i, j int) bool {
-		a, b := keys[i], keys[j]
-		if a.Target != b.Target {
-			return a.Target < b.Target
-		}
-		if a.Suite != b.Suite {
-			return a.Suite < b.Suite
-		}
-		if a.Benchmark != b.Benchmark {
-			return a.Benchmark < b.Benchmark
-		}
-		return a.Metric < b.Metric
-	})
+	sort.Slice(keys, func(i, j int) bool { return keys[i].Less(keys[j]) })
 }
 
 func newComparison(k result.Key, m result.Metric, b, h *side) Comparison {

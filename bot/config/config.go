@@ -433,12 +433,16 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// value returns the scalar node at a key path, or nil.
-func (c *Config) value(path ...any) *yaml.Node {
+// walk follows a key path such as ("repos", 1, "url") in the YAML
+// document. It returns the node there (nil when the path does not exist)
+// and the line of the deepest key found, so errors can point near a key
+// that is missing.
+func (c *Config) walk(path ...any) (*yaml.Node, int) {
 	if c.root == nil || len(c.root.Content) == 0 {
-		return nil
+		return nil, 0
 	}
 	n := c.root.Content[0]
+	line := n.Line
 	for _, p := range path {
 		var next *yaml.Node
 		switch k := p.(type) {
@@ -446,7 +450,7 @@ func (c *Config) value(path ...any) *yaml.Node {
 			if n.Kind == yaml.MappingNode {
 				for j := 0; j+1 < len(n.Content); j += 2 {
 					if n.Content[j].Value == k {
-						next = n.Content[j+1]
+						next, line = n.Content[j+1], n.Content[j].Line
 						break
 					}
 				}
@@ -454,52 +458,31 @@ func (c *Config) value(path ...any) *yaml.Node {
 		case int:
 			if n.Kind == yaml.SequenceNode && k < len(n.Content) {
 				next = n.Content[k]
+				line = next.Line
 			}
 		}
 		if next == nil {
-			return nil
+			return nil, line
 		}
 		n = next
 	}
-	if n.Kind != yaml.ScalarNode {
+	return n, line
+}
+
+// value returns the scalar node at a key path, or nil.
+func (c *Config) value(path ...any) *yaml.Node {
+	n, _ := c.walk(path...)
+	if n == nil || n.Kind != yaml.ScalarNode {
 		return nil
 	}
 	return n
 }
 
-// line finds the line of a key path such as ("repos", 1, "url") in the
-// YAML document; 0 when unknown. It falls back to the nearest parent.
+// line finds the line of a key path; 0 when unknown. It falls back to the
+// nearest parent.
 func (c *Config) line(path ...any) int {
-	if c.root == nil || len(c.root.Content) == 0 {
-		return 0
-	}
-	n := c.root.Content[0]
-	best := n.Line
-	for _, p := range path {
-		var next *yaml.Node
-		switch k := p.(type) {
-		case string:
-			if n.Kind == yaml.MappingNode {
-				for j := 0; j+1 < len(n.Content); j += 2 {
-					if n.Content[j].Value == k {
-						next = n.Content[j+1]
-						best = n.Content[j].Line
-						break
-					}
-				}
-			}
-		case int:
-			if n.Kind == yaml.SequenceNode && k < len(n.Content) {
-				next = n.Content[k]
-				best = next.Line
-			}
-		}
-		if next == nil {
-			return best
-		}
-		n = next
-	}
-	return best
+	_, line := c.walk(path...)
+	return line
 }
 
 // Repo returns the repository with the given name.

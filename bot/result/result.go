@@ -103,22 +103,24 @@ func (k Key) String() string {
 	return fmt.Sprintf("%s/%s/%s/%s", k.Target, k.Suite, k.Benchmark, k.Metric)
 }
 
-// Sort orders results by target, suite, benchmark, metric so reports and
-// stored data are deterministic.
+// Less orders keys by target, suite, benchmark, metric.
+func (k Key) Less(o Key) bool {
+	if k.Target != o.Target {
+		return k.Target < o.Target
+	}
+	if k.Suite != o.Suite {
+		return k.Suite < o.Suite
+	}
+	if k.Benchmark != o.Benchmark {
+		return k.Benchmark < o.Benchmark
+	}
+	return k.Metric < o.Metric
+}
+
+// Sort orders results by key so reports and stored data are
+// deterministic.
 func Sort(rs []Result) {
-	sort.SliceStable(rs, func(i, j int) bool {
-		a, b := rs[i], rs[j]
-		if a.Target != b.Target {
-			return a.Target < b.Target
-		}
-		if a.Suite != b.Suite {
-			return a.Suite < b.Suite
-		}
-		if a.Benchmark != b.Benchmark {
-			return a.Benchmark < b.Benchmark
-		}
-		return a.Metric < b.Metric
-	})
+	sort.SliceStable(rs, func(i, j int) bool { return rs[i].Key().Less(rs[j].Key()) })
 }
 
 // FunctionSize is one symbol of a binary's code-size attribution table.

@@ -97,81 +97,85 @@ func emit(stdout io.Writer, rep *report.Report, format string) error {
 	return nil
 }
 
+// reportFlags are the flags every report-printing command shares.
+type reportFlags struct {
+	cfgPath, repo, targets, format string
+}
+
+func (r *reportFlags) add(c *cobra.Command) {
+	f := c.Flags()
+	f.StringVar(&r.cfgPath, "config", "", "configuration file")
+	f.StringVar(&r.repo, "repo", "", "repository name from the config")
+	f.StringVar(&r.targets, "targets", "", "comma-separated targets (default: all)")
+	f.StringVar(&r.format, "format", "text", "report format: text, markdown or json")
+}
+
+// measured loads the config, wires a Measurer, lets produce make the
+// report and prints it, turning its verdict into the exit code.
+func (r *reportFlags) measured(ctx context.Context, log *logrus.Logger, prog progress.Reporter, stdout io.Writer, required [][2]string,
+	produce func(m *measure.Measurer) (*report.Report, error)) error {
+	if err := checkFormat(r.format); err != nil {
+		return err
+	}
+	for _, fv := range required {
+		if fv[1] == "" {
+			return fmt.Errorf("%s is required", fv[0])
+		}
+	}
+	cfg, err := loadConfig(r.cfgPath)
+	if err != nil {
+		return err
+	}
+	m, err := measure.New(ctx, cfg, log, prog)
+	if err != nil {
+		return err
+	}
+	defer m.Store.Close()
+	rep, err := produce(m)
+	if err != nil {
+		return err
+	}
+	return emit(stdout, rep, r.format)
+}
+
 func runCmd(log *logrus.Logger, stdout, stderr io.Writer) *cobra.Command {
-	var cfgPath, repo, rev, base, targets, format string
+	var rf reportFlags
+	var rev, base string
 	c := &cobra.Command{
 		Use:   "run --config F --repo R --rev REV [--base REV]",
 		Short: "measure one change end to end and print its report (exit 0: no regression, 2: regression, 1: error)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkFormat(format); err != nil {
-				return err
-			}
-			if repo == "" || rev == "" {
-				return fmt.Errorf("--repo and --rev are required")
-			}
-			cfg, err := loadConfig(cfgPath)
-			if err != nil {
-				return err
-			}
-			m, err := measure.New(cmd.Context(), cfg, log, progress.New(stderr))
-			if err != nil {
-				return err
-			}
-			defer m.Store.Close()
-			rep, _, err := m.Run(cmd.Context(), measure.Request{Repo: repo, Rev: rev, Base: base, Targets: splitList(targets)})
-			if err != nil {
-				return err
-			}
-			return emit(stdout, rep, format)
+			return rf.measured(cmd.Context(), log, progress.New(stderr), stdout, [][2]string{{"--repo", rf.repo}, {"--rev", rev}},
+				func(m *measure.Measurer) (*report.Report, error) {
+					rep, _, err := m.Run(cmd.Context(), measure.Request{Repo: rf.repo, Rev: rev, Base: base, Targets: splitList(rf.targets)})
+					return rep, err
+				})
 		},
 	}
-	f := c.Flags()
-	f.StringVar(&cfgPath, "config", "", "configuration file")
-	f.StringVar(&repo, "repo", "", "repository name from the config")
-	f.StringVar(&rev, "rev", "", "revision to measure (branch, tag or commit)")
-	f.StringVar(&base, "base", "", "baseline revision (default: the first parent of --rev)")
-	f.StringVar(&targets, "targets", "", "comma-separated targets (default: all)")
-	f.StringVar(&format, "format", "text", "report format: text, markdown or json")
+	rf.add(c)
+	c.Flags().StringVar(&rev, "rev", "", "revision to measure (branch, tag or commit)")
+	c.Flags().StringVar(&base, "base", "", "baseline revision (default: the first parent of --rev)")
 	return c
 }
 
 func compareCmd(log *logrus.Logger, stdout, stderr io.Writer) *cobra.Command {
-	var cfgPath, repo, base, head, targets, format string
+	var rf reportFlags
+	var base, head string
 	c := &cobra.Command{
 		Use:   "compare --config F --repo R --base REV --head REV",
 		Short: "compare stored results of two revisions (nothing is built or run)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkFormat(format); err != nil {
-				return err
-			}
-			if repo == "" || base == "" || head == "" {
-				return fmt.Errorf("--repo, --base and --head are required")
-			}
-			cfg, err := loadConfig(cfgPath)
-			if err != nil {
-				return err
-			}
-			m, err := measure.New(cmd.Context(), cfg, log, progress.Discard{})
-			if err != nil {
-				return err
-			}
-			defer m.Store.Close()
-			rep, err := m.CompareStored(cmd.Context(), repo, base, head, splitList(targets))
-			if err != nil {
-				return err
-			}
-			return emit(stdout, rep, format)
+			return rf.measured(cmd.Context(), log, progress.Discard{}, stdout, [][2]string{{"--repo", rf.repo}, {"--base", base}, {"--head", head}},
+				func(m *measure.Measurer) (*report.Report, error) {
+					return m.CompareStored(cmd.Context(), rf.repo, base, head, splitList(rf.targets))
+				})
 		},
 	}
-	f := c.Flags()
-	f.StringVar(&cfgPath, "config", "", "configuration file")
-	f.StringVar(&repo, "repo", "", "repository name from the config")
-	f.StringVar(&base, "base", "", "baseline revision")
-	f.StringVar(&head, "head", "", "revision to compare with the baseline")
-	f.StringVar(&targets, "targets", "", "comma-separated targets (default: all)")
-	f.StringVar(&format, "format", "text", "report format: text, markdown or json")
+	rf.add(c)
+	c.Flags().StringVar(&base, "base", "", "baseline revision")
+	c.Flags().StringVar(&head, "head", "", "revision to compare with the baseline")
 	return c
 }
 
