@@ -181,3 +181,22 @@ func (f sinkFunc) Accept(_ context.Context, ev webhook.Event) (bool, error) {
 	f(ev)
 	return false, nil
 }
+
+// TestREADMEConfigChecks keeps the README's configuration example valid.
+func TestREADMEConfigChecks(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(data)
+	start := strings.Index(text, "## Configuration")
+	block := text[start:]
+	block = block[strings.Index(block, "```yaml\n")+len("```yaml\n"):]
+	block = block[:strings.Index(block, "```")]
+	cfg := filepath.Join(t.TempDir(), "tcbot.yaml")
+	os.WriteFile(cfg, []byte(block), 0o644)
+	code, stdout, stderr := tcbot(t, "config", "check", "--config", cfg)
+	if code != 0 || !strings.Contains(stdout, "ok") {
+		t.Fatalf("the README's config does not check: exit %d\n%s%s", code, stdout, stderr)
+	}
+}
