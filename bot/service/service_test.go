@@ -614,3 +614,28 @@ func TestReconcileHealsAMissedWebhook(t *testing.T) {
 		t.Fatalf("reconcile after a missed webhook: %d report comments, want 1", len(cs))
 	}
 }
+
+func TestCheckRerequestReruns(t *testing.T) {
+	e := setup(t, setupOpts{})
+	e.deliver("pull_request", e.pull("opened", 10, e.sha["no-op"], maintainer, false))
+	e.idle()
+	for _, kind := range []string{"check_suite", "check_run"} {
+		before := len(e.changes())
+		e.deliver(kind, payload(t, kind+"/rerequested.json", func(m map[string]any) {
+			obj(m, "repository")["full_name"] = ghRepo
+			if kind == "check_suite" {
+				obj(m, "check_suite")["head_sha"] = e.sha["no-op"]
+			} else {
+				obj(m, "check_run")["head_sha"] = e.sha["no-op"]
+				obj(m, "check_run", "check_suite")["head_sha"] = e.sha["no-op"]
+			}
+		}))
+		e.idle()
+		if got := len(e.changes()); got != before+1 {
+			t.Errorf("%s rerequested: %d new changes, want 1", kind, got-before)
+		}
+	}
+	if cs := marked(e.gh.Comments(ghRepo, 10)); len(cs) != 1 {
+		t.Errorf("reruns left %d sticky comments, want 1", len(cs))
+	}
+}
