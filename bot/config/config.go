@@ -81,6 +81,9 @@ type Repo struct {
 	Toolchain string   `yaml:"toolchain"`
 	// Host names the compilers per arch for toolchain: host.
 	Host map[string]Compiler `yaml:"host"`
+	// Component is what this repository is to an OpenEmbedded build
+	// (recipe oe-lamp): gcc, binutils, glibc or linux.
+	Component string `yaml:"component"`
 }
 
 // Compiler is a compiler and its flags for one arch.
@@ -361,6 +364,11 @@ func (c *Config) Validate() error {
 			if _, err := parseDuration(v.Value); err != nil {
 				bad(v.Line, key("poll"), "%q is not a duration: write e.g. 5m or 90s, or 0 for no polling", v.Value)
 			}
+		}
+		switch r.Component {
+		case "", "gcc", "binutils", "glibc", "linux":
+		default:
+			bad(ln("component"), key("component"), "%q: want gcc, binutils, glibc or linux", r.Component)
 		}
 		if r.GitHub != "" && strings.Count(r.GitHub, "/") != 1 {
 			bad(ln("github"), key("github"), "%q: want owner/name", r.GitHub)

@@ -25,6 +25,8 @@ type Recipe struct {
 	Suite string `yaml:"suite"`
 	Build Stage  `yaml:"build"`
 	Run   Stage  `yaml:"run"`
+	// Kas drives an OpenEmbedded build (kind: kas).
+	Kas *KasStage `yaml:"kas"`
 
 	// Source is where the recipe was read from, for messages.
 	Source string `yaml:"-"`
@@ -42,10 +44,33 @@ type Stage struct {
 	Metrics  []string          `yaml:"metrics"`
 }
 
+// KasStage describes an OpenEmbedded build with kas: which project file
+// builds each arch, which include template pins the component under test
+// to the revision, and the command.
+type KasStage struct {
+	// Projects maps an arch to a kas project file under the recipes
+	// directory ("oe/qemuarm64.yml").
+	Projects map[string]string `yaml:"projects"`
+	// Toolchain is the include template that pins the repository's
+	// component ("oe/toolchain-{component}.yml.tmpl").
+	Toolchain string `yaml:"toolchain"`
+	// Command runs the build; placeholders {project} and {override}.
+	Command []string          `yaml:"command"`
+	Env     map[string]string `yaml:"env"`
+	Timeout string            `yaml:"timeout"`
+	Metrics []string          `yaml:"metrics"`
+	// Informational metrics are reported but never decide (one build per
+	// side gives one sample of build CPU time).
+	Informational []string `yaml:"informational"`
+}
+
+// Components a kas recipe can put under test.
+var Components = []string{"gcc", "binutils", "glibc", "linux"}
+
 // Kinds of recipe the measuring code can drive.
 var Kinds = map[string]string{
 	"suite":  "build each benchmark of a suite with the toolchain under test and run it on every target",
-	"kas":    "OpenEmbedded build with kas (not implemented yet)",
+	"kas":    "OpenEmbedded build with kas, the repository's component pinned to the revision under test",
 	"kernel": "kernel build and boot (not implemented yet)",
 }
 
@@ -98,6 +123,9 @@ func Parse(path string, data []byte) (*Recipe, error) {
 	if _, ok := Kinds[r.Kind]; !ok {
 		return nil, bad("kind", "%q: want one of suite, kas, kernel", r.Kind)
 	}
+	if r.Kind == "kas" {
+		return &r, checkKas(path, &r)
+	}
 	if r.Kind != "suite" {
 		return nil, bad("kind", "%s recipes are not implemented in this version", r.Kind)
 	}
@@ -135,6 +163,42 @@ func Parse(path string, data []byte) (*Recipe, error) {
 		return nil, bad("run.check", "%q: want checksum or nothing", r.Run.Check)
 	}
 	return &r, nil
+}
+
+func checkKas(path string, r *Recipe) error {
+	bad := func(key, format string, a ...any) error {
+		return fmt.Errorf("%s: %s: %s", path, key, fmt.Sprintf(format, a...))
+	}
+	k := r.Kas
+	switch {
+	case r.Suite == "":
+		return bad("suite", "missing: name the suite its results belong to (e.g. oe-lamp)")
+	case k == nil:
+		return bad("kas", "missing: a kas recipe needs kas.projects, kas.toolchain and kas.command")
+	case len(k.Projects) == 0:
+		return bad("kas.projects", "missing: map each arch to a kas project file, e.g. {armv8: oe/qemuarm64.yml}")
+	case k.Toolchain == "" || !strings.Contains(k.Toolchain, "{component}"):
+		return bad("kas.toolchain", "%q: want an include template path containing {component}", k.Toolchain)
+	}
+	for arch := range k.Projects {
+		if arch != "armv7" && arch != "armv8" {
+			return bad("kas.projects."+arch, "unknown arch: want armv7 or armv8")
+		}
+	}
+	if err := checkCommand(k.Command, map[string]bool{"project": true, "override": true}); err != nil {
+		return bad("kas.command", "%v", err)
+	}
+	if k.Timeout != "" {
+		if _, err := time.ParseDuration(k.Timeout); err != nil {
+			return bad("kas.timeout", "%q is not a duration (e.g. 12h)", k.Timeout)
+		}
+	}
+	for _, m := range append(append([]string{}, k.Metrics...), k.Informational...) {
+		if _, ok := result.LookupMetric(m); !ok {
+			return bad("kas.metrics", "unknown metric %q", m)
+		}
+	}
+	return nil
 }
 
 func checkCommand(cmd []string, vars map[string]bool) error {

@@ -591,7 +591,7 @@ func TestSweepOpensAndClosesAnIssue(t *testing.T) {
 	e.setRef("refs/heads/master", e.sha["slow"])
 	sweep()
 	issues := e.gh.Issues(ghRepo)
-	if len(issues) != 1 || issues[0].State != "open" || !strings.Contains(issues[0].Title, "regression") {
+	if len(issues) != 1 || issues[0].State != "open" || !strings.Contains(issues[0].Title, "regression on hello master (sweep nightly)") {
 		t.Fatalf("after a regressing sweep: %+v", issues)
 	}
 	e.setRef("refs/heads/master", e.sha["fast again"])

@@ -131,9 +131,10 @@ func ListChanges(ctx context.Context, q Querier, where string, limit int, args .
 	return out, rows.Err()
 }
 
-// SetChangeState moves a change to a state; note explains it.
+// SetChangeState moves a change to a state; a non-empty note replaces the
+// change's note (why it was cancelled or gave up).
 func SetChangeState(ctx context.Context, q Querier, id int64, state, note string) error {
-	_, err := q.ExecContext(ctx, `UPDATE changes SET state = ?, note = ?, updated_at = ? WHERE id = ?`, state, note, now(), id)
+	_, err := q.ExecContext(ctx, `UPDATE changes SET state = ?, note = CASE WHEN ? = '' THEN note ELSE ? END, updated_at = ? WHERE id = ?`, state, note, note, now(), id)
 	return err
 }
 
