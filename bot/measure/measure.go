@@ -140,6 +140,9 @@ func (m *Measurer) Run(ctx context.Context, req Request) (*report.Report, Stats,
 	if err != nil {
 		return nil, st, err
 	}
+	if m.Recipe.Kind == "kas" {
+		return m.runKas(ctx, req, repo, targets, base, head, start)
+	}
 	log := m.Log.WithFields(logrus.Fields{"repo": repo.Name, "base": base.SHA[:12], "head": head.SHA[:12]})
 
 	// Plan: which (side, target) measurements exist already.

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/sirupsen/logrus"
 
@@ -46,6 +47,22 @@ func LoadRecipes(cfg *config.Config) (map[string]*recipe.Recipe, *suite.Suite, e
 		rec, err := recipe.Load(rfs, rwhere, r.Recipe)
 		if err != nil {
 			return nil, nil, fmt.Errorf("%s: repo %s: %w", cfg.Path, r.Name, err)
+		}
+		if rec.Kind == "kas" {
+			if r.Component == "" {
+				return nil, nil, fmt.Errorf("%s: repo %s: component: missing: recipe %s builds OpenEmbedded with this repository as gcc, binutils, glibc or linux; say which", cfg.Path, r.Name, rec.Name)
+			}
+			for _, p := range rec.Kas.Projects {
+				if _, err := fs.Stat(rfs, p); err != nil {
+					return nil, nil, fmt.Errorf("%s: kas.projects: %s: %w", rec.Source, p, err)
+				}
+			}
+			tmpl := strings.ReplaceAll(rec.Kas.Toolchain, "{component}", r.Component)
+			if _, err := fs.Stat(rfs, tmpl); err != nil {
+				return nil, nil, fmt.Errorf("%s: repo %s: no toolchain include %s for component %s: %w", cfg.Path, r.Name, tmpl, r.Component, err)
+			}
+			out[r.Name] = rec
+			continue
 		}
 		if rec.Suite != s.Name {
 			return nil, nil, fmt.Errorf("%s: suite: %q, but the benchmark suite in %s is %q", rec.Source, rec.Suite, swhere, s.Name)

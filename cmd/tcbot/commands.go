@@ -48,7 +48,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root.SetOut(stderr)
 	root.SetErr(stderr)
 	root.PersistentFlags().StringVar(&level, "log-level", "warning", "log level: debug, info, warning, error")
-	root.AddCommand(runCmd(log, stdout, stderr), compareCmd(log, stdout, stderr), demoCmd(log, stdout, stderr), configCmd(stdout), serveCmd(log, stderr), webhookCmd(stdout))
+	root.AddCommand(runCmd(log, stdout, stderr), compareCmd(log, stdout, stderr), demoCmd(log, stdout, stderr), configCmd(stdout), serveCmd(log, stderr), webhookCmd(stdout), oeCompareCmd(stdout))
 	err := root.ExecuteContext(ctx)
 	var ee exitError
 	switch {

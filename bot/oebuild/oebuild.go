@@ -1,0 +1,190 @@
+// Package oebuild prepares and runs the OpenEmbedded build of one revision
+// for the oe-lamp recipe: it writes the recipes tree (kas project files and
+// the meta-tcbot layer) and the benchmark suite the layer packages into the
+// workdir, renders the per-change kas include that pins the component under
+// test (gcc, binutils, glibc or linux) to the revision, and runs `kas build`
+// with the build directory per (arch, component, revision) and the download
+// and sstate caches shared by every build under the workdir.
+package oebuild
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"text/template"
+	"time"
+
+	"github.com/tcbot/tcbot/bot/executor"
+	"github.com/tcbot/tcbot/bot/recipe"
+)
+
+// Job is one OpenEmbedded build.
+type Job struct {
+	Recipes    fs.FS // the recipes tree: holds oe/
+	Benchmarks fs.FS // the benchmark suite the meta-tcbot layer builds
+	Workdir    string
+	Recipe     *recipe.Recipe
+	Arch       string
+	Component  string // gcc, binutils, glibc, linux
+	URL        string // the component's repository
+	Rev        string // full commit SHA under test
+	Branch     string // a branch holding Rev (kas/bitbake fetchers want one)
+}
+
+// Plan is a prepared build.
+type Plan struct {
+	Project  string // kas project file (absolute)
+	Override string // the rendered per-change include (absolute)
+	BuildDir string
+	Argv     []string
+	Env      []string
+	Timeout  time.Duration
+}
+
+// TemplateData is what a toolchain include template sees.
+type TemplateData struct {
+	URL, Rev, Branch string
+}
+
+// Prepare writes the source tree and the per-change include and returns
+// the command to run.
+func Prepare(j Job) (*Plan, error) {
+	k := j.Recipe.Kas
+	project, ok := k.Projects[j.Arch]
+	if !ok {
+		return nil, fmt.Errorf("recipe %s: no kas project for arch %s (kas.projects in %s)", j.Recipe.Name, j.Arch, j.Recipe.Source)
+	}
+	src, err := materialize(j)
+	if err != nil {
+		return nil, err
+	}
+	tmplPath := strings.ReplaceAll(k.Toolchain, "{component}", j.Component)
+	tmplText, err := fs.ReadFile(j.Recipes, tmplPath)
+	if err != nil {
+		return nil, fmt.Errorf("recipe %s: toolchain include for %s: %w (component must be one of %s)", j.Recipe.Name, j.Component, err, strings.Join(recipe.Components, ", "))
+	}
+	override, err := Render(tmplPath, string(tmplText), TemplateData{URL: j.URL, Rev: j.Rev, Branch: j.Branch})
+	if err != nil {
+		return nil, err
+	}
+	short := j.Rev
+	if len(short) > 12 {
+		short = short[:12]
+	}
+	// The include lives beside the project files: kas reads every file of
+	// one build from the same tree.
+	overridePath := filepath.Join(src, "recipes", path.Dir(project), "tcbot-change-"+j.Component+"-"+short+".yml")
+	if err := os.WriteFile(overridePath, override, 0o644); err != nil {
+		return nil, err
+	}
+	oe := filepath.Join(j.Workdir, "oe")
+	buildDir := filepath.Join(oe, "build", j.Arch+"-"+j.Component+"-"+short)
+	if err := os.MkdirAll(buildDir, 0o755); err != nil {
+		return nil, err
+	}
+	projectPath := filepath.Join(src, "recipes", filepath.FromSlash(project))
+	argv := recipe.Expand(k.Command, map[string][]string{"project": {projectPath}, "override": {overridePath}})
+	env := []string{
+		"PATH=" + os.Getenv("PATH"),
+		"HOME=" + os.Getenv("HOME"),
+		"LC_ALL=C.UTF-8",
+		"KAS_WORK_DIR=" + filepath.Join(oe, "work"),
+		"KAS_BUILD_DIR=" + buildDir,
+		"DL_DIR=" + filepath.Join(oe, "downloads"),
+		"SSTATE_DIR=" + filepath.Join(oe, "sstate"),
+	}
+	for kk, v := range k.Env {
+		env = append(env, kk+"="+v)
+	}
+	sort.Strings(env)
+	return &Plan{Project: projectPath, Override: overridePath, BuildDir: buildDir, Argv: argv, Env: env, Timeout: timeout(k.Timeout)}, nil
+}
+
+func timeout(s string) time.Duration {
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return 12 * time.Hour
+	}
+	return d
+}
+
+// Render fills a toolchain include template; name is used in errors.
+func Render(name, text string, d TemplateData) ([]byte, error) {
+	t, err := template.New(name).Option("missingkey=error").Parse(text)
+	if err != nil {
+		return nil, fmt.Errorf("template %s: %w", name, err)
+	}
+	var buf bytes.Buffer
+	if err := t.Execute(&buf, d); err != nil {
+		return nil, fmt.Errorf("template %s: %w", name, err)
+	}
+	return buf.Bytes(), nil
+}
+
+// materialize writes recipes/ and benchmarks/ side by side under the
+// workdir, once per content (the meta-tcbot layer finds the suite at
+// ../../../benchmarks from itself).
+func materialize(j Job) (string, error) {
+	h := sha256.New()
+	trees := []struct {
+		name string
+		fsys fs.FS
+	}{{"recipes", j.Recipes}, {"benchmarks", j.Benchmarks}}
+	type file struct {
+		path string
+		data []byte
+		mode fs.FileMode
+	}
+	var files []file
+	for _, t := range trees {
+		err := fs.WalkDir(t.fsys, ".", func(p string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			data, err := fs.ReadFile(t.fsys, p)
+			if err != nil {
+				return err
+			}
+			mode := fs.FileMode(0o644)
+			if strings.HasSuffix(p, ".sh") || strings.Contains(p, "/init.d/") {
+				mode = 0o755
+			}
+			files = append(files, file{t.name + "/" + p, data, mode})
+			fmt.Fprintf(h, "%s %d\n", t.name+"/"+p, len(data))
+			h.Write(data)
+			return nil
+		})
+		if err != nil {
+			return "", fmt.Errorf("oe source tree: %w", err)
+		}
+	}
+	dir := filepath.Join(j.Workdir, "oe", "src-"+hex.EncodeToString(h.Sum(nil))[:12])
+	if _, err := os.Stat(filepath.Join(dir, ".complete")); err == nil {
+		return dir, nil
+	}
+	for _, f := range files {
+		dst := filepath.Join(dir, filepath.FromSlash(f.path))
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return "", err
+		}
+		if err := os.WriteFile(dst, f.data, f.mode); err != nil {
+			return "", err
+		}
+	}
+	return dir, os.WriteFile(filepath.Join(dir, ".complete"), nil, 0o644)
+}
+
+// Run runs the build on ex (the local executor on a build host). A build
+// that fails is an Outcome with a non-zero exit; the failing recipe and
+// task are read from buildstats afterwards.
+func Run(ctx context.Context, p *Plan, ex executor.Executor) (*executor.Outcome, error) {
+	return ex.Run(ctx, executor.Spec{Name: "kas build " + filepath.Base(p.Project), Dir: p.BuildDir, Argv: p.Argv, Env: p.Env, Timeout: p.Timeout})
+}
