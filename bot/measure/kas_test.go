@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	git "github.com/go-git/go-git/v5"
+
 	"github.com/tcbot/tcbot/bot/compare"
 	"github.com/tcbot/tcbot/bot/config"
 	"github.com/tcbot/tcbot/bot/demo"
@@ -122,6 +124,17 @@ targets:
 	src := filepath.Dir(filepath.Dir(filepath.Dir(overrides[0]))) // work/oe/src-*/
 	if _, err := os.Stat(filepath.Join(src, "benchmarks", "loop.c")); err != nil {
 		t.Errorf("the benchmark suite was not written beside the recipes for the layer: %v", err)
+	}
+	// kas resolves includes and the layer from the top of the git
+	// repository holding the project file.
+	if r, err := git.PlainOpen(src); err != nil {
+		t.Errorf("the source tree is not a git repository: %v", err)
+	} else if head, err := r.Head(); err != nil {
+		t.Errorf("the source tree has no commit: %v", err)
+	} else if c, _ := r.CommitObject(head.Hash()); c == nil {
+		t.Error("HEAD is not a commit")
+	} else if _, err := c.File("recipes/oe/qemuarm64.yml"); err != nil {
+		t.Errorf("the project file is not committed: %v", err)
 	}
 
 	// Warm: nothing is built again.

@@ -12,6 +12,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -21,6 +22,9 @@ import (
 	"strings"
 	"text/template"
 	"time"
+
+	git "github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing/object"
 
 	"github.com/tcbot/tcbot/bot/executor"
 	"github.com/tcbot/tcbot/bot/recipe"
@@ -179,7 +183,34 @@ func materialize(j Job) (string, error) {
 			return "", err
 		}
 	}
+	// kas takes the top of the git repository holding the project file as
+	// the root that includes and the meta-tcbot layer path are relative
+	// to: make the tree one repository, committed with a fixed author and
+	// date so it is the same everywhere.
+	if err := commitTree(dir); err != nil {
+		return "", fmt.Errorf("oe source tree %s: %w", dir, err)
+	}
 	return dir, os.WriteFile(filepath.Join(dir, ".complete"), nil, 0o644)
+}
+
+func commitTree(dir string) error {
+	r, err := git.PlainInit(dir, false)
+	if errors.Is(err, git.ErrRepositoryAlreadyExists) {
+		r, err = git.PlainOpen(dir)
+	}
+	if err != nil {
+		return err
+	}
+	wt, err := r.Worktree()
+	if err != nil {
+		return err
+	}
+	if err := wt.AddWithOptions(&git.AddOptions{All: true}); err != nil {
+		return err
+	}
+	sig := &object.Signature{Name: "tcbot", Email: "tcbot@localhost", When: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	_, err = wt.Commit("tcbot recipes and benchmark suite", &git.CommitOptions{Author: sig, Committer: sig, AllowEmptyCommits: true})
+	return err
 }
 
 // Run runs the build on ex (the local executor on a build host). A build
