@@ -6,7 +6,8 @@ package benchmarks
 
 import "embed"
 
-// FS holds suite.yaml, *.c, *.h and plugin/*.{c,h}.
+// FS holds suite.yaml, *.c, *.h, plugin/*.{c,h} and the LAMP load
+// generator loadgen/*.c (the meta-tcbot layer builds it into the image).
 //
-//go:embed suite.yaml *.c *.h plugin/*.c plugin/*.h
+//go:embed suite.yaml *.c *.h plugin/*.c plugin/*.h loadgen/*.c
 var FS embed.FS

@@ -4,7 +4,8 @@ package recipes
 
 import "embed"
 
-// FS holds the shipped recipes (*.yaml).
+// FS holds the shipped recipes (*.yaml) and the OpenEmbedded tree they
+// use (oe/: kas project files, include templates, the meta-tcbot layer).
 //
-//go:embed *.yaml
+//go:embed *.yaml oe
 var FS embed.FS

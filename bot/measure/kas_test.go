@@ -65,7 +65,7 @@ kas:
   timeout: 5m
   informational: [build-cpu-time]
 `, kas),
-		"oe/qemuarm64.yml": "header: {version: 12}\nmachine: qemuarm64\n",
+		"oe/qemuarm64.yml":          "header: {version: 12}\nmachine: qemuarm64\n",
 		"oe/toolchain-gcc.yml.tmpl": "header: {version: 12}\nlocal_conf_header:\n  tcbot-gcc: |\n    SRC_URI:pn-gcc-source-14.2.0 = \"git://{{.URL}};branch={{.Branch}};protocol=file\"\n    SRCREV:pn-gcc-source-14.2.0 = \"{{.Rev}}\"\n",
 	}
 	for name, text := range files {

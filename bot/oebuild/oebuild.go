@@ -8,7 +8,6 @@
 package oebuild
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -20,13 +19,13 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"text/template"
 	"time"
 
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing/object"
 
 	"github.com/tcbot/tcbot/bot/executor"
+	"github.com/tcbot/tcbot/bot/oe/layercheck"
 	"github.com/tcbot/tcbot/bot/recipe"
 )
 
@@ -53,11 +52,6 @@ type Plan struct {
 	Timeout  time.Duration
 }
 
-// TemplateData is what a toolchain include template sees.
-type TemplateData struct {
-	URL, Rev, Branch string
-}
-
 // Prepare writes the source tree and the per-change include and returns
 // the command to run.
 func Prepare(j Job) (*Plan, error) {
@@ -66,7 +60,7 @@ func Prepare(j Job) (*Plan, error) {
 	if !ok {
 		return nil, fmt.Errorf("recipe %s: no kas project for arch %s (kas.projects in %s)", j.Recipe.Name, j.Arch, j.Recipe.Source)
 	}
-	src, err := materialize(j)
+	src, err := Materialize(j.Workdir, j.Recipes, j.Benchmarks)
 	if err != nil {
 		return nil, err
 	}
@@ -75,7 +69,7 @@ func Prepare(j Job) (*Plan, error) {
 	if err != nil {
 		return nil, fmt.Errorf("recipe %s: toolchain include for %s: %w (component must be one of %s)", j.Recipe.Name, j.Component, err, strings.Join(recipe.Components, ", "))
 	}
-	override, err := Render(tmplPath, string(tmplText), TemplateData{URL: j.URL, Rev: j.Rev, Branch: j.Branch})
+	override, err := layercheck.RenderTemplate(tmplPath, string(tmplText), layercheck.TemplateData{URL: j.URL, Rev: j.Rev, Branch: j.Branch})
 	if err != nil {
 		return nil, err
 	}
@@ -120,28 +114,15 @@ func timeout(s string) time.Duration {
 	return d
 }
 
-// Render fills a toolchain include template; name is used in errors.
-func Render(name, text string, d TemplateData) ([]byte, error) {
-	t, err := template.New(name).Option("missingkey=error").Parse(text)
-	if err != nil {
-		return nil, fmt.Errorf("template %s: %w", name, err)
-	}
-	var buf bytes.Buffer
-	if err := t.Execute(&buf, d); err != nil {
-		return nil, fmt.Errorf("template %s: %w", name, err)
-	}
-	return buf.Bytes(), nil
-}
-
-// materialize writes recipes/ and benchmarks/ side by side under the
-// workdir, once per content (the meta-tcbot layer finds the suite at
-// ../../../benchmarks from itself).
-func materialize(j Job) (string, error) {
+// Materialize writes recipes/ and benchmarks/ side by side under
+// workdir/oe, once per content (the meta-tcbot layer finds the suite at
+// ../../../benchmarks from itself), and returns the tree's directory.
+func Materialize(workdir string, recipesFS, benchFS fs.FS) (string, error) {
 	h := sha256.New()
 	trees := []struct {
 		name string
 		fsys fs.FS
-	}{{"recipes", j.Recipes}, {"benchmarks", j.Benchmarks}}
+	}{{"recipes", recipesFS}, {"benchmarks", benchFS}}
 	type file struct {
 		path string
 		data []byte
@@ -170,7 +151,7 @@ func materialize(j Job) (string, error) {
 			return "", fmt.Errorf("oe source tree: %w", err)
 		}
 	}
-	dir := filepath.Join(j.Workdir, "oe", "src-"+hex.EncodeToString(h.Sum(nil))[:12])
+	dir := filepath.Join(workdir, "oe", "src-"+hex.EncodeToString(h.Sum(nil))[:12])
 	if _, err := os.Stat(filepath.Join(dir, ".complete")); err == nil {
 		return dir, nil
 	}
@@ -218,4 +199,26 @@ func commitTree(dir string) error {
 // task are read from buildstats afterwards.
 func Run(ctx context.Context, p *Plan, ex executor.Executor) (*executor.Outcome, error) {
 	return ex.Run(ctx, executor.Spec{Name: "kas build " + filepath.Base(p.Project), Dir: p.BuildDir, Argv: p.Argv, Env: p.Env, Timeout: p.Timeout})
+}
+
+// Check validates the OpenEmbedded tree a kas recipe builds from: every kas
+// file and rendered include template against kas's own JSON schema (from
+// Debian's kas package), and the meta-tcbot layer (BitBake syntax,
+// layer.conf compatibility, files its recipes fetch). It writes the tree to
+// a temporary directory, as a build would.
+func Check(recipesFS, benchFS fs.FS) []error {
+	schema, err := layercheck.FindKasSchema()
+	if err != nil {
+		return []error{err}
+	}
+	tmp, err := os.MkdirTemp("", "tcbot-oe-check-")
+	if err != nil {
+		return []error{err}
+	}
+	defer os.RemoveAll(tmp)
+	dir, err := Materialize(tmp, recipesFS, benchFS)
+	if err != nil {
+		return []error{err}
+	}
+	return layercheck.CheckAll(dir, schema)
 }

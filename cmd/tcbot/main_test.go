@@ -200,3 +200,28 @@ func TestREADMEConfigChecks(t *testing.T) {
 		t.Fatalf("the README's config does not check: exit %d\n%s%s", code, stdout, stderr)
 	}
 }
+
+// TestConfigCheckValidatesTheOpenEmbeddedTree runs config check on a config
+// using the shipped oe-lamp recipe: kas files against kas's own schema and
+// the meta-tcbot layer (CI installs Debian's kas for its schema).
+func TestConfigCheckValidatesTheOpenEmbeddedTree(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "tcbot.yaml")
+	os.WriteFile(cfg, []byte(`repos:
+  - {name: gcc, url: https://gcc.gnu.org/git/gcc.git, branches: [releases/gcc-13], recipe: oe-lamp, component: gcc}
+targets:
+  - {name: armv7-qemu, arch: armv7, executor: qemu-user}
+  - {name: armv8-qemu, arch: armv8, executor: qemu-user}
+`), 0o644)
+	code, stdout, stderr := tcbot(t, "config", "check", "--config", cfg)
+	if code != 0 || !strings.Contains(stdout, "kas files valid against kas's schema") {
+		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
+	}
+	os.WriteFile(cfg, []byte(`repos:
+  - {name: gcc, url: https://gcc.gnu.org/git/gcc.git, recipe: oe-lamp, component: llvm}
+targets: [{name: armv8-qemu, arch: armv8, executor: qemu-user}]
+`), 0o644)
+	code, _, stderr = tcbot(t, "config", "check", "--config", cfg)
+	if code != 1 || !strings.Contains(stderr, "repos[0].component") {
+		t.Fatalf("unknown component: exit %d, %s", code, stderr)
+	}
+}
