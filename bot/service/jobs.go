@@ -124,6 +124,18 @@ func (w *measureWorker) Work(ctx context.Context, job *river.Job[MeasureArgs]) e
 	if err != nil {
 		return river.JobCancel(err)
 	}
+	// A /tcbot cancel or a closed pull request interrupts the measurement
+	// through this context, whatever the queue's notification support.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	s.runningMu.Lock()
+	s.running[c.ID] = cancel
+	s.runningMu.Unlock()
+	defer func() {
+		s.runningMu.Lock()
+		delete(s.running, c.ID)
+		s.runningMu.Unlock()
+	}()
 	if err := store.SetChangeState(ctx, s.store.DB(), c.ID, store.ChangeRunning, ""); err != nil {
 		return err
 	}
@@ -138,6 +150,10 @@ func (w *measureWorker) Work(ctx context.Context, job *river.Job[MeasureArgs]) e
 	rep, _, err := s.meas.Run(ctx, measure.Request{Repo: c.Repo, Rev: c.Head, Base: base, Targets: c.Targets})
 	if err != nil {
 		if ctx.Err() != nil {
+			if now, gerr := store.GetChange(context.WithoutCancel(ctx), s.store.DB(), c.ID); gerr == nil && now.State == store.ChangeCancelled {
+				log.Info("measurement cancelled")
+				return river.JobCancel(fmt.Errorf("change %d cancelled: %s", c.ID, now.Note))
+			}
 			return ctx.Err()
 		}
 		log.WithError(err).Warn("measurement failed")
@@ -221,6 +237,11 @@ func (s *Service) cancelPR(ctx context.Context, repo string, pr int, why string)
 		if err := store.SetChangeState(ctx, s.store.DB(), c.ID, store.ChangeCancelled, why); err != nil {
 			return 0, err
 		}
+		s.runningMu.Lock()
+		if cancel, ok := s.running[c.ID]; ok {
+			cancel()
+		}
+		s.runningMu.Unlock()
 	}
 	ids, err := s.jobsOf(ctx, changes)
 	if err != nil {

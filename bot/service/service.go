@@ -86,6 +86,9 @@ type Service struct {
 
 	mirrorsMu sync.Mutex
 	mirrors   map[string]*source.Mirror
+	// running holds the cancel functions of measurements in progress.
+	runningMu sync.Mutex
+	running   map[int64]context.CancelFunc
 	started   time.Time
 }
 
@@ -103,7 +106,7 @@ func New(ctx context.Context, o Options) (*Service, error) {
 	}
 	s := &Service{
 		cfg: o.Config, store: o.Measurer.Store, meas: o.Measurer, gh: o.Forge, secret: o.Secret,
-		log: o.Log, reg: o.Registry, mirrors: map[string]*source.Mirror{},
+		log: o.Log, reg: o.Registry, mirrors: map[string]*source.Mirror{}, running: map[int64]context.CancelFunc{},
 	}
 	db := s.store.DB()
 	// SQLite allows one writer; River's own advice is a single connection.

@@ -23,6 +23,7 @@ import (
 
 	"github.com/tcbot/tcbot/bot/config"
 	"github.com/tcbot/tcbot/bot/demo"
+	"github.com/tcbot/tcbot/bot/executor"
 	"github.com/tcbot/tcbot/bot/forge"
 	"github.com/tcbot/tcbot/bot/forge/githubtest"
 	"github.com/tcbot/tcbot/bot/measure"
@@ -83,6 +84,7 @@ func (b *syncBuffer) String() string {
 type setupOpts struct {
 	extraConfig string
 	forgeWait   time.Duration
+	newExecutor func(config.Target) (executor.Executor, error)
 }
 
 func setup(t *testing.T, o setupOpts) *env {
@@ -139,6 +141,7 @@ targets:
 		t.Fatal(err)
 	}
 	e.st = m.Store
+	m.NewExecutor = o.newExecutor
 	wait := o.forgeWait
 	if wait == 0 {
 		wait = 30 * time.Second
@@ -637,5 +640,60 @@ func TestCheckRerequestReruns(t *testing.T) {
 	}
 	if cs := marked(e.gh.Comments(ghRepo, 10)); len(cs) != 1 {
 		t.Errorf("reruns left %d sticky comments, want 1", len(cs))
+	}
+}
+
+// blockingExecutor is Woodpecker's "dummy backend" idea: a target whose
+// runs last until they are cancelled, to test cancellation.
+type blockingExecutor struct {
+	started chan struct{}
+	ended   chan error
+}
+
+func (b *blockingExecutor) Name() string                  { return "blocking" }
+func (b *blockingExecutor) Prepare(context.Context) error { return nil }
+func (b *blockingExecutor) Cleanup() error                { return nil }
+func (b *blockingExecutor) Run(ctx context.Context, spec executor.Spec) (*executor.Outcome, error) {
+	select {
+	case b.started <- struct{}{}:
+	default:
+	}
+	<-ctx.Done()
+	select {
+	case b.ended <- ctx.Err():
+	default:
+	}
+	return nil, &executor.InfraError{Op: "run " + spec.Name, Err: ctx.Err()}
+}
+
+func TestCancelInterruptsARunningMeasurement(t *testing.T) {
+	block := &blockingExecutor{started: make(chan struct{}, 1), ended: make(chan error, 1)}
+	e := setup(t, setupOpts{newExecutor: func(config.Target) (executor.Executor, error) { return block, nil }})
+	e.deliver("pull_request", e.pull("opened", 11, e.sha["slow"], maintainer, false))
+	select {
+	case <-block.started:
+	case <-time.After(60 * time.Second):
+		t.Fatal("the measurement never started running benchmarks")
+	}
+	e.deliver("issue_comment", e.comment(11, maintainer, "/tcbot cancel"))
+	select {
+	case err := <-block.ended:
+		if err == nil {
+			t.Error("the run ended without its context being cancelled")
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("/tcbot cancel did not interrupt the running measurement")
+	}
+	e.idle()
+	cs := e.changes()
+	if len(cs) != 1 || cs[0].State != store.ChangeCancelled || !strings.Contains(cs[0].Note, "cancelled by @"+maintainer) {
+		t.Fatalf("change after cancel: %+v", cs)
+	}
+	if len(marked(e.gh.Comments(ghRepo, 11))) != 0 {
+		t.Error("a cancelled measurement posted a report")
+	}
+	comments := e.gh.Comments(ghRepo, 11)
+	if last := comments[len(comments)-1].Body; !strings.Contains(last, "Cancelled 1") {
+		t.Errorf("reply to cancel: %q", last)
 	}
 }
