@@ -82,6 +82,24 @@ func TestDemoEndToEnd(t *testing.T) {
 	if reps[0].Verdict != "unchanged" || reps[1].Verdict != "regression" {
 		t.Fatalf("verdicts %s, %s; want unchanged, regression", reps[0].Verdict, reps[1].Verdict)
 	}
+	// Every benchmark built, ran and printed its manifest checksum on both
+	// arches: a status comparison appears only when one does not.
+	for _, r := range reps {
+		for _, c := range r.Comparisons {
+			if c.Metric == "status" {
+				t.Errorf("%s %s: status %s (%s): the suite must pass under QEMU", c.Target, c.Benchmark, c.Verdict, c.Note)
+			}
+		}
+		n := 0
+		for _, c := range r.Comparisons {
+			if c.Metric == "instructions" {
+				n++
+			}
+		}
+		if n != 32 {
+			t.Errorf("%d instruction comparisons, want 16 benchmarks x 2 arches", n)
+		}
+	}
 	arches := map[string]bool{}
 	for _, c := range reps[1].Comparisons {
 		if c.Verdict == "regression" {
