@@ -314,7 +314,7 @@ func (s *Service) setStatuses(ctx context.Context, repo *config.Repo, c *store.C
 	}
 	targets, _ := s.cfg.SelectTargets(c.Targets)
 	for _, t := range targets {
-		if err := s.gh.SetStatus(ctx, ghRepo(repo), c.Head, "tcbot/"+t.Name, state, desc, s.cfg.PublicURL); err != nil {
+		if err := s.gh.SetStatus(ctx, ghRepo(repo), c.Head, "tcbot/"+t.Name, state, desc, s.changeURL(c.ID)); err != nil {
 			s.log.WithError(err).Warn("commit status")
 		}
 	}
@@ -330,10 +330,19 @@ func (s *Service) setTargetStatuses(ctx context.Context, repo *config.Repo, c *s
 	targets, _ := s.cfg.SelectTargets(c.Targets)
 	for _, t := range targets {
 		state, desc := statusOf(rep, t.Name)
-		if err := s.gh.SetStatus(ctx, ghRepo(repo), c.Head, "tcbot/"+t.Name, state, desc, s.cfg.PublicURL); err != nil {
+		if err := s.gh.SetStatus(ctx, ghRepo(repo), c.Head, "tcbot/"+t.Name, state, desc, s.changeURL(c.ID)); err != nil {
 			s.log.WithError(err).Warn("commit status")
 		}
 	}
+}
+
+// changeURL is where a change's report is on the dashboard ("" without a
+// public_url).
+func (s *Service) changeURL(id int64) string {
+	if s.cfg.PublicURL == "" {
+		return ""
+	}
+	return strings.TrimSuffix(s.cfg.PublicURL, "/") + fmt.Sprintf("/changes/%d", id)
 }
 
 func statusOf(rep *report.Report, target string) (state, desc string) {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	git "github.com/go-git/go-git/v5"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
@@ -111,6 +112,7 @@ func setup(t *testing.T, o setupOpts) *env {
 benchmarks_dir: suite
 workers: 2
 reconcile: 1h
+public_url: https://tcbot.example.org/
 github:
   api_url: %s
   token_env: TCBOT_TEST_TOKEN
@@ -146,7 +148,8 @@ targets:
 	if wait == 0 {
 		wait = 30 * time.Second
 	}
-	client, err := forge.New(forge.Options{APIURL: e.gh.URL(), Token: token, Log: log, MaxWait: wait,
+	reg := prometheus.NewRegistry()
+	client, err := forge.New(forge.Options{APIURL: e.gh.URL(), Token: token, Log: log, MaxWait: wait, Registerer: reg,
 		// Waits are real but short: a test must not take GitHub's minutes.
 		Sleep: func(ctx context.Context, d time.Duration) error {
 			if d > 20*time.Millisecond {
@@ -162,7 +165,7 @@ targets:
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.svc, err = service.New(ctx, service.Options{Config: cfg, Measurer: m, Forge: client, Secret: []byte(secret), Log: log, PollInterval: 20 * time.Millisecond, RetryBase: 50 * time.Millisecond})
+	e.svc, err = service.New(ctx, service.Options{Config: cfg, Measurer: m, Forge: client, Secret: []byte(secret), Log: log, Registry: reg, PollInterval: 20 * time.Millisecond, RetryBase: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -695,5 +698,46 @@ func TestCancelInterruptsARunningMeasurement(t *testing.T) {
 	comments := e.gh.Comments(ghRepo, 11)
 	if last := comments[len(comments)-1].Body; !strings.Contains(last, "Cancelled 1") {
 		t.Errorf("reply to cancel: %q", last)
+	}
+}
+
+func TestDashboardAndChangePages(t *testing.T) {
+	e := setup(t, setupOpts{})
+	e.deliver("pull_request", e.pull("opened", 12, e.sha["slow"], maintainer, false))
+	e.idle()
+	id := e.changes()[0].ID
+	st, ok := e.gh.LatestStatus(ghRepo, e.sha["slow"], "tcbot/armv8-qemu")
+	if want := fmt.Sprintf("https://tcbot.example.org/changes/%d", id); !ok || st.TargetURL != want {
+		t.Errorf("status links to %q, want %q", st.TargetURL, want)
+	}
+	get := func(path string) (int, string) {
+		resp, err := http.Get(e.srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	if code, body := get("/"); code != 200 || !strings.Contains(body, fmt.Sprintf(`href="changes/%d"`, id)) || !strings.Contains(body, "regression") {
+		t.Errorf("dashboard: %d\n%s", code, body)
+	}
+	if code, body := get(fmt.Sprintf("/changes/%d", id)); code != 200 || !strings.Contains(body, "REGRESSION") || !strings.Contains(body, "loop") {
+		t.Errorf("change page: %d\n%s", code, body)
+	}
+	code, body := get(fmt.Sprintf("/changes/%d?format=json", id))
+	var rep map[string]any
+	if code != 200 || json.Unmarshal([]byte(body), &rep) != nil || rep["verdict"] != "regression" {
+		t.Errorf("change JSON: %d %s", code, body)
+	}
+	if code, _ := get("/changes/999"); code != 404 {
+		t.Errorf("unknown change: %d, want 404", code)
+	}
+	if code, body := get("/healthz"); code != 200 || !strings.HasPrefix(body, "ok") {
+		t.Errorf("healthz: %d %s", code, body)
+	}
+	if code, body := get("/metrics"); code != 200 || !strings.Contains(body, `tcbot_webhooks_total{event="pull_request",result="queued"} 1`) ||
+		!strings.Contains(body, "tcbot_github_calls_total") || !strings.Contains(body, "tcbot_queue_latency_seconds") || !strings.Contains(body, `tcbot_jobs{kind="tcbot_measure",state="completed"} 1`) {
+		t.Errorf("metrics lack webhooks, GitHub calls, queue latency or jobs by state:\n%s", body)
 	}
 }

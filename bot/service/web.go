@@ -1,11 +1,15 @@
 package service
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"html/template"
+	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -13,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/sirupsen/logrus"
 
+	"github.com/tcbot/tcbot/bot/report"
 	"github.com/tcbot/tcbot/bot/store"
 	"github.com/tcbot/tcbot/bot/webhook"
 )
@@ -136,6 +141,7 @@ func (s *Service) handler() (http.Handler, error) {
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /{$}", s.dashboard)
+	mux.HandleFunc("GET /changes/{id}", s.changePage)
 	return mux, nil
 }
 
@@ -145,7 +151,7 @@ var dashboardTmpl = template.Must(template.New("d").Parse(`<!doctype html>
 .regression,.failed{color:#b00}.improvement,.fixed{color:#070}.error{color:#a60}</style></head>
 <body><h1>tcbot</h1><p>Recent changes, newest first.</p>
 <table><tr><th>#</th><th>repo</th><th>head</th><th>base</th><th>origin</th><th>PR</th><th>state</th><th>verdict</th><th>note</th><th>queued</th></tr>
-{{range .}}<tr><td>{{.ID}}</td><td>{{.Repo}}</td><td><code>{{printf "%.12s" .Head}}</code></td><td><code>{{printf "%.12s" .Base}}</code></td><td>{{.Origin}}</td><td>{{if .PR}}#{{.PR}}{{end}}</td><td>{{.State}}</td><td class="{{.Verdict}}">{{.Verdict}}</td><td>{{.Note}}</td><td>{{.CreatedAt.Format "2006-01-02 15:04:05"}}</td></tr>
+{{range .}}<tr><td><a href="changes/{{.ID}}">{{.ID}}</a></td><td>{{.Repo}}</td><td><code>{{printf "%.12s" .Head}}</code></td><td><code>{{printf "%.12s" .Base}}</code></td><td>{{.Origin}}</td><td>{{if .PR}}#{{.PR}}{{end}}</td><td>{{.State}}</td><td class="{{.Verdict}}">{{.Verdict}}</td><td>{{.Note}}</td><td>{{.CreatedAt.Format "2006-01-02 15:04:05"}}</td></tr>
 {{end}}</table></body></html>
 `))
 
@@ -157,6 +163,54 @@ func (s *Service) dashboard(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	_ = dashboardTmpl.Execute(w, changes)
+}
+
+var changeTmpl = template.Must(template.New("c").Parse(`<!doctype html>
+<html><head><meta charset="utf-8"><title>tcbot: change {{.C.ID}}</title>
+<style>body{font-family:sans-serif;margin:2em}pre{background:#f6f6f6;padding:1em;overflow:auto}</style></head>
+<body><p><a href="../">all changes</a></p><h1>Change {{.C.ID}}: {{.C.Repo}} <code>{{printf "%.12s" .C.Head}}</code></h1>
+<p>origin {{.C.Origin}}{{if .C.PR}}, pull request #{{.C.PR}}{{end}}; state {{.C.State}}{{with .C.Verdict}}; verdict <b>{{.}}</b>{{end}}{{with .C.Note}}; {{.}}{{end}}</p>
+{{if .Text}}<pre>{{.Text}}</pre><p><a href="{{.C.ID}}?format=json">JSON</a></p>{{else}}<p>Not measured yet.</p>{{end}}
+</body></html>
+`))
+
+// changePage shows one change's report (the commit statuses link here);
+// ?format=json gives the JSON report.
+func (s *Service) changePage(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		http.Error(w, "change id: want a number", http.StatusBadRequest)
+		return
+	}
+	c, err := store.GetChange(r.Context(), s.store.DB(), id)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusNotFound)
+		return
+	}
+	if r.URL.Query().Get("format") == "json" {
+		if c.Report == "" {
+			http.Error(w, "not measured yet", http.StatusNotFound)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, c.Report)
+		return
+	}
+	var text string
+	if c.Report != "" {
+		var rep report.Report
+		if err := json.Unmarshal([]byte(c.Report), &rep); err == nil {
+			var buf bytes.Buffer
+			if report.Text(&buf, rep) == nil {
+				text = buf.String()
+			}
+		}
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	_ = changeTmpl.Execute(w, struct {
+		C    *store.Change
+		Text string
+	}{c, text})
 }
 
 type metrics struct {
