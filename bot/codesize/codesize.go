@@ -8,6 +8,7 @@ import (
 	"debug/elf"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/tcbot/tcbot/bot/result"
 )
@@ -89,4 +90,52 @@ func Measure(path string) (Size, error) {
 		s.Text = s.Sections
 	}
 	return s, nil
+}
+
+// Attribute names the functions whose sizes changed most between two
+// tables, largest change first, at most n: "main +352 B, hash_key -84 B".
+// It is how a code-size change is traced to the code that caused it.
+func Attribute(base, head []result.FunctionSize, n int) string {
+	sizes := map[string][2]uint64{}
+	for _, f := range base {
+		s := sizes[f.Name]
+		s[0] += f.Size
+		sizes[f.Name] = s
+	}
+	for _, f := range head {
+		s := sizes[f.Name]
+		s[1] += f.Size
+		sizes[f.Name] = s
+	}
+	type delta struct {
+		name string
+		d    int64
+	}
+	var ds []delta
+	for name, s := range sizes {
+		if d := int64(s[1]) - int64(s[0]); d != 0 {
+			ds = append(ds, delta{name, d})
+		}
+	}
+	abs := func(x int64) int64 {
+		if x < 0 {
+			return -x
+		}
+		return x
+	}
+	sort.Slice(ds, func(i, j int) bool {
+		if abs(ds[i].d) != abs(ds[j].d) {
+			return abs(ds[i].d) > abs(ds[j].d)
+		}
+		return ds[i].name < ds[j].name
+	})
+	var parts []string
+	for i, d := range ds {
+		if i == n {
+			parts = append(parts, fmt.Sprintf("%d more", len(ds)-n))
+			break
+		}
+		parts = append(parts, fmt.Sprintf("%s %+d B", d.name, d.d))
+	}
+	return strings.Join(parts, ", ")
 }

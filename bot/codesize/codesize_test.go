@@ -447,3 +447,25 @@ func TestMeasureNotELF(t *testing.T) {
 		})
 	}
 }
+
+func TestAttribute(t *testing.T) {
+	base := []result.FunctionSize{{Name: "main", Size: 1000}, {Name: "hash_key", Size: 84}, {Name: "memcpy", Size: 500}, {Name: "gone", Size: 10}}
+	head := []result.FunctionSize{{Name: "main", Size: 1352}, {Name: "memcpy", Size: 500}, {Name: "new_helper", Size: 40}}
+	for _, tc := range []struct {
+		name string
+		n    int
+		want string
+	}{
+		{"largest change first, removed and added functions included", 5, "main +352 B, hash_key -84 B, new_helper +40 B, gone -10 B"},
+		{"capped with a count of the rest", 2, "main +352 B, hash_key -84 B, 2 more"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := Attribute(base, head, tc.n); got != tc.want {
+				t.Errorf("Attribute = %q, want %q", got, tc.want)
+			}
+		})
+	}
+	if got := Attribute(base, base, 3); got != "" {
+		t.Errorf("identical tables: %q, want nothing", got)
+	}
+}

@@ -32,6 +32,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/tcbot/tcbot/bot/codesize"
 	"github.com/tcbot/tcbot/bot/compare"
 	"github.com/tcbot/tcbot/bot/config"
 	"github.com/tcbot/tcbot/bot/executor"
@@ -237,6 +238,7 @@ func (m *Measurer) Run(ctx context.Context, req Request) (*report.Report, Stats,
 	}
 	opts := m.compareOptions(targets)
 	out := compare.Compare(baseResults, headResults, opts)
+	attributeCodeSize(out.Comparisons, sides[0].meas, sides[1].meas)
 	rep := report.New(repo.Name, base.SHA, head.SHA, out)
 	rep.BaseSubject, rep.HeadSubject = base.Subject, head.Subject
 	sort.Strings(infra)
@@ -268,6 +270,28 @@ func (m *Measurer) compareOptions(targets []config.Target) compare.Options {
 		opts.Informational[t.Name] = t.Informational
 	}
 	return opts
+}
+
+// attributeCodeSize notes, on each code-size change, the functions that
+// changed most (from the binaries' symbol tables), so the report says
+// where the bytes went.
+func attributeCodeSize(cs []compare.Comparison, base, head map[string]*store.Measurement) {
+	for i := range cs {
+		c := &cs[i]
+		if c.Metric != result.CodeSize || (c.Verdict != compare.Regression && c.Verdict != compare.Improvement) {
+			continue
+		}
+		b, h := base[c.Target], head[c.Target]
+		if b == nil || h == nil {
+			continue
+		}
+		if a := codesize.Attribute(b.Binaries[c.Benchmark].Functions, h.Binaries[c.Benchmark].Functions, 3); a != "" {
+			if c.Note != "" {
+				c.Note += "; "
+			}
+			c.Note += "functions: " + a
+		}
+	}
 }
 
 func dedupe(ss []string) []string {

@@ -100,6 +100,19 @@ func TestDemoEndToEnd(t *testing.T) {
 			t.Errorf("%d instruction comparisons, want 16 benchmarks x 2 arches", n)
 		}
 	}
+	// A code-size change names the functions that changed.
+	sized := 0
+	for _, c := range reps[1].Comparisons {
+		if c.Metric == "code-size" && c.Verdict != "unchanged" {
+			sized++
+			if !strings.Contains(c.Note, "functions: ") {
+				t.Errorf("%s %s code-size %s without attribution: %q", c.Target, c.Benchmark, c.Verdict, c.Note)
+			}
+		}
+	}
+	if sized == 0 {
+		t.Error("the injected regression changed no code size: the attribution went untested")
+	}
 	arches := map[string]bool{}
 	for _, c := range reps[1].Comparisons {
 		if c.Verdict == "regression" {
