@@ -16,8 +16,8 @@ import (
 	"time"
 
 	git "github.com/go-git/go-git/v5"
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 	"github.com/sirupsen/logrus"
