@@ -49,7 +49,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root.SetOut(stderr)
 	root.SetErr(stderr)
 	root.PersistentFlags().StringVar(&level, "log-level", "warning", "log level: debug, info, warning, error")
-	root.AddCommand(runCmd(log, stdout, stderr), compareCmd(log, stdout, stderr), demoCmd(log, stdout, stderr), configCmd(stdout), serveCmd(log, stderr), webhookCmd(stdout), oeCompareCmd(stdout))
+	root.AddCommand(runCmd(log, stdout, stderr), compareCmd(log, stdout, stderr), demoCmd(log, stdout, stderr), configCmd(stdout), serveCmd(log, stderr), webhookCmd(stdout), oeCompareCmd(stdout), targetCmd(log, stdout))
 	err := root.ExecuteContext(ctx)
 	var ee exitError
 	switch {
@@ -254,6 +254,41 @@ func configCmd(stdout io.Writer) *cobra.Command {
 		},
 	}
 	check.Flags().StringVar(&cfgPath, "config", "", "configuration file")
+	c.AddCommand(check)
+	return c
+}
+
+func targetCmd(log *logrus.Logger, stdout io.Writer) *cobra.Command {
+	c := &cobra.Command{Use: "target", Short: "work with targets"}
+	var cfgPath, target, bench string
+	check := &cobra.Command{
+		Use:   "check --config F --target T",
+		Short: "is this target usable? build one benchmark, run it there, print what was measured or what is wrong",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if target == "" {
+				return fmt.Errorf("--target is required")
+			}
+			cfg, err := loadConfig(cfgPath)
+			if err != nil {
+				return err
+			}
+			m, err := measure.New(cmd.Context(), cfg, log, progress.Discard{})
+			if err != nil {
+				return err
+			}
+			defer m.Store.Close()
+			msg, err := m.CheckTarget(cmd.Context(), target, bench)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(stdout, msg)
+			return nil
+		},
+	}
+	check.Flags().StringVar(&cfgPath, "config", "", "configuration file")
+	check.Flags().StringVar(&target, "target", "", "target name from the config")
+	check.Flags().StringVar(&bench, "benchmark", "crc32", "benchmark of the suite to run there")
 	c.AddCommand(check)
 	return c
 }

@@ -256,3 +256,29 @@ targets: [{name: armv8-qemu, arch: armv8, executor: qemu-user}]
 		t.Fatalf("unknown component: exit %d, %s", code, stderr)
 	}
 }
+
+func TestTargetCheck(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "tcbot.yaml")
+	os.WriteFile(cfg, []byte(`workdir: work
+repos: [{name: tc, url: /nonexistent}]
+targets:
+  - {name: armv7-qemu, arch: armv7, executor: qemu-user}
+  - {name: armv8-qemu, arch: armv8, executor: qemu-user}
+  - {name: armv8-gone, arch: armv8, executor: qemu-user, qemu: qemu-tcbot-nonexistent}
+`), 0o644)
+	for _, target := range []string{"armv7-qemu", "armv8-qemu"} {
+		code, stdout, stderr := tcbot(t, "target", "check", "--config", cfg, "--target", target)
+		if code != 0 || !strings.Contains(stdout, target+": usable") || !strings.Contains(stdout, "guest instructions") {
+			t.Errorf("%s: exit %d, stdout %q, stderr %q", target, code, stdout, stderr)
+		}
+	}
+	code, stdout, stderr := tcbot(t, "target", "check", "--config", cfg, "--target", "armv8-gone")
+	if code != 1 || stdout != "" || !strings.Contains(stderr, "qemu-tcbot-nonexistent not found") || !strings.Contains(stderr, "install qemu-user") {
+		t.Errorf("missing emulator: exit %d, stderr %q", code, stderr)
+	}
+	code, _, stderr = tcbot(t, "target", "check", "--config", cfg, "--target", "armv9-qemu")
+	if code != 1 || !strings.Contains(stderr, `unknown target "armv9-qemu"`) {
+		t.Errorf("unknown target: exit %d, stderr %q", code, stderr)
+	}
+}

@@ -1,0 +1,96 @@
+package measure
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/tcbot/tcbot/bot/config"
+	"github.com/tcbot/tcbot/bot/executor"
+	"github.com/tcbot/tcbot/bot/recipe"
+	"github.com/tcbot/tcbot/bot/suite"
+)
+
+// CheckTarget tells an operator whether a target is usable: its executor
+// prepares (emulator, plugin, board reachable), one benchmark of the suite
+// builds with the arch's default cross compiler, runs there and prints its
+// checksum. It returns what was measured, or an error saying exactly what
+// is wrong and how to fix it.
+func (m *Measurer) CheckTarget(ctx context.Context, name, benchmark string) (string, error) {
+	targets, err := m.Config.SelectTargets([]string{name})
+	if err != nil {
+		return "", err
+	}
+	t := targets[0]
+	rec := m.suiteRecipe()
+	if rec == nil {
+		return "", fmt.Errorf("no repository uses a recipe that builds the benchmark suite: add one with recipe: bench to %s", m.Config.Path)
+	}
+	b, ok := m.Suite.Benchmark(benchmark)
+	if !ok {
+		return "", fmt.Errorf("no benchmark %q in the suite", benchmark)
+	}
+	ex, err := m.newExecutor(t)
+	if err != nil {
+		return "", err
+	}
+	if err := ex.Prepare(ctx); err != nil {
+		return "", fmt.Errorf("%s: %w", t.Name, err)
+	}
+	defer ex.Cleanup()
+
+	dir, err := os.MkdirTemp("", "tcbot-target-check-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(dir)
+	os.MkdirAll(filepath.Join(dir, "bin"), 0o755)
+	for n, data := range m.Suite.Files {
+		if err := os.WriteFile(filepath.Join(dir, n), data, 0o644); err != nil {
+			return "", err
+		}
+	}
+	cc := config.Arches[t.Arch].CC
+	argv := recipe.Expand(rec.Build.Command, map[string][]string{
+		"cc": {cc}, "cflags": {"-O2"}, "ldflags": b.LDFlags, "output": {"bin/" + b.Name}, "sources": b.Sources,
+	})
+	out, err := executor.NewLocal().Run(ctx, executor.Spec{Name: "build " + b.Name, Dir: dir, Argv: argv, Env: rec.Build.EnvList(), Timeout: rec.Build.TimeoutOr(5 * time.Minute)})
+	if err != nil {
+		return "", fmt.Errorf("%s: build %s with %s: %w (make deps installs the Debian cross compilers)", t.Name, b.Name, cc, err)
+	}
+	if !out.OK() {
+		return "", fmt.Errorf("%s: build %s with %s failed (%s): %s", t.Name, b.Name, cc, out.Describe(), tail(out.Stderr, 6))
+	}
+	o, err := ex.Run(ctx, executor.Spec{
+		Name: t.Name + "/" + b.Name, Dir: filepath.Join(dir, "bin"),
+		Argv: recipe.Expand(rec.Run.Command, map[string][]string{"binary": {b.Name}, "args": b.Args}),
+		Env:  rec.Run.EnvList(), Timeout: time.Duration(t.Timeout),
+	})
+	if err != nil {
+		return "", fmt.Errorf("%s: run %s: %w", t.Name, b.Name, err)
+	}
+	if !o.OK() {
+		return "", fmt.Errorf("%s: %s %s: %s", t.Name, b.Name, o.Describe(), tail(o.Stderr, 6))
+	}
+	got, ok := suite.Checksum(o.Stdout)
+	if !ok || got != b.Checksum {
+		return "", fmt.Errorf("%s: %s printed checksum %q, want %s: the target miscomputes (wrong CPU model or emulator?)", t.Name, b.Name, got, b.Checksum)
+	}
+	msg := fmt.Sprintf("%s: usable: %s (%s) built with %s -O2 and ran on %s in %.2fs wall, checksum %s ok", t.Name, b.Name, t.Arch, cc, ex.Name(), o.Wall.Seconds(), got)
+	if o.HasCounts {
+		msg += fmt.Sprintf(", %d guest instructions", o.Instructions)
+	}
+	return msg, nil
+}
+
+// suiteRecipe is a configured recipe that builds the suite.
+func (m *Measurer) suiteRecipe() *recipe.Recipe {
+	for _, r := range m.Config.Repos {
+		if rec := m.Recipes[r.Name]; rec != nil && rec.Kind == "suite" {
+			return rec
+		}
+	}
+	return nil
+}
