@@ -267,6 +267,15 @@ func (w *reportWorker) Work(ctx context.Context, job *river.Job[ReportArgs]) err
 // into a regression, so people are notified exactly then.
 func (s *Service) postPRReport(ctx context.Context, repo *config.Repo, c *store.Change, rep *report.Report) error {
 	gr := ghRepo(repo)
+	// A report of a head the pull request has left behind must not replace
+	// the report of its current head: it only sets that commit's statuses.
+	if pull, ok, err := store.GetPull(ctx, s.store.DB(), repo.Name, c.PR); err != nil {
+		return err
+	} else if ok && pull.Head != c.Head {
+		s.log.WithFields(logrus.Fields{"repo": repo.Name, "pr": c.PR, "head": short(c.Head), "current": short(pull.Head)}).Info("report of an old head: statuses only")
+		s.setTargetStatuses(ctx, repo, c, rep)
+		return nil
+	}
 	var md bytes.Buffer
 	if err := report.Markdown(&md, *rep); err != nil {
 		return err

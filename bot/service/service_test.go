@@ -741,3 +741,29 @@ func TestDashboardAndChangePages(t *testing.T) {
 		t.Errorf("metrics lack webhooks, GitHub calls, queue latency or jobs by state:\n%s", body)
 	}
 }
+
+func TestLateReportOfAnOldHeadDoesNotReplaceTheCurrentOne(t *testing.T) {
+	e := setup(t, setupOpts{})
+	e.deliver("pull_request", e.pull("opened", 13, e.sha["slow"], maintainer, false))
+	e.idle()
+	before := e.gh.Comments(ghRepo, 13)
+	// A measurement of a head the pull request has since left (it moved
+	// while this one was queued) finishes last.
+	ctx := context.Background()
+	c := &store.Change{Repo: "hello", Head: e.sha["no-op"], Origin: "pr", PR: 13}
+	e.setRef("refs/pull/13/head", e.sha["slow"])
+	if _, err := store.InsertChange(ctx, e.st.DB(), c); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.River().Insert(ctx, service.MeasureArgs{Change: c.ID}, nil); err != nil {
+		t.Fatal(err)
+	}
+	e.idle()
+	after := e.gh.Comments(ghRepo, 13)
+	if len(after) != len(before) || after[len(after)-1].Body != before[len(before)-1].Body {
+		t.Fatalf("the old head's report touched the comments: %d -> %d", len(before), len(after))
+	}
+	if st, ok := e.gh.LatestStatus(ghRepo, e.sha["no-op"], "tcbot/armv8-qemu"); !ok || st.State != "success" {
+		t.Errorf("the old head's own status = %+v, want success", st)
+	}
+}
