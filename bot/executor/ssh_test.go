@@ -7,134 +7,24 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tcbot/tcbot/bot/executor/sshtest"
 )
 
-// board is a real sshd on 127.0.0.1 standing in for a board: this host is
-// the board, so the tests can look at its files and processes directly.
-type board struct {
-	port       int
-	user       string
-	key        string // client private key
-	knownHosts string // holds the board's real host key
-	dir        string
-}
+// board is the sshd stand-in (sshtest.Board) with an executor for it.
+type board struct{ *sshtest.Board }
+
+func startBoard(t *testing.T) *board { return &board{sshtest.Start(t)} }
 
 // ssh returns an executor for the board with a load limit no CI machine
 // reaches, so only the busy-board test sees a busy board.
 func (b *board) ssh() *SSH {
-	return &SSH{Host: "127.0.0.1", Port: b.port, User: b.user, KeyFile: b.key, KnownHosts: b.knownHosts, MaxLoad: 1000, Dial: 5 * time.Second}
-}
-
-func keygen(t *testing.T, file string) {
-	t.Helper()
-	if msg, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "tcbot-test", "-f", file).CombinedOutput(); err != nil {
-		t.Fatalf("ssh-keygen: %v\n%s", err, msg)
-	}
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// startBoard runs sshd -D with a configuration, keys and authorized_keys
-// all in a temporary directory, and waits until it accepts connections.
-func startBoard(t *testing.T) *board {
-	t.Helper()
-	const sshd = "/usr/sbin/sshd"
-	if _, err := os.Stat(sshd); err != nil {
-		t.Fatalf("%s missing: install openssh-server (apt-get install openssh-server; .ci/run does)", sshd)
-	}
-	u, err := user.Current()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	b := &board{port: freePort(t), user: u.Username, key: filepath.Join(dir, "client"), knownHosts: filepath.Join(dir, "known_hosts"), dir: dir}
-	hostKey := filepath.Join(dir, "host")
-	keygen(t, hostKey)
-	keygen(t, b.key)
-	pub, err := os.ReadFile(b.key + ".pub")
-	if err != nil {
-		t.Fatal(err)
-	}
-	auth := filepath.Join(dir, "authorized_keys")
-	if err := os.WriteFile(auth, pub, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	hostPub, err := os.ReadFile(hostKey + ".pub")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(b.knownHosts, []byte(fmt.Sprintf("[127.0.0.1]:%d %s", b.port, hostPub)), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	config := filepath.Join(dir, "sshd_config")
-	conf := fmt.Sprintf(`ListenAddress 127.0.0.1
-Port %d
-HostKey %s
-AuthorizedKeysFile %s
-PidFile %s
-UsePAM no
-StrictModes no
-PermitRootLogin prohibit-password
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-PubkeyAuthentication yes
-MaxSessions 100
-MaxStartups 100
-`, b.port, hostKey, auth, filepath.Join(dir, "sshd.pid"))
-	if err := os.WriteFile(config, []byte(conf), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	// sshd needs its privilege-separation directory.
-	if err := os.MkdirAll("/run/sshd", 0o755); err != nil {
-		t.Fatal(err)
-	}
-	var log strings.Builder
-	cmd := exec.Command(sshd, "-D", "-e", "-f", config)
-	cmd.Stdout, cmd.Stderr = &log, &log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-exited
-		if t.Failed() {
-			t.Logf("sshd log:\n%s", log.String())
-		}
-	})
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(b.port)), time.Second)
-		if err == nil {
-			c.Close()
-			return b
-		}
-		select {
-		case err := <-exited:
-			t.Fatalf("sshd exited: %v", err)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("sshd not listening on %d after 10s", b.port)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return &SSH{Host: "127.0.0.1", Port: b.Port, User: b.User, KeyFile: b.Key, KnownHosts: b.KnownHosts, MaxLoad: 1000, Dial: 5 * time.Second}
 }
 
 func prepared(t *testing.T, s *SSH) *SSH {
@@ -249,13 +139,15 @@ func TestSSHRuns(t *testing.T) {
 func TestSSHPrepareRefuses(t *testing.T) {
 	b := startBoard(t)
 	other := filepath.Join(t.TempDir(), "other")
-	keygen(t, other)
+	if msg, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "tcbot-test", "-f", other).CombinedOutput(); err != nil {
+		t.Fatalf("ssh-keygen: %v\n%s", err, msg)
+	}
 	otherPub, err := os.ReadFile(other + ".pub")
 	if err != nil {
 		t.Fatal(err)
 	}
 	wrongKnown := filepath.Join(t.TempDir(), "known_hosts")
-	if err := os.WriteFile(wrongKnown, []byte(fmt.Sprintf("[127.0.0.1]:%d %s", b.port, otherPub)), 0o600); err != nil {
+	if err := os.WriteFile(wrongKnown, []byte(fmt.Sprintf("[127.0.0.1]:%d %s", b.Port, otherPub)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	emptyKnown := filepath.Join(t.TempDir(), "known_hosts")
@@ -293,7 +185,7 @@ func TestSSHPrepareRefuses(t *testing.T) {
 		{"host key does not match known_hosts", func(s *SSH) { s.KnownHosts = wrongKnown }, []string{"host key", "ssh-keyscan"}},
 		{"unknown host", func(s *SSH) { s.KnownHosts = emptyKnown }, []string{"host key", "ssh-keyscan"}},
 		{"no known_hosts file set", func(s *SSH) { s.KnownHosts = "" }, []string{"known_hosts"}},
-		{"unreachable board", func(s *SSH) { s.Port = freePort(t) }, []string{"connect"}},
+		{"unreachable board", func(s *SSH) { s.Port = closedPort(t) }, []string{"connect"}},
 		{"board that never answers", func(s *SSH) { s.Port = silent.Addr().(*net.TCPAddr).Port }, []string{"handshake"}},
 		{"busy board", func(s *SSH) { s.MaxLoad = -1 }, []string{"board busy: load"}},
 	} {
@@ -338,8 +230,8 @@ func TestSSHCleanupRemovesWorkDir(t *testing.T) {
 	if err := s.Cleanup(); err != nil {
 		t.Fatalf("Cleanup before Prepare: %v", err)
 	}
-	s.RemoteDir = filepath.Join(b.dir, "remote")
-	s.Files = []string{b.key + ".pub"}
+	s.RemoteDir = filepath.Join(b.Dir, "remote")
+	s.Files = []string{b.Key + ".pub"}
 	if err := s.Prepare(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -437,4 +329,15 @@ func TestSSHOverhead(t *testing.T) {
 		return time.Since(start)
 	})
 	t.Logf("/bin/true, median of %d: ssh Run %s (Outcome.Wall %s, perf %v), bare ssh session %s, local Run %s", n, remote, (wall[n/2-1]+wall[n/2])/2, s.perf, session, local)
+}
+
+// closedPort is a loopback port nothing listens on.
+func closedPort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
 }
