@@ -107,8 +107,26 @@ type Target struct {
 	Samples int      `yaml:"samples"`
 	Timeout Duration `yaml:"timeout"`
 	// Informational lists metrics recorded but never used for a verdict on
-	// this target; default under qemu-user: time and compile-time.
+	// this target; default under qemu-user: time and compile-time; on
+	// boards: compile-time.
 	Informational []string `yaml:"informational"`
+	// SSH says how to reach a board (executor: ssh).
+	SSH *SSHTarget `yaml:"ssh"`
+	// RunWrapper runs each benchmark through a command on the board, e.g.
+	// [qemu-aarch64, -cpu, cortex-a57], so an x86 host can stand in for a
+	// board in tests.
+	RunWrapper []string `yaml:"run_wrapper"`
+}
+
+// SSHTarget is a board reached over SSH. Host keys are always checked
+// against KnownHosts.
+type SSHTarget struct {
+	Host       string  `yaml:"host"`
+	Port       int     `yaml:"port"`
+	User       string  `yaml:"user"`
+	KeyFile    string  `yaml:"key_file"`
+	KnownHosts string  `yaml:"known_hosts"`
+	MaxLoad    float64 `yaml:"max_load"` // health check: 1-minute load average below this (default 2)
 }
 
 // CompareConfig tunes the comparison.
@@ -158,7 +176,7 @@ var Arches = map[string]struct{ QEMU, CPU, CC string }{
 var executors = map[string]string{
 	"qemu-user":   "",
 	"qemu-system": "the qemu-system executor is not implemented yet; use qemu-user",
-	"ssh":         "the ssh executor is not implemented yet; use qemu-user",
+	"ssh":         "",
 	"lava":        "the lava executor is not implemented yet; use qemu-user",
 }
 
@@ -280,13 +298,28 @@ func (c *Config) applyDefaults() {
 			t.QEMU = a.QEMU
 		}
 		if t.Samples <= 0 {
+			// Exact counts need one run; board timings need ~10 a side
+			// for the false-discovery control to find anything.
 			t.Samples = 1
+			if t.Executor == "ssh" {
+				t.Samples = 10
+			}
+		}
+		if t.SSH != nil {
+			t.SSH.KeyFile = c.Abs(t.SSH.KeyFile)
+			t.SSH.KnownHosts = c.Abs(t.SSH.KnownHosts)
+			if t.SSH.Port == 0 {
+				t.SSH.Port = 22
+			}
 		}
 		if t.Timeout <= 0 {
 			t.Timeout = Duration(5 * time.Minute)
 		}
 		if t.Informational == nil && t.Executor == "qemu-user" {
 			t.Informational = []string{"time", "compile-time"}
+		}
+		if t.Informational == nil && t.Executor == "ssh" {
+			t.Informational = []string{"compile-time"}
 		}
 	}
 	if c.Compare.MinEffect == 0 {
@@ -394,7 +427,7 @@ func (c *Config) Validate() error {
 			bad(ln("arch"), key("arch"), "%q: want armv7 or armv8", t.Arch)
 		}
 		if msg, ok := executors[t.Executor]; !ok {
-			bad(ln("executor"), key("executor"), "%q: want qemu-user (qemu-system, ssh and lava come later)", t.Executor)
+			bad(ln("executor"), key("executor"), "%q: want qemu-user or ssh (qemu-system and lava come later)", t.Executor)
 		} else if msg != "" {
 			bad(ln("executor"), key("executor"), "%s", msg)
 		}
@@ -402,6 +435,20 @@ func (c *Config) Validate() error {
 			if _, err := parseDuration(v.Value); err != nil {
 				bad(v.Line, key("timeout"), "%q is not a duration: write e.g. 5m or 90s", v.Value)
 			}
+		}
+		if t.Executor == "ssh" {
+			switch {
+			case t.SSH == nil:
+				bad(ln("executor"), key("ssh"), "missing: an ssh target needs ssh: {host, user, key_file, known_hosts}")
+			default:
+				for k, v := range map[string]string{"host": t.SSH.Host, "user": t.SSH.User, "key_file": t.SSH.KeyFile, "known_hosts": t.SSH.KnownHosts} {
+					if v == "" {
+						bad(c.line("targets", i, "ssh"), key("ssh."+k), "missing (host keys are always checked: known_hosts is required; ssh-keyscan the board into it)")
+					}
+				}
+			}
+		} else if t.SSH != nil {
+			bad(c.line("targets", i, "ssh"), key("ssh"), "only for executor: ssh")
 		}
 		if t.Samples > 1000 {
 			bad(ln("samples"), key("samples"), "%d is too many (at most 1000)", t.Samples)

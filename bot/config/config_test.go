@@ -367,15 +367,28 @@ targets:
 			fix: "want qemu-user",
 		},
 		{
-			name: "ssh executor is not implemented yet",
+			name: "ssh target without its ssh section",
 			yaml: `repos: [{name: gcc, url: https://example.org/gcc.git}]
 targets:
   - name: board
     arch: armv8
     executor: ssh   #<
 `,
-			key: "targets[0].executor",
-			fix: "not implemented yet; use qemu-user",
+			key: "targets[0].ssh",
+			fix: "needs ssh: {host, user, key_file, known_hosts}",
+		},
+		{
+			name: "ssh target without known_hosts",
+			yaml: `repos: [{name: gcc, url: https://example.org/gcc.git}]
+targets:
+  - name: board
+    arch: armv8
+    executor: ssh
+    ssh:   #<
+      {host: board1.lab, user: bench, key_file: id_ed25519}
+`,
+			key: "targets[0].ssh.known_hosts",
+			fix: "known_hosts is required",
 		},
 		{
 			name: "toolchain host without a compiler for a target's arch",

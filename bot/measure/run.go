@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/tcbot/tcbot/bot/config"
@@ -14,16 +15,28 @@ import (
 	"github.com/tcbot/tcbot/bot/suite"
 )
 
-func (m *Measurer) newExecutor(t config.Target) (executor.Executor, error) {
+// newExecutor makes the executor of a target; files are the binaries an
+// executor on another machine (ssh) must upload.
+func (m *Measurer) newExecutor(t config.Target, files []string) (executor.Executor, error) {
 	if m.NewExecutor != nil {
 		return m.NewExecutor(t)
 	}
 	switch t.Executor {
 	case "qemu-user":
 		return &executor.QEMUUser{QEMU: t.QEMU, CPU: t.CPU, Plugin: m.Plugin}, nil
+	case "ssh":
+		if t.SSH == nil {
+			return nil, fmt.Errorf("target %s: executor ssh needs an ssh: section", t.Name)
+		}
+		return &executor.SSH{Host: t.SSH.Host, Port: t.SSH.Port, User: t.SSH.User, KeyFile: t.SSH.KeyFile, KnownHosts: t.SSH.KnownHosts,
+			MaxLoad: t.SSH.MaxLoad, RunWrapper: t.RunWrapper, Files: files}, nil
 	}
 	return nil, fmt.Errorf("target %s: executor %q is not implemented", t.Name, t.Executor)
 }
+
+// onBoard reports whether a target's executor runs on another machine: its
+// binaries are uploaded per build, and one benchmark runs there at a time.
+func onBoard(t config.Target) bool { return t.Executor == "ssh" }
 
 func (sd *side) fail(target, msg string) {
 	sd.mu.Lock()
@@ -79,16 +92,39 @@ func (m *Measurer) runAll(ctx context.Context, targets []config.Target, sides []
 				}
 			}
 		}
-		ex, err := m.newExecutor(t)
-		if err == nil {
-			err = ex.Prepare(ctx)
-			execs = append(execs, ex)
-		}
-		if err != nil {
-			for _, sd := range needing {
-				sd.fail(t.Name, err.Error())
+		// One executor per side on a board (each uploads its own build),
+		// one shared by both sides under emulation.
+		exFor := map[*side]executor.Executor{}
+		var shared executor.Executor
+		for _, sd := range needing {
+			if shared != nil {
+				exFor[sd] = shared
+				continue
 			}
-			continue
+			var files []string
+			set := sd.buildFor(t.Name)
+			for _, b := range m.Suite.Benchmarks {
+				if bin := set.bins[b.Name]; bin != nil && bin.OK {
+					files = append(files, filepath.Join(set.dir, "bin", b.Name))
+				}
+			}
+			ex, err := m.newExecutor(t, files)
+			if err == nil {
+				execs = append(execs, ex)
+				err = ex.Prepare(ctx)
+			}
+			if err != nil {
+				sd.fail(t.Name, err.Error())
+				continue
+			}
+			exFor[sd] = ex
+			if !onBoard(t) {
+				shared = ex
+			}
+		}
+		var serial *sync.Mutex
+		if onBoard(t) {
+			serial = &sync.Mutex{}
 		}
 		for i := 0; i < t.Samples; i++ {
 			for _, b := range m.Suite.Benchmarks {
@@ -96,10 +132,11 @@ func (m *Measurer) runAll(ctx context.Context, targets []config.Target, sides []
 					set := sd.buildFor(t.Name)
 					bin := set.bins[b.Name]
 					runs := sd.runs[t.Name][b.Name]
-					if bin == nil || !bin.OK || runs.identical {
+					ex := exFor[sd]
+					if bin == nil || !bin.OK || runs.identical || ex == nil {
 						continue
 					}
-					jobs = append(jobs, m.runJob(ex, t, sd, set.dir, b, runs, st))
+					jobs = append(jobs, m.runJob(ex, serial, t, sd, set.dir, b, runs, st))
 				}
 			}
 		}
@@ -140,8 +177,14 @@ func (m *Measurer) baseBinary(base *side, target, bench string) string {
 	return ""
 }
 
-func (m *Measurer) runJob(ex executor.Executor, t config.Target, sd *side, dir string, b suite.Benchmark, runs *benchRuns, st *Stats) func(context.Context) {
+func (m *Measurer) runJob(ex executor.Executor, serial *sync.Mutex, t config.Target, sd *side, dir string, b suite.Benchmark, runs *benchRuns, st *Stats) func(context.Context) {
 	return func(ctx context.Context) {
+		if serial != nil {
+			// A board runs one benchmark at a time: timings on a busy
+			// board mean nothing.
+			serial.Lock()
+			defer serial.Unlock()
+		}
 		if sd.hasFailed(t.Name) {
 			return
 		}
@@ -187,7 +230,13 @@ func (m *Measurer) runJob(ex executor.Executor, t config.Target, sd *side, dir s
 		if o.HasCounts {
 			runs.instructions = append(runs.instructions, float64(o.Instructions))
 		}
-		runs.times = append(runs.times, o.CPU.Seconds())
+		if onBoard(t) {
+			// On a board, wall time of the benchmark (the SSH session's
+			// own cost is the same for base and head).
+			runs.times = append(runs.times, o.Wall.Seconds())
+		} else {
+			runs.times = append(runs.times, o.CPU.Seconds())
+		}
 	}
 }
 

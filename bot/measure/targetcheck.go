@@ -32,15 +32,6 @@ func (m *Measurer) CheckTarget(ctx context.Context, name, benchmark string) (str
 	if !ok {
 		return "", fmt.Errorf("no benchmark %q in the suite", benchmark)
 	}
-	ex, err := m.newExecutor(t)
-	if err != nil {
-		return "", err
-	}
-	if err := ex.Prepare(ctx); err != nil {
-		return "", fmt.Errorf("%s: %w", t.Name, err)
-	}
-	defer ex.Cleanup()
-
 	dir, err := os.MkdirTemp("", "tcbot-target-check-")
 	if err != nil {
 		return "", err
@@ -63,6 +54,14 @@ func (m *Measurer) CheckTarget(ctx context.Context, name, benchmark string) (str
 	if !out.OK() {
 		return "", fmt.Errorf("%s: build %s with %s failed (%s): %s", t.Name, b.Name, cc, out.Describe(), tail(out.Stderr, 6))
 	}
+	ex, err := m.newExecutor(t, []string{filepath.Join(dir, "bin", b.Name)})
+	if err != nil {
+		return "", err
+	}
+	defer ex.Cleanup()
+	if err := ex.Prepare(ctx); err != nil {
+		return "", fmt.Errorf("%s: %w", t.Name, err)
+	}
 	o, err := ex.Run(ctx, executor.Spec{
 		Name: t.Name + "/" + b.Name, Dir: filepath.Join(dir, "bin"),
 		Argv: recipe.Expand(rec.Run.Command, map[string][]string{"binary": {b.Name}, "args": b.Args}),
@@ -80,7 +79,12 @@ func (m *Measurer) CheckTarget(ctx context.Context, name, benchmark string) (str
 	}
 	msg := fmt.Sprintf("%s: usable: %s (%s) built with %s -O2 and ran on %s in %.2fs wall, checksum %s ok", t.Name, b.Name, t.Arch, cc, ex.Name(), o.Wall.Seconds(), got)
 	if o.HasCounts {
-		msg += fmt.Sprintf(", %d guest instructions", o.Instructions)
+		msg += fmt.Sprintf(", %d instructions", o.Instructions)
+	}
+	if board, ok := ex.(*executor.SSH); ok {
+		if info, err := executor.Check(ctx, board); err == nil {
+			msg += "\n" + info
+		}
 	}
 	return msg, nil
 }

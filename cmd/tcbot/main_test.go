@@ -269,7 +269,7 @@ targets:
 `), 0o644)
 	for _, target := range []string{"armv7-qemu", "armv8-qemu"} {
 		code, stdout, stderr := tcbot(t, "target", "check", "--config", cfg, "--target", target)
-		if code != 0 || !strings.Contains(stdout, target+": usable") || !strings.Contains(stdout, "guest instructions") {
+		if code != 0 || !strings.Contains(stdout, target+": usable") || !strings.Contains(stdout, " instructions") {
 			t.Errorf("%s: exit %d, stdout %q, stderr %q", target, code, stdout, stderr)
 		}
 	}
