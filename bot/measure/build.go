@@ -197,8 +197,9 @@ func loadBuild(dir string) (map[string]*binary, bool) {
 	return bins, true
 }
 
-func (s *Stats) addBuild() { statsMu.Lock(); s.Builds++; statsMu.Unlock() }
-func (s *Stats) addRun()   { statsMu.Lock(); s.Runs++; statsMu.Unlock() }
+func (s *Stats) addBuild()    { statsMu.Lock(); s.Builds++; statsMu.Unlock() }
+func (s *Stats) addRun()      { statsMu.Lock(); s.Runs++; statsMu.Unlock() }
+func (s *Stats) addResample() { statsMu.Lock(); s.Resampled++; statsMu.Unlock() }
 
 var statsMu sync.Mutex
 

@@ -91,6 +91,8 @@ type Stats struct {
 	Runs     int // emulator runs
 	Reused   int // measurements taken from the store
 	Measured int // measurements stored by this run
+	// Resampled counts grey-zone comparisons that got more samples.
+	Resampled int
 }
 
 // Run measures a change and returns its report.
@@ -202,6 +204,9 @@ func (m *Measurer) Run(ctx context.Context, req Request) (*report.Report, Stats,
 
 	// Run: one executor per target, base and head interleaved.
 	if err := m.runAll(ctx, targets, sides, &st); err != nil {
+		return nil, st, err
+	}
+	if err := m.resample(ctx, targets, sides, &st); err != nil {
 		return nil, st, err
 	}
 

@@ -256,3 +256,7 @@ func TestMissingEmulatorIsAnErrorAndStoresNothing(t *testing.T) {
 		t.Errorf("store holds %d measurements, want 2", n)
 	}
 }
+
+func measureRequest(f *fixture, head, base string) measure.Request {
+	return measure.Request{Repo: "tc", Rev: f.shas[head], Base: f.shas[base]}
+}

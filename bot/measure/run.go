@@ -56,6 +56,13 @@ func (sd *side) hasFailed(target string) bool {
 // runAll runs every binary that needs running on every target, base and
 // head samples interleaved, at most Config.Jobs at once.
 func (m *Measurer) runAll(ctx context.Context, targets []config.Target, sides []*side, st *Stats) error {
+	return m.runSamples(ctx, targets, sides, st, nil)
+}
+
+// runSamples runs the planned samples (more == nil), or, for adaptive
+// resampling, more[target][benchmark] further samples of each side that is
+// measured in this run.
+func (m *Measurer) runSamples(ctx context.Context, targets []config.Target, sides []*side, st *Stats, more map[string]map[string]int) error {
 	base, head := sides[0], sides[1]
 	var jobs []func(context.Context)
 	var execs []executor.Executor
@@ -65,6 +72,9 @@ func (m *Measurer) runAll(ctx context.Context, targets []config.Target, sides []
 		}
 	}()
 	for _, t := range targets {
+		if more != nil && more[t.Name] == nil {
+			continue
+		}
 		var needing []*side
 		for _, sd := range sides {
 			sd.runs = ensure(sd.runs)
@@ -74,6 +84,9 @@ func (m *Measurer) runAll(ctx context.Context, targets []config.Target, sides []
 					continue
 				}
 				needing = append(needing, sd)
+				if more != nil {
+					continue // keep the samples taken so far
+				}
 				sd.runs[t.Name] = map[string]*benchRuns{}
 				for _, b := range m.Suite.Benchmarks {
 					sd.runs[t.Name][b.Name] = &benchRuns{}
@@ -84,7 +97,7 @@ func (m *Measurer) runAll(ctx context.Context, targets []config.Target, sides []
 			continue
 		}
 		// LNT's rule: a head binary identical to the base binary is not run.
-		if hs := head.buildFor(t.Name); hs != nil && hs.err == nil && !head.hasFailed(t.Name) {
+		if hs := head.buildFor(t.Name); more == nil && hs != nil && hs.err == nil && !head.hasFailed(t.Name) {
 			for _, b := range m.Suite.Benchmarks {
 				hb := hs.bins[b.Name]
 				if hb != nil && hb.OK && hb.SHA256 != "" && hb.SHA256 == m.baseBinary(base, t.Name, b.Name) {
@@ -126,8 +139,11 @@ func (m *Measurer) runAll(ctx context.Context, targets []config.Target, sides []
 		if onBoard(t) {
 			serial = &sync.Mutex{}
 		}
-		for i := 0; i < t.Samples; i++ {
+		for i := 0; i < maxSamples(t, more); i++ {
 			for _, b := range m.Suite.Benchmarks {
+				if more != nil && i >= more[t.Name][b.Name] {
+					continue
+				}
 				for _, sd := range needing {
 					set := sd.buildFor(t.Name)
 					bin := set.bins[b.Name]
@@ -151,6 +167,17 @@ func (m *Measurer) runAll(ctx context.Context, targets []config.Target, sides []
 		return fmt.Errorf("run: %w", ctx.Err())
 	}
 	return nil
+}
+
+func maxSamples(t config.Target, more map[string]map[string]int) int {
+	if more == nil {
+		return t.Samples
+	}
+	n := 0
+	for _, k := range more[t.Name] {
+		n = max(n, k)
+	}
+	return n
 }
 
 func ensure(m map[string]map[string]*benchRuns) map[string]map[string]*benchRuns {
