@@ -185,7 +185,7 @@ func TestSSHPrepareRefuses(t *testing.T) {
 		{"host key does not match known_hosts", func(s *SSH) { s.KnownHosts = wrongKnown }, []string{"host key", "ssh-keyscan"}},
 		{"unknown host", func(s *SSH) { s.KnownHosts = emptyKnown }, []string{"host key", "ssh-keyscan"}},
 		{"no known_hosts file set", func(s *SSH) { s.KnownHosts = "" }, []string{"known_hosts"}},
-		{"unreachable board", func(s *SSH) { s.Port = closedPort(t) }, []string{"connect"}},
+		{"unreachable board", func(s *SSH) { s.Port = sshtest.FreePort(t) }, []string{"connect"}},
 		{"board that never answers", func(s *SSH) { s.Port = silent.Addr().(*net.TCPAddr).Port }, []string{"handshake"}},
 		{"busy board", func(s *SSH) { s.MaxLoad = -1 }, []string{"board busy: load"}},
 	} {
@@ -329,15 +329,4 @@ func TestSSHOverhead(t *testing.T) {
 		return time.Since(start)
 	})
 	t.Logf("/bin/true, median of %d: ssh Run %s (Outcome.Wall %s, perf %v), bare ssh session %s, local Run %s", n, remote, (wall[n/2-1]+wall[n/2])/2, s.perf, session, local)
-}
-
-// closedPort is a loopback port nothing listens on.
-func closedPort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }

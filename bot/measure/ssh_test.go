@@ -3,7 +3,6 @@ package measure_test
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"strings"
 	"testing"
@@ -30,7 +29,7 @@ func TestSSHBoard(t *testing.T) {
 	}
 	wrongKnown := b.Dir + "/wrong_known_hosts"
 	os.WriteFile(wrongKnown, []byte(fmt.Sprintf("[127.0.0.1]:%d ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAdtk1dD8W1C6m4hM2qGdpX1pE2pQy4nqJ0XqkQ4jJ6M\n", b.Port)), 0o600)
-	f := newFixture(t, target("armv8-board", b.Port, b.KnownHosts)+target("armv8-dead", closedPort(t), b.KnownHosts)+target("armv8-impostor", b.Port, wrongKnown))
+	f := newFixture(t, target("armv8-board", b.Port, b.KnownHosts)+target("armv8-dead", sshtest.FreePort(t), b.KnownHosts)+target("armv8-impostor", b.Port, wrongKnown))
 	m := f.measurer(t)
 	ctx := context.Background()
 
@@ -88,14 +87,4 @@ func TestSSHBoard(t *testing.T) {
 	if _, err := m.CheckTarget(ctx, "armv8-impostor", "steady"); err == nil || !strings.Contains(err.Error(), "host key") {
 		t.Errorf("target check of a board with the wrong host key: %v", err)
 	}
-}
-
-func closedPort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }

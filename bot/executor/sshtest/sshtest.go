@@ -33,7 +33,9 @@ func keygen(t testing.TB, file string) {
 	}
 }
 
-func freePort(t testing.TB) int {
+// FreePort is a loopback port nothing listens on (for a board that is
+// down, or a new server).
+func FreePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -56,7 +58,7 @@ func Start(t testing.TB) *Board {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	b := &Board{Port: freePort(t), User: u.Username, Key: filepath.Join(dir, "client"), KnownHosts: filepath.Join(dir, "known_hosts"), Dir: dir}
+	b := &Board{Port: FreePort(t), User: u.Username, Key: filepath.Join(dir, "client"), KnownHosts: filepath.Join(dir, "known_hosts"), Dir: dir}
 	hostKey := filepath.Join(dir, "host")
 	keygen(t, hostKey)
 	keygen(t, b.Key)
