@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io/fs"
-	"sort"
 	"strings"
 	"time"
 
@@ -45,9 +44,7 @@ func (m *Measurer) runKas(ctx context.Context, req Request, repo *config.Repo, t
 	local := executor.NewLocal()
 	var baseResults, headResults []result.Result
 	var errs []string
-	informational := map[string][]string{}
 	for _, t := range targets {
-		informational[t.Name] = m.Recipe.Kas.Informational
 		if _, ok := m.Recipe.Kas.Projects[t.Arch]; !ok {
 			errs = append(errs, fmt.Sprintf("%s: recipe %s builds no image for %s", t.Name, m.Recipe.Name, t.Arch))
 			continue
@@ -78,24 +75,15 @@ func (m *Measurer) runKas(ctx context.Context, req Request, repo *config.Repo, t
 			*side.dst = append(*side.dst, meas.Results...)
 		}
 	}
-	opts := compare.DefaultOptions()
-	for k, v := range m.Config.Compare.Thresholds {
-		opts.Thresholds[k] = v
+	opts := m.compareOptions(targets)
+	for _, t := range targets {
+		// One build per side: build CPU time can only inform.
+		opts.Informational[t.Name] = m.Recipe.Kas.Informational
 	}
-	opts.MinEffect, opts.Q, opts.Informational = m.Config.Compare.MinEffect, m.Config.Compare.FDR, informational
-	rep := report.New(repo.Name, base.SHA, head.SHA, compare.Compare(baseResults, headResults, opts))
-	rep.BaseSubject, rep.HeadSubject = base.Subject, head.Subject
-	sort.Strings(errs)
-	for _, e := range errs {
-		rep.AddError(e)
-	}
-	rep.Reproduce = req.Reproduce
-	if rep.Reproduce == "" {
-		rep.Reproduce = report.ReproduceCommand(m.Config.Path, repo.Name, base.SHA, head.SHA, req.Targets)
-	}
+	rep := m.newReport(req, repo.Name, base, head, compare.Compare(baseResults, headResults, opts), errs)
 	st.Wall = time.Since(start)
 	st.Busy = m.busy.total()
-	return &rep, st, nil
+	return rep, st, nil
 }
 
 // kasBuild builds one revision for one target and reads its results.

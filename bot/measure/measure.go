@@ -244,7 +244,17 @@ func (m *Measurer) Run(ctx context.Context, req Request) (*report.Report, Stats,
 	opts := m.compareOptions(targets)
 	out := compare.Compare(baseResults, headResults, opts)
 	attributeCodeSize(out.Comparisons, sides[0].meas, sides[1].meas)
-	rep := report.New(repo.Name, base.SHA, head.SHA, out)
+	rep := m.newReport(req, repo.Name, base, head, out, infra)
+	st.Wall = time.Since(start)
+	st.Busy = m.busy.total()
+	log.WithFields(logrus.Fields{"verdict": rep.Verdict, "wall": st.Wall.Round(time.Millisecond), "measured": st.Measured, "reused": st.Reused}).Info("change measured")
+	return rep, st, nil
+}
+
+// newReport makes the report of a change: the comparison outcome, the
+// infrastructure errors met (each once), and the reproduce command.
+func (m *Measurer) newReport(req Request, repo string, base, head source.Commit, out compare.Outcome, infra []string) *report.Report {
+	rep := report.New(repo, base.SHA, head.SHA, out)
 	rep.BaseSubject, rep.HeadSubject = base.Subject, head.Subject
 	sort.Strings(infra)
 	for _, e := range dedupe(infra) {
@@ -252,12 +262,9 @@ func (m *Measurer) Run(ctx context.Context, req Request) (*report.Report, Stats,
 	}
 	rep.Reproduce = req.Reproduce
 	if rep.Reproduce == "" {
-		rep.Reproduce = report.ReproduceCommand(cfg.Path, repo.Name, base.SHA, head.SHA, req.Targets)
+		rep.Reproduce = report.ReproduceCommand(m.Config.Path, repo, base.SHA, head.SHA, req.Targets)
 	}
-	st.Wall = time.Since(start)
-	st.Busy = m.busy.total()
-	log.WithFields(logrus.Fields{"verdict": rep.Verdict, "wall": st.Wall.Round(time.Millisecond), "measured": st.Measured, "reused": st.Reused}).Info("change measured")
-	return &rep, st, nil
+	return &rep
 }
 
 func (m *Measurer) compareOptions(targets []config.Target) compare.Options {

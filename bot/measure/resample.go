@@ -66,8 +66,7 @@ func (m *Measurer) grey(t config.Target, bench string, base, head []float64) boo
 	mk := func(s []float64) []result.Result {
 		return []result.Result{{Target: t.Name, Suite: m.Suite.Name, Benchmark: bench, Metric: result.Time, Unit: "s", Samples: s}}
 	}
-	opts := compare.DefaultOptions()
-	opts.MinEffect, opts.Q = m.Config.Compare.MinEffect, m.Config.Compare.FDR
+	opts := m.compareOptions(nil)
 	out := compare.Compare(mk(base), mk(head), opts)
 	if len(out.Comparisons) != 1 {
 		return false

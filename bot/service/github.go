@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -255,7 +256,9 @@ func (w *reportWorker) Work(ctx context.Context, job *river.Job[ReportArgs]) err
 				return err
 			}
 		default:
-			s.setTargetStatuses(ctx, repo, c, &rep)
+			if err := s.setTargetStatuses(ctx, repo, c, &rep); err != nil {
+				return err
+			}
 		}
 	}
 	s.metrics.reports.WithLabelValues(string(rep.Verdict)).Inc()
@@ -273,8 +276,7 @@ func (s *Service) postPRReport(ctx context.Context, repo *config.Repo, c *store.
 		return err
 	} else if ok && pull.Head != c.Head {
 		s.log.WithFields(logrus.Fields{"repo": repo.Name, "pr": c.PR, "head": short(c.Head), "current": short(pull.Head)}).Info("report of an old head: statuses only")
-		s.setTargetStatuses(ctx, repo, c, rep)
-		return nil
+		return s.setTargetStatuses(ctx, repo, c, rep)
 	}
 	var md bytes.Buffer
 	if err := report.Markdown(&md, *rep); err != nil {
@@ -312,37 +314,42 @@ func (s *Service) postPRReport(ctx context.Context, repo *config.Repo, c *store.
 	if err := store.SetPullVerdict(ctx, s.store.DB(), repo.Name, c.PR, string(rep.Verdict)); err != nil {
 		return err
 	}
-	s.setTargetStatuses(ctx, repo, c, rep)
-	return nil
+	return s.setTargetStatuses(ctx, repo, c, rep)
 }
 
-// setStatuses sets one state on every target's status of a change.
+// setStatuses sets one state on every target's status of a change; it is
+// best effort (pending, gave up): the final statuses come with the report.
 func (s *Service) setStatuses(ctx context.Context, repo *config.Repo, c *store.Change, state, desc string) {
-	if s.gh == nil || repo.GitHub == "" {
-		return
-	}
-	targets, _ := s.cfg.SelectTargets(c.Targets)
-	for _, t := range targets {
-		if err := s.gh.SetStatus(ctx, ghRepo(repo), c.Head, "tcbot/"+t.Name, state, desc, s.changeURL(c.ID)); err != nil {
-			s.log.WithError(err).Warn("commit status")
-		}
+	err := s.postStatuses(ctx, repo, c, func(string) (string, string) { return state, desc })
+	if err != nil {
+		s.log.WithError(err).Warn("commit status")
 	}
 }
 
 // setTargetStatuses sets each target's status from the report: failure
 // for regressions and failures, error for infrastructure problems,
-// success otherwise.
-func (s *Service) setTargetStatuses(ctx context.Context, repo *config.Repo, c *store.Change, rep *report.Report) {
+// success otherwise. An error makes the report job retry, so a status is
+// never lost to a GitHub outage (setting a status again is harmless).
+func (s *Service) setTargetStatuses(ctx context.Context, repo *config.Repo, c *store.Change, rep *report.Report) error {
+	return s.postStatuses(ctx, repo, c, func(target string) (string, string) { return statusOf(rep, target) })
+}
+
+func (s *Service) postStatuses(ctx context.Context, repo *config.Repo, c *store.Change, stateOf func(target string) (state, desc string)) error {
 	if s.gh == nil || repo.GitHub == "" {
-		return
+		return nil
 	}
-	targets, _ := s.cfg.SelectTargets(c.Targets)
+	targets, err := s.cfg.SelectTargets(c.Targets)
+	if err != nil {
+		return err
+	}
+	var errs []error
 	for _, t := range targets {
-		state, desc := statusOf(rep, t.Name)
+		state, desc := stateOf(t.Name)
 		if err := s.gh.SetStatus(ctx, ghRepo(repo), c.Head, "tcbot/"+t.Name, state, desc, s.changeURL(c.ID)); err != nil {
-			s.log.WithError(err).Warn("commit status")
+			errs = append(errs, err)
 		}
 	}
+	return errors.Join(errs...)
 }
 
 // changeURL is where a change's report is on the dashboard ("" without a

@@ -23,6 +23,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -248,7 +249,7 @@ func (s *Service) mirror(repo *config.Repo) (*source.Mirror, error) {
 	if m, ok := s.mirrors[repo.Name]; ok {
 		return m, nil
 	}
-	m, err := source.Open(s.cfg.Workdir+"/git", repo.Name, repo.URL)
+	m, err := source.Open(filepath.Join(s.cfg.Workdir, "git"), repo.Name, repo.URL)
 	if err != nil {
 		return nil, err
 	}
