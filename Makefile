@@ -4,13 +4,18 @@ BIN     := bin/tcbot
 PLUGIN  := build/insncount.so
 CC      ?= cc
 
-.PHONY: all deps build build-plugin test bench demo vet clean
+.PHONY: all deps test-deps build build-plugin test bench demo vet clean
 
 all: build
 
 ## deps: install the Debian packages tcbot needs (only the missing ones)
 deps:
 	./deploy/install-deps.sh
+
+## test-deps: also what the tests need: kas (its schema checks the
+## OpenEmbedded files) and openssh-server (the SSH tests start their own sshd)
+test-deps: deps
+	./deploy/install-deps.sh kas openssh-server
 
 ## build: the tcbot binary and the QEMU instruction-counting plugin
 build: $(BIN) $(PLUGIN)
@@ -25,7 +30,7 @@ $(PLUGIN): benchmarks/plugin/insncount.c benchmarks/plugin/qemu-plugin-api.h
 	$(CC) -O2 -shared -fPIC -fvisibility=hidden -Wall -Wextra -o $@ benchmarks/plugin/insncount.c
 
 ## test: the whole test suite, as CI runs it
-test: build
+test: test-deps build
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 20m ./...
 
