@@ -78,6 +78,16 @@ type Executor interface {
 	Cleanup() error
 }
 
+// Batcher is implemented by executors whose every run costs a large fixed
+// overhead (a LAVA job boots a kernel first): the runner hands them all
+// the runs of a round at once, in the order they should run (samples
+// interleaved), instead of one Run each. RunBatch returns one Outcome per
+// spec, in order, or an error (an *InfraError when the infrastructure
+// failed) and no outcomes. Run still works, as a batch of one.
+type Batcher interface {
+	RunBatch(ctx context.Context, specs []Spec) ([]*Outcome, error)
+}
+
 // InfraError marks a failure of the infrastructure, not of the thing
 // measured.
 type InfraError struct {
