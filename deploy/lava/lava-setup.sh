@@ -120,7 +120,7 @@ do_install() {
 		# written by tcbot's deploy/lava/lava-setup.sh: a single-host lab on loopback
 		EVENT_NOTIFICATION: true
 		EVENT_SOCKET: "tcp://127.0.0.1:5500"
-		INTERNAL_EVENT_SOCKET: "ipc:///run/lava-events"
+		INTERNAL_EVENT_SOCKET: "ipc:///run/lava-server/events"
 		ALLOWED_HOSTS: ["127.0.0.1", "localhost"]
 	YAML
 	chown lavaserver:lavaserver "$settings.new" && chmod 640 "$settings.new"
@@ -168,6 +168,10 @@ do_start() {
 	mkdir -p "$STATE" /var/log/lava-dispatcher && chmod 700 "$STATE"
 	local t0=$SECONDS
 	pg_up
+	# The publisher (as user lavaserver) makes its internal event socket
+	# here; gunicorn sends it the events that wake the scheduler at once
+	# instead of at its next 20 s round.
+	install -d -o lavaserver -g lavaserver -m 750 /run/lava-server
 	# The same command lines as /lib/systemd/system/lava-*.service, on loopback.
 	start_bg gunicorn "${CLEAN[@]}" /usr/bin/gunicorn3 lava_server.wsgi \
 		--log-level INFO --log-file /var/log/lava-server/gunicorn.log \

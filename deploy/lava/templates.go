@@ -1,7 +1,8 @@
 // Package lavatemplates holds what tcbot puts into a LAVA job, as files an
 // operator can read and replace: the job definition template for device
-// type qemu, and the guest side of a job (the initramfs /init, the per-run
-// helper and the timer tcbot cross-compiles for the guest). bot/lava
+// type qemu, and the guest side of a job (the per-run helper and the timer
+// tcbot cross-compiles for the guest; the rest of the initramfs is
+// bot/kernel's standard one with a shell on the console). bot/lava
 // renders and packs them; deploy/lava/lava-setup.sh stands up a local lab.
 package lavatemplates
 
@@ -12,11 +13,6 @@ import _ "embed"
 //
 //go:embed qemu-job.yaml.tmpl
 var QEMUJob string
-
-// GuestInit is the initramfs's /init.
-//
-//go:embed guest/init.sh
-var GuestInit []byte
 
 // GuestRun is /tcbot/run, one benchmark run reported as LAVA test cases.
 //
