@@ -9,10 +9,13 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 
@@ -116,6 +119,42 @@ type Target struct {
 	// [qemu-aarch64, -cpu, cortex-a57], so an x86 host can stand in for a
 	// board in tests.
 	RunWrapper []string `yaml:"run_wrapper"`
+	// LAVA says how to run in a LAVA lab (executor: lava).
+	LAVA *LAVATarget `yaml:"lava"`
+}
+
+// LAVATarget is a LAVA lab: tcbot submits jobs over its REST API (v0.2)
+// that boot a kernel with tcbot's initramfs on a device of DeviceType and
+// run the benchmarks there.
+type LAVATarget struct {
+	// URL is the lab's root, e.g. https://lava.example.org/.
+	URL string `yaml:"url"`
+	// TokenEnv names the environment variable holding a REST API token.
+	TokenEnv   string   `yaml:"token_env"`
+	DeviceType string   `yaml:"device_type"`
+	Tags       []string `yaml:"tags"`
+	// JobTemplate is a job definition template (Go text/template) to use
+	// instead of deploy/lava/qemu-job.yaml.tmpl, e.g. for board device
+	// types.
+	JobTemplate string `yaml:"job_template"`
+	// Kernel is the kernel image the jobs boot; default: Debian's kernel
+	// for the arch (arm64 Image, armmp zImage).
+	Kernel     string `yaml:"kernel"`
+	KernelArgs string `yaml:"kernel_args"`
+	// ArtifactListen is where tcbot serves kernel and initramfs to the
+	// lab (default 127.0.0.1:0, a free port on loopback); ArtifactURL is
+	// how the lab's workers reach that address (default
+	// http://<artifact_listen>/).
+	ArtifactListen string `yaml:"artifact_listen"`
+	ArtifactURL    string `yaml:"artifact_url"`
+	// Retries is how many times a job LAVA ends Incomplete or Canceled is
+	// submitted again (default 2).
+	Retries  *int   `yaml:"retries"`
+	Priority string `yaml:"priority"` // high, medium (default), low or 0-100
+	// Visibility of the jobs: public (default) or personal.
+	Visibility  string   `yaml:"visibility"`
+	Memory      int      `yaml:"memory"` // guest RAM in MiB (default 1024)
+	BootTimeout Duration `yaml:"boot_timeout"`
 }
 
 // SSHTarget is a board reached over SSH. Host keys are always checked
@@ -177,7 +216,7 @@ var executors = map[string]string{
 	"qemu-user":   "",
 	"qemu-system": "the qemu-system executor is not implemented yet; use qemu-user",
 	"ssh":         "",
-	"lava":        "the lava executor is not implemented yet; use qemu-user",
+	"lava":        "",
 }
 
 // Load reads and validates a config file.
@@ -301,7 +340,7 @@ func (c *Config) applyDefaults() {
 			// Exact counts need one run; board timings need ~10 a side
 			// for the false-discovery control to find anything.
 			t.Samples = 1
-			if t.Executor == "ssh" {
+			if t.Executor == "ssh" || t.Executor == "lava" {
 				t.Samples = 10
 			}
 		}
@@ -318,7 +357,11 @@ func (c *Config) applyDefaults() {
 		if t.Informational == nil && t.Executor == "qemu-user" {
 			t.Informational = []string{"time", "compile-time"}
 		}
-		if t.Informational == nil && t.Executor == "ssh" {
+		if t.LAVA != nil {
+			t.LAVA.JobTemplate = c.Abs(t.LAVA.JobTemplate)
+			t.LAVA.Kernel = c.Abs(t.LAVA.Kernel)
+		}
+		if t.Informational == nil && (t.Executor == "ssh" || t.Executor == "lava") {
 			t.Informational = []string{"compile-time"}
 		}
 	}
@@ -427,7 +470,7 @@ func (c *Config) Validate() error {
 			bad(ln("arch"), key("arch"), "%q: want armv7 or armv8", t.Arch)
 		}
 		if msg, ok := executors[t.Executor]; !ok {
-			bad(ln("executor"), key("executor"), "%q: want qemu-user or ssh (qemu-system and lava come later)", t.Executor)
+			bad(ln("executor"), key("executor"), "%q: want qemu-user, ssh or lava (qemu-system comes later)", t.Executor)
 		} else if msg != "" {
 			bad(ln("executor"), key("executor"), "%s", msg)
 		}
@@ -449,6 +492,11 @@ func (c *Config) Validate() error {
 			}
 		} else if t.SSH != nil {
 			bad(c.line("targets", i, "ssh"), key("ssh"), "only for executor: ssh")
+		}
+		if t.Executor == "lava" {
+			c.validateLAVA(i, t, bad)
+		} else if t.LAVA != nil {
+			bad(c.line("targets", i, "lava"), key("lava"), "only for executor: lava")
 		}
 		if t.Samples > 1000 {
 			bad(ln("samples"), key("samples"), "%d is too many (at most 1000)", t.Samples)
@@ -486,6 +534,75 @@ func (c *Config) Validate() error {
 		bad(c.line("compare", "min_effect"), "compare.min_effect", "%v: want a non-negative percentage", c.Compare.MinEffect)
 	}
 	return errors.Join(errs...)
+}
+
+var envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// validateLAVA checks the lava section of target i.
+func (c *Config) validateLAVA(i int, t Target, bad func(line int, key, format string, args ...any)) {
+	key := func(k string) string { return fmt.Sprintf("targets[%d].lava.%s", i, k) }
+	ln := func(k string) int { return c.line("targets", i, "lava", k) }
+	l := t.LAVA
+	if l == nil {
+		bad(c.line("targets", i, "executor"), fmt.Sprintf("targets[%d].lava", i), "missing: a lava target needs lava: {url, token_env, device_type}")
+		return
+	}
+	if u, err := url.Parse(l.URL); l.URL == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		bad(ln("url"), key("url"), "%q: want the lab's root URL, e.g. https://lava.example.org/", l.URL)
+	}
+	switch {
+	case l.TokenEnv == "":
+		bad(ln("token_env"), key("token_env"), "missing: name the environment variable that holds the lab's REST token (secrets are never written in the config)")
+	case !envNameRE.MatchString(l.TokenEnv):
+		// Not quoted: it may be the token itself, pasted by mistake.
+		bad(ln("token_env"), key("token_env"), "not an environment variable name: name the variable that holds the token (the token itself never goes in the config)")
+	}
+	if l.DeviceType == "" {
+		bad(ln("device_type"), key("device_type"), "missing: the lab's device type to run on, e.g. qemu")
+	}
+	if l.ArtifactURL != "" {
+		if u, err := url.Parse(l.ArtifactURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad(ln("artifact_url"), key("artifact_url"), "%q: want http://host:port/ as the lab's workers reach this tcbot", l.ArtifactURL)
+		}
+	}
+	if l.ArtifactListen != "" {
+		if _, _, err := net.SplitHostPort(l.ArtifactListen); err != nil {
+			bad(ln("artifact_listen"), key("artifact_listen"), "%q: want host:port, e.g. 0.0.0.0:8090", l.ArtifactListen)
+		} else if strings.HasSuffix(l.ArtifactListen, ":0") && l.ArtifactURL != "" {
+			bad(ln("artifact_url"), key("artifact_url"), "artifact_listen %s picks a free port, which artifact_url cannot know: give artifact_listen a fixed port", l.ArtifactListen)
+		}
+	}
+	for _, f := range []struct{ k, p string }{{"job_template", l.JobTemplate}, {"kernel", l.Kernel}} {
+		if f.p == "" {
+			continue
+		}
+		if _, err := os.Stat(f.p); err != nil {
+			bad(ln(f.k), key(f.k), "%v", err)
+		}
+	}
+	if l.Retries != nil && (*l.Retries < 0 || *l.Retries > 10) {
+		bad(ln("retries"), key("retries"), "%d: want 0 to 10", *l.Retries)
+	}
+	switch l.Priority {
+	case "", "high", "medium", "low":
+	default:
+		if n, err := strconv.Atoi(l.Priority); err != nil || n < 0 || n > 100 {
+			bad(ln("priority"), key("priority"), "%q: want high, medium, low or 0 to 100", l.Priority)
+		}
+	}
+	switch l.Visibility {
+	case "", "public", "personal":
+	default:
+		bad(ln("visibility"), key("visibility"), "%q: want public or personal", l.Visibility)
+	}
+	if l.Memory < 0 || l.Memory > 1<<20 {
+		bad(ln("memory"), key("memory"), "%d: want the guest's RAM in MiB, e.g. 1024", l.Memory)
+	}
+	if v := c.value("targets", i, "lava", "boot_timeout"); v != nil {
+		if _, err := parseDuration(v.Value); err != nil {
+			bad(v.Line, key("boot_timeout"), "%q is not a duration: write e.g. 3m", v.Value)
+		}
+	}
 }
 
 // walk follows a key path such as ("repos", 1, "url") in the YAML
