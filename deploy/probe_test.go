@@ -74,8 +74,9 @@ targets:
 	case <-ctx.Done():
 		t.Fatal("tcbot serve did not start serving in time")
 	}
+	client := &http.Client{Timeout: 10 * time.Second}
 	for _, p := range append(append([]string{}, probePaths...), "/metrics") {
-		resp, err := http.Get(base + p)
+		resp, err := client.Get(base + p)
 		if err != nil {
 			t.Errorf("GET %s: %v", p, err)
 			continue
