@@ -121,6 +121,8 @@ type Target struct {
 	RunWrapper []string `yaml:"run_wrapper"`
 	// LAVA says how to run in a LAVA lab (executor: lava).
 	LAVA *LAVATarget `yaml:"lava"`
+	// The keys of executor: qemu-system (kernel, memory, ...).
+	QEMUSystemTarget `yaml:",inline"`
 }
 
 // LAVATarget is a LAVA lab: tcbot submits jobs over its REST API (v0.2)
@@ -214,7 +216,7 @@ var Arches = map[string]struct{ QEMU, CPU, CC string }{
 // Executors tcbot knows; only some are implemented in this version.
 var executors = map[string]string{
 	"qemu-user":   "",
-	"qemu-system": "the qemu-system executor is not implemented yet; use qemu-user",
+	"qemu-system": "",
 	"ssh":         "",
 	"lava":        "",
 }
@@ -330,6 +332,7 @@ func (c *Config) applyDefaults() {
 		if !ok {
 			continue
 		}
+		c.qemuSystemDefaults(t)
 		if t.CPU == "" {
 			t.CPU = a.CPU
 		}
@@ -470,7 +473,7 @@ func (c *Config) Validate() error {
 			bad(ln("arch"), key("arch"), "%q: want armv7 or armv8", t.Arch)
 		}
 		if msg, ok := executors[t.Executor]; !ok {
-			bad(ln("executor"), key("executor"), "%q: want qemu-user, ssh or lava (qemu-system comes later)", t.Executor)
+			bad(ln("executor"), key("executor"), "%q: want qemu-user, qemu-system, ssh or lava", t.Executor)
 		} else if msg != "" {
 			bad(ln("executor"), key("executor"), "%s", msg)
 		}
@@ -493,6 +496,7 @@ func (c *Config) Validate() error {
 		} else if t.SSH != nil {
 			bad(c.line("targets", i, "ssh"), key("ssh"), "only for executor: ssh")
 		}
+		c.validateQEMUSystem(i, t, bad)
 		if t.Executor == "lava" {
 			c.validateLAVA(i, t, bad)
 		} else if t.LAVA != nil {
