@@ -447,7 +447,9 @@ func (e *Executor) RunBatch(ctx context.Context, specs []executor.Spec) ([]*exec
 		retries = DefaultRetries
 	}
 	var last error
-	for attempt := 0; attempt <= max(retries, 0); attempt++ {
+	attempts := 0
+	for attempts <= max(retries, 0) {
+		attempts++
 		out, retry, err := e.job(ctx, def, names)
 		if err == nil {
 			return out, nil
@@ -456,9 +458,12 @@ func (e *Executor) RunBatch(ctx context.Context, specs []executor.Spec) ([]*exec
 		if !retry || ctx.Err() != nil {
 			break
 		}
-		if e.Log != nil {
-			e.Log.WithField("attempt", attempt+1).Warnf("lava: %v; submitting again", err)
+		if e.Log != nil && attempts <= max(retries, 0) {
+			e.Log.WithField("attempt", attempts).Warnf("lava: %v; submitting again", err)
 		}
+	}
+	if attempts > 1 {
+		last = fmt.Errorf("%w; %d jobs failed, no more retries", last, attempts)
 	}
 	return nil, e.infra(last)
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/tcbot/tcbot/bot/executor"
+	"github.com/tcbot/tcbot/bot/kernel/kerneltest"
 	"github.com/tcbot/tcbot/bot/lava"
 	"github.com/tcbot/tcbot/bot/lava/lavatest"
 )
@@ -55,14 +56,9 @@ func guestProgram(t *testing.T, cc, dir string) string {
 	return bin
 }
 
-func cacheDir(t *testing.T) string {
-	// Debian's kernels and busybox are fetched once and kept between runs.
-	d := os.Getenv("TCBOT_TEST_CACHE")
-	if d == "" {
-		d = filepath.Join(os.TempDir(), "tcbot-test-cache")
-	}
-	return d
-}
+// cacheDir is the kernel cache tests share: Debian's kernels and busybox
+// are fetched once per machine.
+func cacheDir(t *testing.T) string { return kerneltest.CacheDir(t) }
 
 // TestLabBatch runs one batch on each arch in the real lab: a run that
 // passes (its output, environment and directory read back), one that

@@ -323,7 +323,12 @@ func (m *Measurer) key(repo, sha string, tc *toolchain.Toolchain, t config.Targe
 // targetID folds into the key what changes a target's numbers: its CPU
 // model and emulator.
 func targetID(t config.Target) string {
-	h := sha256.Sum256([]byte(fmt.Sprintf("%s|%s|%s|%s|%d", t.Arch, t.Executor, t.CPU, t.QEMU, t.Samples)))
+	id := fmt.Sprintf("%s|%s|%s|%s|%d", t.Arch, t.Executor, t.CPU, t.QEMU, t.Samples)
+	if l := t.LAVA; l != nil {
+		// A lab's device type, tags and kernel are its machine.
+		id += fmt.Sprintf("|%s|%s|%q|%s|%s|%d", l.URL, l.DeviceType, l.Tags, l.Kernel, l.KernelArgs, l.Memory)
+	}
+	h := sha256.Sum256([]byte(id))
 	return hex.EncodeToString(h[:])[:8]
 }
 

@@ -30,13 +30,16 @@ func (m *Measurer) newExecutor(t config.Target, files []string) (executor.Execut
 		}
 		return &executor.SSH{Host: t.SSH.Host, Port: t.SSH.Port, User: t.SSH.User, KeyFile: t.SSH.KeyFile, KnownHosts: t.SSH.KnownHosts,
 			MaxLoad: t.SSH.MaxLoad, RunWrapper: t.RunWrapper, Files: files}, nil
+	case "lava":
+		return m.newLAVA(t, files)
 	}
 	return nil, fmt.Errorf("target %s: executor %q is not implemented", t.Name, t.Executor)
 }
 
 // onBoard reports whether a target's executor runs on another machine: its
-// binaries are uploaded per build, and one benchmark runs there at a time.
-func onBoard(t config.Target) bool { return t.Executor == "ssh" }
+// binaries are uploaded per build, one benchmark runs there at a time, and
+// its samples are wall times. A LAVA lab is boards too (see batched).
+func onBoard(t config.Target) bool { return t.Executor == "ssh" || t.Executor == "lava" }
 
 func (sd *side) fail(target, msg string) {
 	sd.mu.Lock()
@@ -65,6 +68,7 @@ func (m *Measurer) runAll(ctx context.Context, targets []config.Target, sides []
 func (m *Measurer) runSamples(ctx context.Context, targets []config.Target, sides []*side, st *Stats, more map[string]map[string]int) error {
 	base, head := sides[0], sides[1]
 	var jobs []func(context.Context)
+	nruns := 0 // runs in jobs; a batch is one job of many runs
 	var execs []executor.Executor
 	defer func() {
 		for _, ex := range execs {
@@ -106,19 +110,26 @@ func (m *Measurer) runSamples(ctx context.Context, targets []config.Target, side
 			}
 		}
 		// One executor per side on a board (each uploads its own build),
-		// one shared by both sides under emulation.
+		// one shared by both sides under emulation and in a LAVA lab
+		// (whose job for a round carries both builds).
 		exFor := map[*side]executor.Executor{}
 		var shared executor.Executor
+		share := !onBoard(t) || batched(t)
 		for _, sd := range needing {
 			if shared != nil {
 				exFor[sd] = shared
 				continue
 			}
 			var files []string
-			set := sd.buildFor(t.Name)
-			for _, b := range m.Suite.Benchmarks {
-				if bin := set.bins[b.Name]; bin != nil && bin.OK {
-					files = append(files, filepath.Join(set.dir, "bin", b.Name))
+			for _, fs := range needing {
+				if fs != sd && !share {
+					continue
+				}
+				set := fs.buildFor(t.Name)
+				for _, b := range m.Suite.Benchmarks {
+					if bin := set.bins[b.Name]; bin != nil && bin.OK {
+						files = append(files, filepath.Join(set.dir, "bin", b.Name))
+					}
 				}
 			}
 			ex, err := m.newExecutor(t, files)
@@ -131,10 +142,12 @@ func (m *Measurer) runSamples(ctx context.Context, targets []config.Target, side
 				continue
 			}
 			exFor[sd] = ex
-			if !onBoard(t) {
+			if share {
 				shared = ex
 			}
 		}
+		bx, _ := shared.(executor.Batcher)
+		var batch []batchRun
 		var serial *sync.Mutex
 		if onBoard(t) {
 			serial = &sync.Mutex{}
@@ -152,15 +165,23 @@ func (m *Measurer) runSamples(ctx context.Context, targets []config.Target, side
 					if bin == nil || !bin.OK || runs.identical || ex == nil {
 						continue
 					}
+					nruns++
+					if bx != nil && ex == shared {
+						batch = append(batch, batchRun{sd: sd, dir: set.dir, b: b, runs: runs})
+						continue
+					}
 					jobs = append(jobs, m.runJob(ex, serial, t, sd, set.dir, b, runs, st))
 				}
 			}
+		}
+		if len(batch) > 0 {
+			jobs = append(jobs, m.runBatch(bx, t, batch, st))
 		}
 	}
 	if len(jobs) == 0 {
 		return nil
 	}
-	m.Progress.Start("run", len(jobs))
+	m.Progress.Start("run", nruns)
 	pool(ctx, m.Config.Jobs, jobs)
 	m.Progress.Finish()
 	if ctx.Err() != nil {
@@ -215,14 +236,7 @@ func (m *Measurer) runJob(ex executor.Executor, serial *sync.Mutex, t config.Tar
 		if sd.hasFailed(t.Name) {
 			return
 		}
-		spec := executor.Spec{
-			Name: t.Name + "/" + b.Name,
-			Dir:  filepath.Join(dir, "bin"),
-			Argv: recipe.Expand(m.Recipe.Run.Command, map[string][]string{"binary": {b.Name}, "args": b.Args}),
-			Env:  m.Recipe.Run.EnvList(),
-			// The target's timeout bounds one run of one benchmark.
-			Timeout: time.Duration(t.Timeout),
-		}
+		spec := m.runSpec(t, dir, b)
 		m.busy.begin()
 		o, err := ex.Run(ctx, spec)
 		m.busy.end()
@@ -232,38 +246,56 @@ func (m *Measurer) runJob(ex executor.Executor, serial *sync.Mutex, t config.Tar
 			sd.fail(t.Name, err.Error())
 			return
 		}
-		note := ""
-		switch {
-		case o.TimedOut:
-			note = fmt.Sprintf("timed out after %s", time.Duration(t.Timeout))
-		case !o.OK():
-			note = "run failed (" + o.Describe() + "): " + tail(o.Stderr, 4)
-		case m.Recipe.Run.Check == "checksum":
-			got, ok := suite.Checksum(o.Stdout)
-			if !ok {
-				note = "no checksum line in the output: " + tail(o.Stdout, 2)
-			} else if got != b.Checksum {
-				note = fmt.Sprintf("wrong checksum %s, want %s (miscompile?)", got, b.Checksum)
-			}
+		m.record(t, sd, b, runs, o)
+	}
+}
+
+// runSpec is the run of benchmark b of the build in dir on target t.
+func (m *Measurer) runSpec(t config.Target, dir string, b suite.Benchmark) executor.Spec {
+	return executor.Spec{
+		Name: t.Name + "/" + b.Name,
+		Dir:  filepath.Join(dir, "bin"),
+		Argv: recipe.Expand(m.Recipe.Run.Command, map[string][]string{"binary": {b.Name}, "args": b.Args}),
+		Env:  m.Recipe.Run.EnvList(),
+		// The target's timeout bounds one run of one benchmark.
+		Timeout: time.Duration(t.Timeout),
+	}
+}
+
+// record adds the outcome of one run of b to its samples, or notes why
+// the run failed.
+func (m *Measurer) record(t config.Target, sd *side, b suite.Benchmark, runs *benchRuns, o *executor.Outcome) {
+	note := ""
+	switch {
+	case o.TimedOut:
+		note = fmt.Sprintf("timed out after %s", time.Duration(t.Timeout))
+	case !o.OK():
+		note = "run failed (" + o.Describe() + "): " + tail(o.Stderr, 4)
+	case m.Recipe.Run.Check == "checksum":
+		got, ok := suite.Checksum(o.Stdout)
+		if !ok {
+			note = "no checksum line in the output: " + tail(o.Stdout, 2)
+		} else if got != b.Checksum {
+			note = fmt.Sprintf("wrong checksum %s, want %s (miscompile?)", got, b.Checksum)
 		}
-		sd.mu.Lock()
-		defer sd.mu.Unlock()
-		if note != "" {
-			if runs.failNote == "" {
-				runs.failNote = note
-			}
-			return
+	}
+	sd.mu.Lock()
+	defer sd.mu.Unlock()
+	if note != "" {
+		if runs.failNote == "" {
+			runs.failNote = note
 		}
-		if o.HasCounts {
-			runs.instructions = append(runs.instructions, float64(o.Instructions))
-		}
-		if onBoard(t) {
-			// On a board, wall time of the benchmark (the SSH session's
-			// own cost is the same for base and head).
-			runs.times = append(runs.times, o.Wall.Seconds())
-		} else {
-			runs.times = append(runs.times, o.CPU.Seconds())
-		}
+		return
+	}
+	if o.HasCounts {
+		runs.instructions = append(runs.instructions, float64(o.Instructions))
+	}
+	if onBoard(t) {
+		// On a board, wall time of the benchmark (the SSH session's
+		// own cost is the same for base and head).
+		runs.times = append(runs.times, o.Wall.Seconds())
+	} else {
+		runs.times = append(runs.times, o.CPU.Seconds())
 	}
 }
 

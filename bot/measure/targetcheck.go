@@ -86,6 +86,9 @@ func (m *Measurer) CheckTarget(ctx context.Context, name, benchmark string) (str
 			msg += "\n" + info
 		}
 	}
+	if lab, ok := ex.(interface{ Lab() string }); ok {
+		msg += "\n" + lab.Lab()
+	}
 	return msg, nil
 }
 
