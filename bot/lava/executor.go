@@ -69,6 +69,9 @@ type Executor struct {
 	Kernel string
 	// KernelArgs are added to the kernel command line.
 	KernelArgs string
+	// Busybox is the guest's static busybox; empty means Debian's
+	// busybox-static for the arch, fetched into CacheDir.
+	Busybox string
 	// Memory is the guest's RAM in MiB (default 1024).
 	Memory int
 	// Priority (default medium) and Visibility (default public) of jobs.
@@ -161,9 +164,11 @@ func (e *Executor) Prepare(ctx context.Context) error {
 	} else if _, err := os.Stat(kpath); err != nil {
 		return e.infra(fmt.Errorf("kernel: %w", err))
 	}
-	busybox, err := kernel.Busybox(ctx, e.CacheDir, e.Arch)
-	if err != nil {
-		return e.infra(err)
+	busybox := e.Busybox
+	if busybox == "" {
+		if busybox, err = kernel.Busybox(ctx, e.CacheDir, e.Arch); err != nil {
+			return e.infra(err)
+		}
 	}
 	timer, err := BuildTimer(ctx, e.CC, filepath.Join(e.CacheDir, "lava"))
 	if err != nil {
