@@ -73,8 +73,8 @@ type QEMUSystem struct {
 	Busybox string
 	// KernelCache is where Debian's kernel and busybox are cached.
 	KernelCache string
-	// Append is added to the kernel command line.
-	Append string
+	// KernelArgs are added to the kernel command line.
+	KernelArgs string
 	// BootTimeout bounds the boot, from starting QEMU to the ready
 	// marker (default 60s).
 	BootTimeout time.Duration
@@ -230,8 +230,8 @@ func (q *QEMUSystem) Prepare(ctx context.Context) error {
 	st, _ := os.Stat(initrd)
 
 	cmdline := "console=ttyAMA0 rdinit=/init panic=-1 quiet"
-	if q.Append != "" {
-		cmdline += " " + q.Append
+	if q.KernelArgs != "" {
+		cmdline += " " + q.KernelArgs
 	}
 	argv := []string{qemu, "-M", machine, "-cpu", cpu, "-m", strconv.Itoa(mem), "-smp", "1",
 		"-nographic", "-monitor", "none", "-serial", "stdio", "-nic", "none", "-no-reboot",
@@ -289,13 +289,47 @@ const serveMarker = "TCBOT-CONSOLE-RAW"
 // serveTail is the /init tail of the qemu-system guest: the console goes
 // raw without echo (no line editing, no signals from stray bytes, no line
 // length limit), then each line that is base64 is decoded into a script
-// and run. Anything else (noise) is ignored.
-var serveTail = `stty raw -echo 2>/dev/null
+// and run in a subshell. Anything else (noise) is ignored. A script is one
+// call of tcbot_run (see runScript), so what crosses the console per run
+// is a short line.
+//
+// tcbot_run NONCE SECS ARGV... runs ARGV in /tcbot with stdin from
+// /dev/null, killed after SECS seconds, and prints its stdout and stderr
+// in base64 between markers made of "@@TCBOT-", NONCE and OUT, ERR, END;
+// the END line carries the exit status, the monotonic clock before and
+// after (nanoseconds, from /proc/timer_list read with shell built-ins so
+// taking them forks nothing; /proc/uptime in centiseconds where a kernel
+// has no timer_list) and the sizes of stdout and stderr.
+var serveTail = `tcbot_clock() {
+	if [ -r /proc/timer_list ]; then
+		{ read -r _; read -r _; read -r _ _ tcbot_t _; } </proc/timer_list
+	else
+		read -r tcbot_t _ </proc/uptime; tcbot_t="${tcbot_t%.*}${tcbot_t#*.}0000000"
+	fi
+}
+tcbot_run() {
+	m=@@TC; m="${m}BOT-$1"; secs=$2; shift 2
+	o=/tmp/.tcbot-o e=/tmp/.tcbot-e
+	cd ` + guestDir + ` 2>/dev/null || cd /
+	tcbot_clock; t0=$tcbot_t
+	timeout -s KILL "$secs" "$@" </dev/null >$o 2>$e
+	s=$?
+	tcbot_clock; t1=$tcbot_t
+	set -- $(wc -c $o $e)
+	printf '%s-OUT\n' "$m"
+	[ "$1" = 0 ] || head -c ` + strconv.Itoa(OutputLimit) + ` $o | base64
+	printf '%s-ERR\n' "$m"
+	[ "$3" = 0 ] || head -c ` + strconv.Itoa(OutputLimit) + ` $e | base64
+	printf '%s-END %s %s %s %s %s\n' "$m" "$s" "$t0" "$t1" "$1" "$3"
+}
+stty raw -echo 2>/dev/null
 printf '%s%s\n' '` + serveMarker[:8] + `' '` + serveMarker[8:] + `'
 while read -r tcbot_line; do
 	case "$tcbot_line" in ''|*[!A-Za-z0-9+/=]*) continue ;; esac
-	printf '%s\n' "$tcbot_line" | base64 -d >/tmp/.tcbot-cmd 2>/dev/null || continue
-	sh /tmp/.tcbot-cmd
+	base64 -d >/tmp/.tcbot-cmd 2>/dev/null <<TCBOT_EOF || continue
+$tcbot_line
+TCBOT_EOF
+	(. /tmp/.tcbot-cmd)
 done`
 
 // Run implements Executor. Argv[0] names a binary in the guest's /tcbot
@@ -360,35 +394,14 @@ func (q *QEMUSystem) Run(ctx context.Context, spec Spec) (*Outcome, error) {
 	return o, nil
 }
 
-// runScript is the guest shell script of one command. Its markers are
-// put together at run time from parts, so neither the script nor an echo
-// of it contains them whole. Timestamps are the monotonic clock from
-// /proc/timer_list (nanoseconds), read with shell built-ins so taking them
-// forks nothing; /proc/uptime (centiseconds) stands in when a kernel has
-// no timer_list.
+// runScript is the guest shell script of one command: a call of the
+// guest's tcbot_run (see serveTail) with an exact environment.
 func runScript(nonce string, spec Spec, timeout time.Duration) string {
 	secs := int(math.Ceil(timeout.Seconds()))
-	argv := []string{"timeout", "-s", "KILL", strconv.Itoa(secs), "env", "-i"}
+	argv := []string{"tcbot_run", nonce, strconv.Itoa(secs), "env", "-i"}
 	argv = append(argv, spec.Env...)
 	argv = append(argv, spec.Argv...)
-	clock := func(v string) string {
-		return `if [ -r /proc/timer_list ]; then { read -r _; read -r _; read -r _ _ ` + v + ` _; } </proc/timer_list; else read -r ` + v + ` _ </proc/uptime; ` + v + `="${` + v + `%.*}${` + v + `#*.}0000000"; fi`
-	}
-	limit := strconv.Itoa(OutputLimit)
-	return `m=@@TC; m="${m}BOT-` + nonce + `"
-o=/tmp/.tcbot-o e=/tmp/.tcbot-e
-cd ` + guestDir + ` 2>/dev/null || cd /
-` + clock("t0") + `
-` + shellJoin(argv) + ` </dev/null >$o 2>$e
-s=$?
-` + clock("t1") + `
-printf '%s-OUT\n' "$m"
-head -c ` + limit + ` $o | base64
-printf '%s-ERR\n' "$m"
-head -c ` + limit + ` $e | base64
-printf '%s-END %s %s %s %s %s\n' "$m" "$s" "$t0" "$t1" "$(wc -c <$o)" "$(wc -c <$e)"
-rm -f $o $e
-`
+	return shellJoin(argv) + "\n"
 }
 
 type runResult struct {

@@ -329,6 +329,10 @@ func targetID(t config.Target) string {
 		id += fmt.Sprintf("|%s|%s|%q|%s|%s|%d", l.URL, l.DeviceType, l.Tags, l.Kernel, l.KernelArgs, l.Memory)
 	}
 	h := sha256.Sum256([]byte(id))
+	if t.Executor == "qemu-system" {
+		// The guest's kernel, busybox and memory are its machine.
+		h = sha256.Sum256(fmt.Appendf(h[:], "|%s|%s|%d|%s", t.Kernel, t.Busybox, t.Memory, t.KernelArgs))
+	}
 	return hex.EncodeToString(h[:])[:8]
 }
 
@@ -356,6 +360,7 @@ type side struct {
 	failed    map[string]string                // by target: infrastructure error
 	builds    []targetBuild                    // targets this side must measure
 	runs      map[string]map[string]*benchRuns // target -> benchmark -> runs
+	boots     map[string][]executor.BootInfo   // by target: qemu-system guests booted
 	mu        sync.Mutex
 }
 

@@ -24,6 +24,8 @@ func (m *Measurer) newExecutor(t config.Target, files []string) (executor.Execut
 	switch t.Executor {
 	case "qemu-user":
 		return &executor.QEMUUser{QEMU: t.QEMU, CPU: t.CPU, Plugin: m.Plugin}, nil
+	case "qemu-system":
+		return m.newQEMUSystem(t, files), nil
 	case "ssh":
 		if t.SSH == nil {
 			return nil, fmt.Errorf("target %s: executor ssh needs an ssh: section", t.Name)
@@ -39,7 +41,9 @@ func (m *Measurer) newExecutor(t config.Target, files []string) (executor.Execut
 // onBoard reports whether a target's executor runs on another machine: its
 // binaries are uploaded per build, one benchmark runs there at a time, and
 // its samples are wall times. A LAVA lab is boards too (see batched).
-func onBoard(t config.Target) bool { return t.Executor == "ssh" || t.Executor == "lava" }
+func onBoard(t config.Target) bool {
+	return t.Executor == "qemu-system" || t.Executor == "ssh" || t.Executor == "lava"
+}
 
 func (sd *side) fail(target, msg string) {
 	sd.mu.Lock()
@@ -141,6 +145,7 @@ func (m *Measurer) runSamples(ctx context.Context, targets []config.Target, side
 				sd.fail(t.Name, err.Error())
 				continue
 			}
+			sd.noteBoot(t.Name, ex)
 			exFor[sd] = ex
 			if share {
 				shared = ex
@@ -365,6 +370,7 @@ func (m *Measurer) assemble(repo string, sd *side, t config.Target, sides []*sid
 			add(b.Name, result.Time, "", false, runs.times...)
 		}
 	}
+	meas.Results = append(meas.Results, bootResults(m.Suite.Name, sd, t, baseMeas)...)
 	result.Sort(meas.Results)
 	return meas, nil
 }

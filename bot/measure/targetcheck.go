@@ -89,6 +89,11 @@ func (m *Measurer) CheckTarget(ctx context.Context, name, benchmark string) (str
 	if lab, ok := ex.(interface{ Lab() string }); ok {
 		msg += "\n" + lab.Lab()
 	}
+	if b, ok := ex.(executor.Booter); ok {
+		if info, ok := b.Boot(); ok {
+			msg += fmt.Sprintf("\nbooted %s in %.2fs (guest uptime %.2fs at the prompt)", info.Kernel, info.Time.Seconds(), info.GuestUptime.Seconds())
+		}
+	}
 	return msg, nil
 }
 

@@ -17,6 +17,10 @@ const (
 	Time         = "time"
 	CompileTime  = "compile-time"
 	Status       = "status"
+	// BootTime is seconds from starting a qemu-system guest to its prompt.
+	BootTime = "boot-time"
+	// KernelSize is the bytes of a kernel image built from the change.
+	KernelSize = "kernel-size"
 )
 
 // Status sample values: a status result has exactly one sample.
@@ -56,6 +60,8 @@ var Metrics = []Metric{
 	{Name: Time, Unit: "s", Kind: Noisy, Doc: "seconds per run (CPU time of the emulator under qemu-user)"},
 	{Name: CompileTime, Unit: "s", Kind: Noisy, Doc: "CPU seconds spent compiling the benchmark"},
 	{Name: Status, Unit: "pass/fail", Kind: StatusKind, Doc: "1 when the benchmark built, ran and printed its checksum, else 0"},
+	{Name: BootTime, Unit: "s", Kind: Noisy, Doc: "seconds from starting a qemu-system guest to its prompt"},
+	{Name: KernelSize, Unit: "bytes", Kind: Exact, Doc: "bytes of the kernel image built from the change"},
 	{Name: "image-size", Unit: "bytes", Kind: Exact, Doc: "OpenEmbedded image size"},
 	{Name: "package-size", Unit: "bytes", Kind: Exact, Doc: "OpenEmbedded package size"},
 	{Name: "build-cpu-time", Unit: "s", Kind: Noisy, Doc: "OpenEmbedded build CPU time per recipe"},

@@ -1,0 +1,86 @@
+package measure
+
+import (
+	"path/filepath"
+	"time"
+
+	"github.com/tcbot/tcbot/bot/config"
+	"github.com/tcbot/tcbot/bot/executor"
+	"github.com/tcbot/tcbot/bot/result"
+	"github.com/tcbot/tcbot/bot/store"
+)
+
+// BootBenchmark names the pseudo-benchmark under which a qemu-system
+// target reports its guest's boot: boot-time (seconds from starting QEMU
+// to the guest's prompt; informational by default) and status (the guest
+// came up). A guest that does not come up is an infrastructure error when
+// the kernel is not the thing measured.
+const BootBenchmark = "boot"
+
+// newQEMUSystem makes a qemu-system executor for t; Debian's kernel and
+// busybox are cached in workdir/kernels.
+func (m *Measurer) newQEMUSystem(t config.Target, files []string) executor.Executor {
+	return &executor.QEMUSystem{
+		Arch: t.Arch, QEMU: t.QEMU, CPU: t.CPU, MemoryMiB: t.Memory,
+		Kernel: t.Kernel, Busybox: t.Busybox, KernelArgs: t.KernelArgs,
+		KernelCache: filepath.Join(m.Config.Workdir, "kernels"),
+		BootTimeout: time.Duration(t.BootTimeout),
+		Files:       files,
+	}
+}
+
+// noteBoot records the boot of a guest a side's executor made for target.
+func (sd *side) noteBoot(target string, ex executor.Executor) {
+	b, ok := ex.(executor.Booter)
+	if !ok {
+		return
+	}
+	info, ok := b.Boot()
+	if !ok {
+		return
+	}
+	sd.mu.Lock()
+	defer sd.mu.Unlock()
+	if sd.boots == nil {
+		sd.boots = map[string][]executor.BootInfo{}
+	}
+	sd.boots[target] = append(sd.boots[target], info)
+}
+
+// bootResults are the results of the boot pseudo-benchmark of a side on a
+// target: one boot-time sample per boot. A side that booted nothing in
+// this run (every binary identical to the base's) carries the base's boot
+// results, marked identical.
+func bootResults(suiteName string, sd *side, t config.Target, baseMeas *store.Measurement) []result.Result {
+	sd.mu.Lock()
+	boots := sd.boots[t.Name]
+	sd.mu.Unlock()
+	if len(boots) == 0 {
+		if baseMeas == nil {
+			return nil
+		}
+		var out []result.Result
+		for _, r := range baseMeas.Results {
+			if r.Benchmark == BootBenchmark {
+				r.Identical = true
+				r.Note = "not booted again: identical binaries; boot of " + baseMeas.Revision[:min(12, len(baseMeas.Revision))]
+				out = append(out, r)
+			}
+		}
+		return out
+	}
+	var secs []float64
+	for _, b := range boots {
+		secs = append(secs, b.Time.Seconds())
+	}
+	bt, _ := result.LookupMetric(result.BootTime)
+	st, _ := result.LookupMetric(result.Status)
+	note := ""
+	if v := boots[0].KernelVersion; v != "" {
+		note = "kernel " + v
+	}
+	return []result.Result{
+		{Target: t.Name, Suite: suiteName, Benchmark: BootBenchmark, Metric: result.BootTime, Unit: bt.Unit, Samples: secs, Note: note},
+		{Target: t.Name, Suite: suiteName, Benchmark: BootBenchmark, Metric: result.Status, Unit: st.Unit, Samples: []float64{result.Pass}},
+	}
+}
