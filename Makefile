@@ -13,9 +13,10 @@ deps:
 	./deploy/install-deps.sh
 
 ## test-deps: also what the tests need: kas (its schema checks the
-## OpenEmbedded files) and openssh-server (the SSH tests start their own sshd)
+## OpenEmbedded files), openssh-server (the SSH tests start their own sshd)
+## and qemu-system-arm (the qemu-system tests boot Debian's Arm kernels)
 test-deps: deps
-	./deploy/install-deps.sh kas openssh-server
+	./deploy/install-deps.sh kas openssh-server qemu-system-arm
 
 ## build: the tcbot binary and the QEMU instruction-counting plugin
 build: $(BIN) $(PLUGIN)
