@@ -786,3 +786,6 @@ func num(v float64) string {
 	}
 	return strconv.FormatFloat(v, 'g', -1, 64)
 }
+
+// Overall folds comparison verdicts into one, as Compare does.
+func Overall(cs []Comparison) Verdict { return overall(cs) }

@@ -389,10 +389,21 @@ func (c *Config) Validate() error {
 		}
 		errs = append(errs, fmt.Errorf("%s: %s: %s", loc, key, fmt.Sprintf(format, args...)))
 	}
-	if p, ok := strings.CutPrefix(c.Database, "postgres://"); ok && p != "" {
-		bad(c.line("database"), "database", "PostgreSQL is not supported by this version; use sqlite://PATH")
-	} else if !strings.HasPrefix(c.Database, "sqlite://") {
-		bad(c.line("database"), "database", "%q: want sqlite://PATH", c.Database)
+	switch {
+	case strings.HasPrefix(c.Database, "postgres://"), strings.HasPrefix(c.Database, "postgresql://"):
+		u, err := url.Parse(c.Database)
+		switch {
+		case err != nil:
+			bad(c.line("database"), "database", "not a PostgreSQL URL: %v; want postgres://USER@HOST[:PORT]/DB", err)
+		case u.User != nil && func() bool { _, ok := u.User.Password(); return ok }():
+			bad(c.line("database"), "database", "holds a password: keep secrets out of the config; remove it from the URL and export PGPASSWORD (or use ~/.pgpass)")
+		case u.Host == "" && u.Query().Get("host") == "":
+			bad(c.line("database"), "database", "%q names no host: want postgres://USER@HOST[:PORT]/DB", c.Database)
+		case strings.Trim(u.Path, "/") == "":
+			bad(c.line("database"), "database", "%q names no database: want postgres://USER@HOST[:PORT]/DB", c.Database)
+		}
+	case !strings.HasPrefix(c.Database, "sqlite://"):
+		bad(c.line("database"), "database", "%q: want sqlite://PATH or postgres://USER@HOST[:PORT]/DB", c.Database)
 	}
 	if c.GitHub != nil {
 		if c.GitHub.TokenEnv == "" {
@@ -696,6 +707,11 @@ func (c *Config) SelectTargets(names []string) ([]Target, error) {
 		}
 	}
 	return out, nil
+}
+
+// IsPostgres reports whether the database is PostgreSQL.
+func (c *Config) IsPostgres() bool {
+	return strings.HasPrefix(c.Database, "postgres://") || strings.HasPrefix(c.Database, "postgresql://")
 }
 
 // SQLitePath returns the database file path of a sqlite:// database.

@@ -469,13 +469,22 @@ compare:
 			fix: "between 0 and 100",
 		},
 		{
-			name: "PostgreSQL is not supported yet",
-			yaml: `database: postgres://tcbot@db/tcbot   #<
+			name: "a password in the PostgreSQL URL",
+			yaml: `database: postgres://tcbot:hunter2@db/tcbot   #<
 repos: [{name: gcc, url: https://example.org/gcc.git}]
 targets: [{name: a, arch: armv8, executor: qemu-user}]
 `,
 			key: "database",
-			fix: "use sqlite://PATH",
+			fix: "export PGPASSWORD",
+		},
+		{
+			name: "a PostgreSQL URL without a database",
+			yaml: `database: postgres://tcbot@db   #<
+repos: [{name: gcc, url: https://example.org/gcc.git}]
+targets: [{name: a, arch: armv8, executor: qemu-user}]
+`,
+			key: "database",
+			fix: "names no database",
 		},
 		{
 			name: "github without token_env",

@@ -91,7 +91,7 @@ func New(ctx context.Context, cfg *config.Config, log logrus.FieldLogger, prog p
 			return nil, err
 		}
 	}
-	st, err := store.Open(ctx, cfg.SQLitePath())
+	st, err := store.OpenURL(ctx, cfg.Database)
 	if err != nil {
 		return nil, err
 	}

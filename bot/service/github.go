@@ -3,7 +3,6 @@ package service
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -46,7 +45,7 @@ func (w *pullWorker) Work(ctx context.Context, job *river.Job[PullArgs]) error {
 	if err != nil {
 		return river.JobCancel(err)
 	}
-	pull, ok, err := store.GetPull(ctx, s.store.DB(), a.Repo, a.Number)
+	pull, ok, err := store.GetPull(ctx, s.store.Q(), a.Repo, a.Number)
 	if err != nil {
 		return err
 	}
@@ -61,7 +60,7 @@ func (w *pullWorker) Work(ctx context.Context, job *river.Job[PullArgs]) error {
 		}
 		trusted = forge.CanCommand(perm)
 	}
-	if err := store.SetPullTrust(ctx, s.store.DB(), a.Repo, a.Number, trusted); err != nil {
+	if err := store.SetPullTrust(ctx, s.store.Q(), a.Repo, a.Number, trusted); err != nil {
 		return err
 	}
 	if !trusted && pull.ApprovedHead != a.Head {
@@ -70,7 +69,7 @@ func (w *pullWorker) Work(ctx context.Context, job *river.Job[PullArgs]) error {
 		_, _, err := s.gh.UpsertComment(ctx, ghRepo(repo), a.Number, waitingMarker, body)
 		return err
 	}
-	return s.store.Tx(ctx, func(tx *sql.Tx) error {
+	return s.store.Tx(ctx, func(tx store.Tx) error {
 		return s.startChange(ctx, tx, &store.Change{Repo: a.Repo, Head: a.Head, Origin: "pr", PR: a.Number})
 	})
 }
@@ -83,13 +82,13 @@ type rerequestWorker struct {
 
 func (w *rerequestWorker) Work(ctx context.Context, job *river.Job[RerequestArgs]) error {
 	s := w.s
-	pulls, err := store.OpenPulls(ctx, s.store.DB(), job.Args.Repo)
+	pulls, err := store.OpenPulls(ctx, s.store.Q(), job.Args.Repo)
 	if err != nil {
 		return err
 	}
 	for _, p := range pulls {
 		if p.Head == job.Args.HeadSHA && (p.Trusted || p.ApprovedHead == p.Head) {
-			err := s.store.Tx(ctx, func(tx *sql.Tx) error {
+			err := s.store.Tx(ctx, func(tx store.Tx) error {
 				return s.startChange(ctx, tx, &store.Change{Repo: p.Repo, Head: p.Head, Origin: "command", PR: p.Number, Note: "check re-requested"})
 			})
 			if err != nil {
@@ -172,7 +171,7 @@ func quoteList(ws []string) string {
 
 // runCommand runs one command; the reply is posted by the caller.
 func (s *Service) runCommand(ctx context.Context, repo *config.Repo, a CommandArgs, c command.Command) (string, error) {
-	pull, ok, err := store.GetPull(ctx, s.store.DB(), repo.Name, a.PR)
+	pull, ok, err := store.GetPull(ctx, s.store.Q(), repo.Name, a.PR)
 	if err != nil {
 		return "", err
 	}
@@ -182,7 +181,7 @@ func (s *Service) runCommand(ctx context.Context, repo *config.Repo, a CommandAr
 			return "", err
 		}
 		p := store.Pull{Repo: repo.Name, Number: a.PR, Head: pr.HeadSHA, BaseRef: pr.BaseRef, Author: pr.Author, Draft: pr.Draft, Open: pr.State == "open"}
-		if err := store.UpsertPull(ctx, s.store.DB(), p); err != nil {
+		if err := store.UpsertPull(ctx, s.store.Q(), p); err != nil {
 			return "", err
 		}
 		pull = &p
@@ -198,12 +197,12 @@ func (s *Service) runCommand(ctx context.Context, repo *config.Repo, a CommandAr
 			}
 			targets = append(targets, t)
 		}
-		err := s.store.Tx(ctx, func(tx *sql.Tx) error {
+		err := s.store.Tx(ctx, func(tx store.Tx) error {
 			return s.startChange(ctx, tx, &store.Change{Repo: repo.Name, Head: pull.Head, Origin: "command", PR: a.PR, Targets: targets, Note: "rerun by @" + a.Author})
 		})
 		return "", err
 	case "ok-to-test":
-		err := s.store.Tx(ctx, func(tx *sql.Tx) error {
+		err := s.store.Tx(ctx, func(tx store.Tx) error {
 			if err := store.ApprovePull(ctx, tx, repo.Name, a.PR, pull.Head); err != nil {
 				return err
 			}
@@ -230,7 +229,7 @@ type reportWorker struct {
 
 func (w *reportWorker) Work(ctx context.Context, job *river.Job[ReportArgs]) error {
 	s := w.s
-	c, err := store.GetChange(ctx, s.store.DB(), job.Args.Change)
+	c, err := store.GetChange(ctx, s.store.Q(), job.Args.Change)
 	if err != nil {
 		return river.JobCancel(err)
 	}
@@ -262,7 +261,7 @@ func (w *reportWorker) Work(ctx context.Context, job *river.Job[ReportArgs]) err
 		}
 	}
 	s.metrics.reports.WithLabelValues(string(rep.Verdict)).Inc()
-	return store.MarkReported(ctx, s.store.DB(), c.ID)
+	return store.MarkReported(ctx, s.store.Q(), c.ID)
 }
 
 // postPRReport keeps one sticky comment per pull request: edited in place
@@ -272,7 +271,7 @@ func (s *Service) postPRReport(ctx context.Context, repo *config.Repo, c *store.
 	gr := ghRepo(repo)
 	// A report of a head the pull request has left behind must not replace
 	// the report of its current head: it only sets that commit's statuses.
-	if pull, ok, err := store.GetPull(ctx, s.store.DB(), repo.Name, c.PR); err != nil {
+	if pull, ok, err := store.GetPull(ctx, s.store.Q(), repo.Name, c.PR); err != nil {
 		return err
 	} else if ok && pull.Head != c.Head {
 		s.log.WithFields(logrus.Fields{"repo": repo.Name, "pr": c.PR, "head": short(c.Head), "current": short(pull.Head)}).Info("report of an old head: statuses only")
@@ -311,7 +310,7 @@ func (s *Service) postPRReport(ctx context.Context, repo *config.Repo, c *store.
 			}
 		}
 	}
-	if err := store.SetPullVerdict(ctx, s.store.DB(), repo.Name, c.PR, string(rep.Verdict)); err != nil {
+	if err := store.SetPullVerdict(ctx, s.store.Q(), repo.Name, c.PR, string(rep.Verdict)); err != nil {
 		return err
 	}
 	return s.setTargetStatuses(ctx, repo, c, rep)
@@ -322,6 +321,16 @@ func (s *Service) postPRReport(ctx context.Context, repo *config.Repo, c *store.
 func (s *Service) setStatuses(ctx context.Context, repo *config.Repo, c *store.Change, state, desc string) {
 	err := s.postStatuses(ctx, repo, c, func(string) (string, string) { return state, desc })
 	if err != nil {
+		s.log.WithError(err).Warn("commit status")
+	}
+}
+
+// setTargetStatus sets one target's status; best effort, like setStatuses.
+func (s *Service) setTargetStatus(ctx context.Context, repo *config.Repo, c *store.Change, target, state, desc string) {
+	if s.gh == nil || repo.GitHub == "" {
+		return
+	}
+	if err := s.gh.SetStatus(ctx, ghRepo(repo), c.Head, "tcbot/"+target, state, desc, s.changeURL(c.ID)); err != nil {
 		s.log.WithError(err).Warn("commit status")
 	}
 }

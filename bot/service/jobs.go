@@ -2,10 +2,10 @@ package service
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -14,6 +14,7 @@ import (
 
 	"github.com/tcbot/tcbot/bot/config"
 	"github.com/tcbot/tcbot/bot/measure"
+	"github.com/tcbot/tcbot/bot/report"
 	"github.com/tcbot/tcbot/bot/store"
 )
 
@@ -29,15 +30,42 @@ type PullArgs struct {
 func (PullArgs) Kind() string                 { return "tcbot_pull" }
 func (PullArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{UniqueOpts: uniqueOpts()} }
 
-// MeasureArgs measures one stored change on its targets.
+// MeasureArgs measures one stored change on one of its targets. It runs
+// on the target's own queue (TargetQueue), so only a process serving the
+// target takes it.
 type MeasureArgs struct {
-	Change int64 `json:"change"`
+	Change int64  `json:"change"`
+	Target string `json:"target"`
 }
 
 func (MeasureArgs) Kind() string { return "tcbot_measure" }
-func (MeasureArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{UniqueOpts: uniqueOpts(), MaxAttempts: 5}
+func (a MeasureArgs) InsertOpts() river.InsertOpts {
+	q := river.QueueDefault // no target: fan out to the targets' queues
+	if a.Target != "" {
+		q = TargetQueue(a.Target)
+	}
+	return river.InsertOpts{UniqueOpts: uniqueOpts(), MaxAttempts: 5, Queue: q}
 }
+
+// measureOpts are the insert options of a target's measurement job.
+func measureOpts(target string) *river.InsertOpts {
+	o := MeasureArgs{Target: target}.InsertOpts()
+	return &o
+}
+
+// FinishArgs joins a change's per-target results into its report once
+// every target is done, and queues the report.
+type FinishArgs struct {
+	Change int64 `json:"change"`
+}
+
+func (FinishArgs) Kind() string { return "tcbot_finish" }
+
+// InsertOpts: not unique. Every target that finishes queues one, so the
+// last one always gets a finish job that sees it (a unique job still
+// running would swallow it); the finish worker locks the change and does
+// nothing when it is already joined.
+func (FinishArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{MaxAttempts: 25} }
 
 // ReportArgs posts a measured change's report where it belongs. It keeps
 // trying for about a day, so a GitHub outage of an hour delays the report
@@ -112,20 +140,29 @@ type measureWorker struct {
 
 func (w *measureWorker) Work(ctx context.Context, job *river.Job[MeasureArgs]) error {
 	s := w.s
-	c, err := store.GetChange(ctx, s.store.DB(), job.Args.Change)
+	c, err := store.GetChange(ctx, s.store.Q(), job.Args.Change)
 	if err != nil {
 		return river.JobCancel(err)
 	}
-	if c.State == store.ChangeCancelled || c.State == store.ChangeDone {
+	if c.State == store.ChangeCancelled || c.State == store.ChangeDone || c.State == store.ChangeError {
 		return nil
 	}
-	log := s.log.WithFields(logrus.Fields{"job": job.ID, "change": c.ID, "repo": c.Repo, "head": short(c.Head), "pr": c.PR})
+	target := job.Args.Target
+	if target == "" {
+		// A job queued before targets had their own jobs: fan out.
+		return s.store.Tx(ctx, func(tx store.Tx) error { return s.queueTargets(ctx, tx, c) })
+	}
+	log := s.log.WithFields(logrus.Fields{"job": job.ID, "change": c.ID, "repo": c.Repo, "head": short(c.Head), "pr": c.PR, "target": target, "worker": s.id})
 	repo, err := s.cfg.Repo(c.Repo)
 	if err != nil {
 		return river.JobCancel(err)
 	}
+	if _, err := s.cfg.SelectTargets([]string{target}); err != nil {
+		return river.JobCancel(err)
+	}
 	// A /tcbot cancel or a closed pull request interrupts the measurement
-	// through this context, whatever the queue's notification support.
+	// through this context (River also cancels it from another process on
+	// PostgreSQL).
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	s.runningMu.Lock()
@@ -136,38 +173,150 @@ func (w *measureWorker) Work(ctx context.Context, job *river.Job[MeasureArgs]) e
 		delete(s.running, c.ID)
 		s.runningMu.Unlock()
 	}()
-	if err := store.SetChangeState(ctx, s.store.DB(), c.ID, store.ChangeRunning, ""); err != nil {
+	err = s.store.Tx(ctx, func(tx store.Tx) error {
+		if err := store.SetChangeTarget(ctx, tx, c.ID, target, store.TargetRunning, s.id, ""); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `UPDATE changes SET state = ? WHERE id = ? AND state = ?`, store.ChangeRunning, c.ID, store.ChangeQueued)
+		return err
+	})
+	if err != nil {
 		return err
 	}
 	base := c.Base
 	if c.PR > 0 {
 		if base, err = s.mergeBase(ctx, repo, c); err != nil {
-			return s.giveUp(ctx, job.JobRow, repo, c, err)
+			return s.giveUp(ctx, job.JobRow, repo, c, target, err)
 		}
-		s.setStatuses(ctx, repo, c, "pending", "measuring against "+short(base))
+		s.setTargetStatus(ctx, repo, c, target, "pending", "measuring against "+short(base))
 	}
 	log.Info("measuring change")
-	rep, _, err := s.meas.Run(ctx, measure.Request{Repo: c.Repo, Rev: c.Head, Base: base, Targets: c.Targets})
+	rep, _, err := s.meas.Run(ctx, measure.Request{Repo: c.Repo, Rev: c.Head, Base: base, Targets: []string{target}})
 	if err != nil {
 		if ctx.Err() != nil {
-			if now, gerr := store.GetChange(context.WithoutCancel(ctx), s.store.DB(), c.ID); gerr == nil && now.State == store.ChangeCancelled {
+			if now, gerr := store.GetChange(context.WithoutCancel(ctx), s.store.Q(), c.ID); gerr == nil && now.State == store.ChangeCancelled {
 				log.Info("measurement cancelled")
+				_ = store.SetChangeTarget(context.WithoutCancel(ctx), s.store.Q(), c.ID, target, store.TargetCancelled, "", now.Note)
 				return river.JobCancel(fmt.Errorf("change %d cancelled: %s", c.ID, now.Note))
 			}
 			return ctx.Err()
 		}
 		log.WithError(err).Warn("measurement failed")
-		return s.giveUp(ctx, job.JobRow, repo, c, err)
+		return s.giveUp(ctx, job.JobRow, repo, c, target, err)
 	}
 	data, err := json.Marshal(rep)
 	if err != nil {
 		return err
 	}
-	return s.store.Tx(ctx, func(tx *sql.Tx) error {
+	return s.store.Tx(ctx, func(tx store.Tx) error {
+		if err := store.FinishChangeTarget(ctx, tx, c.ID, target, s.id, string(data)); err != nil {
+			return err
+		}
+		_, err := s.river.InsertTx(ctx, tx, FinishArgs{Change: c.ID}, nil)
+		return err
+	})
+}
+
+// queueTargets records a change's targets and queues a measurement job on
+// each target's queue for those not finished (unique jobs: queuing one
+// that exists is a no-op).
+func (s *Service) queueTargets(ctx context.Context, tx store.Tx, c *store.Change) error {
+	targets, err := s.cfg.SelectTargets(c.Targets)
+	if err != nil {
+		return err
+	}
+	var names []string
+	for _, t := range targets {
+		names = append(names, t.Name)
+	}
+	if err := store.AddChangeTargets(ctx, tx, c.ID, names); err != nil {
+		return err
+	}
+	cts, err := store.ChangeTargets(ctx, tx, c.ID)
+	if err != nil {
+		return err
+	}
+	unfinished := 0
+	for _, ct := range cts {
+		if ct.State != store.TargetQueued && ct.State != store.TargetRunning {
+			continue
+		}
+		unfinished++
+		if _, err := s.river.InsertTx(ctx, tx, MeasureArgs{Change: c.ID, Target: ct.Target}, measureOpts(ct.Target)); err != nil {
+			return err
+		}
+	}
+	if unfinished == 0 {
+		_, err := s.river.InsertTx(ctx, tx, FinishArgs{Change: c.ID}, nil)
+		return err
+	}
+	return nil
+}
+
+// finishWorker joins the targets of a change.
+type finishWorker struct {
+	river.WorkerDefaults[FinishArgs]
+	s *Service
+}
+
+func (w *finishWorker) Work(ctx context.Context, job *river.Job[FinishArgs]) error {
+	s := w.s
+	return s.store.Tx(ctx, func(tx store.Tx) error {
+		// Lock the change: two finish jobs never join it at once.
+		if _, err := tx.Exec(ctx, `UPDATE changes SET updated_at = updated_at WHERE id = ?`, job.Args.Change); err != nil {
+			return err
+		}
+		c, err := store.GetChange(ctx, tx, job.Args.Change)
+		if err != nil {
+			return river.JobCancel(err)
+		}
+		if c.State != store.ChangeQueued && c.State != store.ChangeRunning {
+			return nil
+		}
+		cts, err := store.ChangeTargets(ctx, tx, c.ID)
+		if err != nil {
+			return err
+		}
+		var parts []report.Report
+		var failed []string
+		for _, ct := range cts {
+			switch ct.State {
+			case store.TargetQueued, store.TargetRunning:
+				return nil // the last target to finish queues another finish
+			case store.TargetDone:
+				var rep report.Report
+				if err := json.Unmarshal([]byte(ct.Report), &rep); err != nil {
+					return river.JobCancel(fmt.Errorf("change %d, target %s: stored report: %w", c.ID, ct.Target, err))
+				}
+				parts = append(parts, rep)
+			case store.TargetError:
+				failed = append(failed, ct.Target+": tcbot could not measure it (infrastructure, not the change): "+ct.Note)
+			}
+		}
+		if len(parts) == 0 {
+			// Nothing measured anywhere: an infrastructure error, never a
+			// verdict on the change.
+			note := strings.Join(failed, "; ")
+			if note == "" {
+				note = "no target was measured"
+			}
+			if err := store.SetChangeState(ctx, tx, c.ID, store.ChangeError, note); err != nil {
+				return err
+			}
+			return nil
+		}
+		rep := report.Merge(parts, report.ReproduceCommand(s.cfg.Path, c.Repo, parts[0].Base, c.Head, c.Targets))
+		for _, f := range failed {
+			rep.AddError(f)
+		}
+		data, err := json.Marshal(rep)
+		if err != nil {
+			return err
+		}
 		if err := store.FinishChange(ctx, tx, c.ID, rep.Base, string(rep.Verdict), string(data)); err != nil {
 			return err
 		}
-		_, err := s.river.InsertTx(ctx, tx, ReportArgs{Change: c.ID}, nil)
+		_, err = s.river.InsertTx(ctx, tx, ReportArgs{Change: c.ID}, nil)
 		return err
 	})
 }
@@ -179,7 +328,7 @@ func (s *Service) mergeBase(ctx context.Context, repo *config.Repo, c *store.Cha
 	if err != nil {
 		return "", err
 	}
-	pull, ok, err := store.GetPull(ctx, s.store.DB(), repo.Name, c.PR)
+	pull, ok, err := store.GetPull(ctx, s.store.Q(), repo.Name, c.PR)
 	if err != nil {
 		return "", err
 	}
@@ -199,18 +348,25 @@ func (s *Service) mergeBase(ctx context.Context, repo *config.Repo, c *store.Cha
 	return mirror.MergeBase(c.Head, baseHead.SHA)
 }
 
-// giveUp returns err for River to retry, and on the last attempt marks the
-// change as an infrastructure error (never a regression) so it stops
-// waiting, and says so on the commit's statuses.
-func (s *Service) giveUp(ctx context.Context, job *rivertype.JobRow, repo *config.Repo, c *store.Change, err error) error {
+// giveUp returns err for River to retry, and on the last attempt marks
+// the target as an infrastructure error (never a regression), says so on
+// the target's commit status, and lets the change finish without it.
+func (s *Service) giveUp(ctx context.Context, job *rivertype.JobRow, repo *config.Repo, c *store.Change, target string, err error) error {
 	if job.Attempt < job.MaxAttempts {
 		return err
 	}
 	note := "gave up after " + fmt.Sprint(job.Attempt) + " attempts: " + err.Error()
-	if serr := store.SetChangeState(ctx, s.store.DB(), c.ID, store.ChangeError, note); serr != nil {
+	serr := s.store.Tx(ctx, func(tx store.Tx) error {
+		if err := store.SetChangeTarget(ctx, tx, c.ID, target, store.TargetError, s.id, note); err != nil {
+			return err
+		}
+		_, err := s.river.InsertTx(ctx, tx, FinishArgs{Change: c.ID}, nil)
+		return err
+	})
+	if serr != nil {
 		return serr
 	}
-	s.setStatuses(ctx, repo, c, "error", "tcbot could not measure this (infrastructure, not the change): "+err.Error())
+	s.setTargetStatus(ctx, repo, c, target, "error", "tcbot could not measure this (infrastructure, not the change): "+err.Error())
 	return river.JobCancel(err)
 }
 
@@ -229,12 +385,16 @@ func (w *cancelWorker) Work(ctx context.Context, job *river.Job[CancelArgs]) err
 // cancelPR marks the PR's unfinished changes cancelled and cancels their
 // jobs (a running measurement is interrupted through its context).
 func (s *Service) cancelPR(ctx context.Context, repo string, pr int, why string) (int, error) {
-	changes, err := store.ListChanges(ctx, s.store.DB(), "repo = ? AND pr = ? AND state IN ('queued', 'running')", 100, repo, pr)
+	changes, err := store.ListChanges(ctx, s.store.Q(), "repo = ? AND pr = ? AND state IN ('queued', 'running')", 100, repo, pr)
 	if err != nil {
 		return 0, err
 	}
 	for _, c := range changes {
-		if err := store.SetChangeState(ctx, s.store.DB(), c.ID, store.ChangeCancelled, why); err != nil {
+		if err := store.SetChangeState(ctx, s.store.Q(), c.ID, store.ChangeCancelled, why); err != nil {
+			return 0, err
+		}
+		if _, err := s.store.Q().Exec(ctx, `UPDATE change_targets SET state = ?, note = ? WHERE change_id = ? AND state IN (?, ?)`,
+			store.TargetCancelled, why, c.ID, store.TargetQueued, store.TargetRunning); err != nil {
 			return 0, err
 		}
 		s.runningMu.Lock()

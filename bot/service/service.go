@@ -23,13 +23,16 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivermigrate"
 	"github.com/riverqueue/river/rivertype"
@@ -71,6 +74,19 @@ type Options struct {
 	// RetryBase is the first retry delay of a failed job (default 5s); it
 	// doubles each attempt up to 10 minutes.
 	RetryBase time.Duration
+	// Targets are the targets whose measurement jobs this process works:
+	// nil means every configured target, an empty list none (a `serve`
+	// that leaves measuring to `tcbot worker` hosts).
+	Targets []string
+	// WorkerOnly makes a `tcbot worker`: it works only its targets' queues
+	// and receives no webhooks. It needs PostgreSQL.
+	WorkerOnly bool
+	// ID names this process in the queue and the workers table; default
+	// host-pid.
+	ID string
+	// Heartbeat and DeadAfter tune worker liveness (defaults 5s and 30s):
+	// a process silent for DeadAfter is dead and its jobs run elsewhere.
+	Heartbeat, DeadAfter time.Duration
 }
 
 // Service is a running tcbot bot.
@@ -82,8 +98,15 @@ type Service struct {
 	secret  []byte
 	log     *logrus.Logger
 	reg     *prometheus.Registry
-	river   *river.Client[*sql.Tx]
+	river   Queue
 	metrics *metrics
+
+	id, host             string
+	targets              []string // whose queues this process works
+	workerOnly           bool
+	heartbeat, deadAfter time.Duration
+	stopLiveness         context.CancelFunc
+	livenessDone         chan struct{}
 
 	mirrorsMu sync.Mutex
 	mirrors   map[string]*source.Mirror
@@ -96,7 +119,7 @@ type Service struct {
 // New prepares the service: River's tables in the store's database, the
 // job workers, the periodic jobs (polls, sweeps, reconcile).
 func New(ctx context.Context, o Options) (*Service, error) {
-	if o.Forge != nil && len(o.Secret) == 0 {
+	if o.Forge != nil && len(o.Secret) == 0 && !o.WorkerOnly {
 		return nil, fmt.Errorf("GitHub mode needs a webhook secret: export the variable named by github.webhook_secret_env in %s", o.Config.Path)
 	}
 	if o.Log == nil {
@@ -108,19 +131,41 @@ func New(ctx context.Context, o Options) (*Service, error) {
 	s := &Service{
 		cfg: o.Config, store: o.Measurer.Store, meas: o.Measurer, gh: o.Forge, secret: o.Secret,
 		log: o.Log, reg: o.Registry, mirrors: map[string]*source.Mirror{}, running: map[int64]context.CancelFunc{},
+		workerOnly: o.WorkerOnly, heartbeat: o.Heartbeat, deadAfter: o.DeadAfter,
 	}
-	db := s.store.DB()
-	// SQLite allows one writer; River's own advice is a single connection.
-	db.SetMaxOpenConns(1)
-	driver := riversqlite.New(db)
-	migrator, err := rivermigrate.New(driver, nil)
-	if err != nil {
-		return nil, err
+	if s.heartbeat <= 0 {
+		s.heartbeat = defaultHeartbeat
 	}
-	if _, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
-		return nil, fmt.Errorf("queue tables in %s: %w", s.cfg.Database, err)
+	if s.deadAfter <= 0 {
+		s.deadAfter = defaultDeadAfter
 	}
-	s.metrics = newMetrics(s.reg, db)
+	s.host, _ = os.Hostname()
+	s.id = o.ID
+	if s.id == "" {
+		s.id = fmt.Sprintf("%s-%d", s.host, os.Getpid())
+	}
+	if o.WorkerOnly && s.store.Dialect() != store.Postgres {
+		return nil, fmt.Errorf("%s: tcbot worker needs database: postgres://... (a SQLite queue belongs to the one tcbot serve process)", s.cfg.Path)
+	}
+	if o.Targets == nil {
+		for _, t := range s.cfg.Targets {
+			s.targets = append(s.targets, t.Name)
+		}
+	} else {
+		ts, err := s.cfg.SelectTargets(o.Targets)
+		if err != nil {
+			return nil, err
+		}
+		for _, t := range ts {
+			s.targets = append(s.targets, t.Name)
+		}
+	}
+	for _, t := range s.cfg.Targets {
+		if err := checkQueueName(t.Name); err != nil {
+			return nil, fmt.Errorf("%s: %w", s.cfg.Path, err)
+		}
+	}
+	s.metrics = newMetrics(s.reg, s.store)
 
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &pullWorker{s: s})
@@ -132,6 +177,7 @@ func New(ctx context.Context, o Options) (*Service, error) {
 	river.AddWorker(workers, &pollWorker{s: s})
 	river.AddWorker(workers, &sweepWorker{s: s})
 	river.AddWorker(workers, &reconcileWorker{s: s})
+	river.AddWorker(workers, &finishWorker{s: s})
 
 	var periodic []*river.PeriodicJob
 	for _, r := range s.cfg.Repos {
@@ -162,8 +208,18 @@ func New(ctx context.Context, o Options) (*Service, error) {
 	if poll <= 0 {
 		poll = 200 * time.Millisecond
 	}
-	s.river, err = river.NewClient(driver, &river.Config{
-		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: s.cfg.Workers}},
+	queues := map[string]river.QueueConfig{}
+	if !o.WorkerOnly {
+		queues[river.QueueDefault] = river.QueueConfig{MaxWorkers: s.cfg.Workers}
+	}
+	for _, t := range s.targets {
+		// One measurement at a time per target and process: the measurer
+		// serializes runs, and a board runs one benchmark at a time.
+		queues[TargetQueue(t)] = river.QueueConfig{MaxWorkers: 1}
+	}
+	rcfg := &river.Config{
+		ID:                   s.id,
+		Queues:               queues,
 		Workers:              workers,
 		PeriodicJobs:         periodic,
 		FetchPollInterval:    poll,
@@ -175,11 +231,68 @@ func New(ctx context.Context, o Options) (*Service, error) {
 		RetryPolicy:          &retryPolicy{base: o.RetryBase, max: 10 * time.Minute},
 		Logger:               slog.New(slog.NewTextHandler(s.log.WriterLevel(logrus.DebugLevel), nil)),
 		WorkerMiddleware:     []rivertype.WorkerMiddleware{&latencyMiddleware{s: s}},
-	})
+	}
+	if len(queues) == 0 {
+		return nil, fmt.Errorf("%s: a worker with no target has nothing to do: name targets with --targets", s.cfg.Path)
+	}
+	var err error
+	switch s.store.Dialect() {
+	case store.Postgres:
+		s.river, err = newPostgresQueue(ctx, s.store, rcfg)
+	default:
+		s.river, err = newSQLiteQueue(ctx, s.store, rcfg)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("job queue: %w", err)
+		return nil, fmt.Errorf("job queue in %s: %w", s.store.Name(), err)
 	}
 	return s, nil
+}
+
+func newSQLiteQueue(ctx context.Context, st *store.Store, cfg *river.Config) (Queue, error) {
+	db := st.DB()
+	// SQLite allows one writer; River's own advice is a single connection.
+	db.SetMaxOpenConns(1)
+	driver := riversqlite.New(db)
+	migrator, err := rivermigrate.New(driver, nil)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+		return nil, fmt.Errorf("queue tables: %w", err)
+	}
+	c, err := river.NewClient(driver, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return riverQueue[*sql.Tx]{c}, nil
+}
+
+func newPostgresQueue(ctx context.Context, st *store.Store, cfg *river.Config) (Queue, error) {
+	driver := riverpgxv5.New(st.Pool())
+	migrator, err := rivermigrate.New(driver, nil)
+	if err != nil {
+		return nil, err
+	}
+	// Several processes start at once: one migrates, the others wait.
+	tx, err := st.Pool().Begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(7206519)`); err != nil {
+		return nil, err
+	}
+	if _, err := migrator.MigrateTx(ctx, tx, rivermigrate.DirectionUp, nil); err != nil {
+		return nil, fmt.Errorf("queue tables: %w", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return nil, err
+	}
+	c, err := river.NewClient(driver, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return riverQueue[pgx.Tx]{c}, nil
 }
 
 // Start starts the workers and periodic jobs. With SQLite one process owns
@@ -190,28 +303,65 @@ func New(ctx context.Context, o Options) (*Service, error) {
 // written whole or not at all.)
 func (s *Service) Start(ctx context.Context) error {
 	s.started = time.Now()
-	// scheduled_at is already in the past: the job was running.
-	res, err := s.store.DB().ExecContext(ctx, `UPDATE river_job SET state = 'available' WHERE state = 'running'`)
-	if err != nil {
-		return fmt.Errorf("recover orphaned jobs: %w", err)
+	if s.store.Dialect() == store.SQLite {
+		// scheduled_at is already in the past: the job was running.
+		n, err := s.store.Q().Exec(ctx, `UPDATE river_job SET state = 'available' WHERE state = 'running'`)
+		if err != nil {
+			return fmt.Errorf("recover orphaned jobs: %w", err)
+		}
+		if n > 0 {
+			s.log.WithField("jobs", n).Warn("recovered jobs a crash left running; they run again")
+		}
 	}
-	if n, _ := res.RowsAffected(); n > 0 {
-		s.log.WithField("jobs", n).Warn("recovered jobs a crash left running; they run again")
+	// On PostgreSQL many processes share the queue: a job left running by
+	// a dead process is rescued by the others once its heartbeat stops.
+	if err := s.beat(ctx); err != nil {
+		return fmt.Errorf("worker heartbeat: %w", err)
 	}
+	lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.stopLiveness, s.livenessDone = cancel, make(chan struct{})
+	go func() {
+		defer close(s.livenessDone)
+		s.liveness(lctx)
+	}()
 	return s.river.Start(ctx)
 }
 
 // Stop drains: no new jobs are taken, running ones may finish within ctx;
-// past it they are cancelled and River retries them after a restart.
+// past it they are cancelled and River retries them (here after a restart,
+// or on another worker).
 func (s *Service) Stop(ctx context.Context) error {
 	err := s.river.Stop(ctx)
 	if err != nil {
 		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		return s.river.StopAndCancel(cctx)
+		err = s.river.StopAndCancel(cctx)
 	}
-	return nil
+	if s.stopLiveness != nil {
+		s.stopLiveness()
+		<-s.livenessDone
+		// Stopped cleanly: nothing of ours is running any more.
+		if rerr := store.RemoveWorker(context.Background(), s.store.Q(), s.id); rerr != nil && err == nil {
+			err = rerr
+		}
+	}
+	return err
 }
+
+// ID names this process in the queue.
+func (s *Service) ID() string { return s.id }
+
+// Serves reports whether this process works a target's measurement jobs.
+func (s *Service) Serves(target string) bool {
+	for _, t := range s.targets {
+		if t == target {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Service) targetNames() []string { return s.targets }
 
 // retryPolicy retries failed jobs after base, 2*base, 4*base... capped at
 // max, with up to 10% jitter: a report job with 25 attempts keeps trying
@@ -236,7 +386,7 @@ func (p *retryPolicy) NextRetry(job *rivertype.JobRow) time.Time {
 }
 
 // River exposes the queue client (tests wait on its events).
-func (s *Service) River() *river.Client[*sql.Tx] { return s.river }
+func (s *Service) River() Queue { return s.river }
 
 // Handler serves /webhook, /healthz, /metrics and the dashboard.
 func (s *Service) Handler() (http.Handler, error) {
@@ -289,12 +439,27 @@ func uniqueOpts() river.UniqueOpts {
 	}}
 }
 
-// startChange stores a change and queues its measurement in one
-// transaction.
-func (s *Service) startChange(ctx context.Context, tx *sql.Tx, c *store.Change) error {
+// startChange stores a change and queues its measurement, one job per
+// target on that target's queue, in one transaction.
+func (s *Service) startChange(ctx context.Context, tx store.Tx, c *store.Change) error {
 	if _, err := store.InsertChange(ctx, tx, c); err != nil {
 		return err
 	}
-	_, err := s.river.InsertTx(ctx, tx, MeasureArgs{Change: c.ID}, nil)
-	return err
+	targets, err := s.cfg.SelectTargets(c.Targets)
+	if err != nil {
+		return err
+	}
+	var names []string
+	for _, t := range targets {
+		names = append(names, t.Name)
+	}
+	if err := store.AddChangeTargets(ctx, tx, c.ID, names); err != nil {
+		return err
+	}
+	for _, t := range names {
+		if _, err := s.river.InsertTx(ctx, tx, MeasureArgs{Change: c.ID, Target: t}, measureOpts(t)); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -300,7 +300,7 @@ func (e *env) idle() {
 			busy++
 		}
 		if busy == 0 {
-			open, err := store.ListChanges(context.Background(), e.st.DB(), "state IN ('queued','running') OR (state = 'done' AND reported = 0)", 10)
+			open, err := store.ListChanges(context.Background(), e.st.Q(), "state IN ('queued','running') OR (state = 'done' AND reported = 0)", 10)
 			if err != nil {
 				e.t.Fatal(err)
 			}
@@ -317,7 +317,7 @@ func (e *env) idle() {
 
 func (e *env) changes() []*store.Change {
 	e.t.Helper()
-	cs, err := store.ListChanges(context.Background(), e.st.DB(), "", 100)
+	cs, err := store.ListChanges(context.Background(), e.st.Q(), "", 100)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -737,7 +737,7 @@ func TestDashboardAndChangePages(t *testing.T) {
 		t.Errorf("healthz: %d %s", code, body)
 	}
 	if code, body := get("/metrics"); code != 200 || !strings.Contains(body, `tcbot_webhooks_total{event="pull_request",result="queued"} 1`) ||
-		!strings.Contains(body, "tcbot_github_calls_total") || !strings.Contains(body, "tcbot_queue_latency_seconds") || !strings.Contains(body, `tcbot_jobs{kind="tcbot_measure",state="completed"} 1`) {
+		!strings.Contains(body, "tcbot_github_calls_total") || !strings.Contains(body, "tcbot_queue_latency_seconds") || !strings.Contains(body, `tcbot_jobs{kind="tcbot_measure",queue="target_armv8-qemu",state="completed"} 1`) || !strings.Contains(body, `tcbot_worker_heartbeat_age_seconds{`) {
 		t.Errorf("metrics lack webhooks, GitHub calls, queue latency or jobs by state:\n%s", body)
 	}
 }
@@ -752,7 +752,7 @@ func TestLateReportOfAnOldHeadDoesNotReplaceTheCurrentOne(t *testing.T) {
 	ctx := context.Background()
 	c := &store.Change{Repo: "hello", Head: e.sha["no-op"], Origin: "pr", PR: 13}
 	e.setRef("refs/pull/13/head", e.sha["slow"])
-	if _, err := store.InsertChange(ctx, e.st.DB(), c); err != nil {
+	if _, err := store.InsertChange(ctx, e.st.Q(), c); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.svc.River().Insert(ctx, service.MeasureArgs{Change: c.ID}, nil); err != nil {

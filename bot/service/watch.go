@@ -2,7 +2,6 @@ package service
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"sort"
@@ -44,7 +43,7 @@ func (s *Service) Poll(ctx context.Context, repoName string) error {
 	}
 	log := s.log.WithField("repo", repo.Name)
 	for _, b := range repo.Branches {
-		err := s.store.Tx(ctx, func(tx *sql.Tx) error {
+		err := s.store.Tx(ctx, func(tx store.Tx) error {
 			return s.branchMovedTx(ctx, tx, repo.Name, b, heads[b], "poll", false, true, log)
 		})
 		if err != nil {
@@ -106,7 +105,7 @@ func (s *Service) Sweep(ctx context.Context, name string) error {
 				continue
 			}
 			key := "sweep:" + sweep.Name + ":" + b
-			err := s.store.Tx(ctx, func(tx *sql.Tx) error {
+			err := s.store.Tx(ctx, func(tx store.Tx) error {
 				prev, err := store.BranchHead(ctx, tx, repo.Name, key)
 				if err != nil {
 					return err
@@ -151,13 +150,13 @@ func (w *reconcileWorker) Work(ctx context.Context, job *river.Job[ReconcileArgs
 // head moved while tcbot was not listening. Jobs are unique by their
 // arguments, so queuing an existing job again is a no-op.
 func (s *Service) Reconcile(ctx context.Context) error {
-	db := s.store.DB()
+	db := s.store.Q()
 	pending, err := store.ListChanges(ctx, db, "state IN ('queued', 'running')", 1000)
 	if err != nil {
 		return err
 	}
 	for _, c := range pending {
-		if _, err := s.river.Insert(ctx, MeasureArgs{Change: c.ID}, nil); err != nil {
+		if err := s.store.Tx(ctx, func(tx store.Tx) error { return s.queueTargets(ctx, tx, c) }); err != nil {
 			return err
 		}
 	}
@@ -194,7 +193,7 @@ func (s *Service) Reconcile(ctx context.Context) error {
 				continue
 			}
 			s.log.WithFields(logrus.Fields{"repo": repo.Name, "pr": pr.Number, "head": short(pr.HeadSHA)}).Info("reconcile: pull request moved while tcbot was not listening")
-			err = s.store.Tx(ctx, func(tx *sql.Tx) error {
+			err = s.store.Tx(ctx, func(tx store.Tx) error {
 				if err := store.UpsertPull(ctx, tx, store.Pull{Repo: repo.Name, Number: pr.Number, Head: pr.HeadSHA, BaseRef: pr.BaseRef, Author: pr.Author, Draft: pr.Draft, Open: true}); err != nil {
 					return err
 				}

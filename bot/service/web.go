@@ -3,7 +3,6 @@ package service
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"html/template"
@@ -25,7 +24,7 @@ import (
 // Accept implements webhook.Sink: the delivery is recorded and its work
 // queued in one transaction; the handler replies as soon as it commits.
 func (s *Service) Accept(ctx context.Context, ev webhook.Event) (duplicate bool, err error) {
-	err = s.store.Tx(ctx, func(tx *sql.Tx) error {
+	err = s.store.Tx(ctx, func(tx store.Tx) error {
 		dup, err := store.RecordDelivery(ctx, tx, ev.Delivery, ev.Kind, ev.Action)
 		if err != nil || dup {
 			duplicate = dup
@@ -37,7 +36,7 @@ func (s *Service) Accept(ctx context.Context, ev webhook.Event) (duplicate bool,
 }
 
 // route queues the work a delivery asks for (inside Accept's transaction).
-func (s *Service) route(ctx context.Context, tx *sql.Tx, ev webhook.Event) error {
+func (s *Service) route(ctx context.Context, tx store.Tx, ev webhook.Event) error {
 	repo := s.repoByGitHub(ev.Repo)
 	log := s.log.WithFields(logrus.Fields{"delivery": ev.Delivery, "event": ev.Kind, "action": ev.Action, "repo": ev.Repo})
 	if repo == nil {
@@ -92,7 +91,7 @@ func (s *Service) route(ctx context.Context, tx *sql.Tx, ev webhook.Event) error
 // against the previous head tcbot took of it (or the new head's first
 // parent). A poller's first sight of a branch only sets the baseline; a
 // deleted branch is forgotten.
-func (s *Service) branchMovedTx(ctx context.Context, tx *sql.Tx, repo, branch, head, origin string, forced, firstIsBaseline bool, log logrus.FieldLogger) error {
+func (s *Service) branchMovedTx(ctx context.Context, tx store.Tx, repo, branch, head, origin string, forced, firstIsBaseline bool, log logrus.FieldLogger) error {
 	prev, err := store.BranchHead(ctx, tx, repo, branch)
 	if err != nil {
 		return err
@@ -121,6 +120,24 @@ func (s *Service) branchMovedTx(ctx context.Context, tx *sql.Tx, repo, branch, h
 	return s.startChange(ctx, tx, &store.Change{Repo: repo, Head: head, Base: base, Origin: origin, Note: "branch " + branch})
 }
 
+// WorkerHandler serves a worker's /healthz and /metrics.
+func (s *Service) WorkerHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
+	return mux
+}
+
+func (s *Service) healthz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.store.Ping(ctx); err != nil {
+		http.Error(w, "database: "+err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	fmt.Fprintf(w, "ok: %s up %s, targets %s\n", s.id, time.Since(s.started).Round(time.Second), strings.Join(s.targets, ","))
+}
+
 func (s *Service) handler() (http.Handler, error) {
 	mux := http.NewServeMux()
 	if s.gh != nil {
@@ -130,15 +147,7 @@ func (s *Service) handler() (http.Handler, error) {
 		}
 		mux.Handle("/webhook", wh)
 	}
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
-		if err := s.store.DB().PingContext(ctx); err != nil {
-			http.Error(w, "database: "+err.Error(), http.StatusServiceUnavailable)
-			return
-		}
-		fmt.Fprintf(w, "ok: up %s\n", time.Since(s.started).Round(time.Second))
-	})
+	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /{$}", s.dashboard)
 	mux.HandleFunc("GET /changes/{id}", s.changePage)
@@ -156,7 +165,7 @@ var dashboardTmpl = template.Must(template.New("d").Parse(`<!doctype html>
 `))
 
 func (s *Service) dashboard(w http.ResponseWriter, r *http.Request) {
-	changes, err := store.ListChanges(r.Context(), s.store.DB(), "", 100)
+	changes, err := store.ListChanges(r.Context(), s.store.Q(), "", 100)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
@@ -182,7 +191,7 @@ func (s *Service) changePage(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "change id: want a number", http.StatusBadRequest)
 		return
 	}
-	c, err := store.GetChange(r.Context(), s.store.DB(), id)
+	c, err := store.GetChange(r.Context(), s.store.Q(), id)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusNotFound)
 		return
@@ -217,9 +226,10 @@ type metrics struct {
 	queueLatency *prometheus.HistogramVec
 	jobs         *prometheus.CounterVec
 	reports      *prometheus.CounterVec
+	rescued      prometheus.Counter
 }
 
-func newMetrics(reg *prometheus.Registry, db *sql.DB) *metrics {
+func newMetrics(reg *prometheus.Registry, st *store.Store) *metrics {
 	m := &metrics{
 		queueLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "tcbot_queue_latency_seconds", Help: "Time jobs waited in the queue before a worker took them.",
@@ -227,31 +237,51 @@ func newMetrics(reg *prometheus.Registry, db *sql.DB) *metrics {
 		}, []string{"kind"}),
 		jobs:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tcbot_jobs_worked_total", Help: "Jobs worked by kind and result."}, []string{"kind", "result"}),
 		reports: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tcbot_reports_total", Help: "Reports posted by verdict."}, []string{"verdict"}),
+		rescued: prometheus.NewCounter(prometheus.CounterOpts{Name: "tcbot_jobs_rescued_total", Help: "Running jobs of dead worker processes made available again."}),
 	}
-	reg.MustRegister(m.queueLatency, m.jobs, m.reports, &jobStates{db: db})
+	reg.MustRegister(m.queueLatency, m.jobs, m.reports, m.rescued, &jobStates{st: st}, &workerStates{st: st})
 	return m
 }
 
 // jobStates reports River's jobs by kind and state at scrape time.
-type jobStates struct{ db *sql.DB }
+type jobStates struct{ st *store.Store }
 
-var jobStatesDesc = prometheus.NewDesc("tcbot_jobs", "Jobs in the queue by kind and state.", []string{"kind", "state"}, nil)
+var jobStatesDesc = prometheus.NewDesc("tcbot_jobs", "Jobs in the queue by kind, queue and state.", []string{"kind", "queue", "state"}, nil)
 
 func (j *jobStates) Describe(ch chan<- *prometheus.Desc) { ch <- jobStatesDesc }
 
 func (j *jobStates) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	rows, err := j.db.QueryContext(ctx, `SELECT kind, state, count(*) FROM river_job GROUP BY kind, state`)
+	rows, err := j.st.Q().Query(ctx, `SELECT kind, queue, state, count(*) FROM river_job GROUP BY kind, queue, state`)
 	if err != nil {
 		return
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var kind, state string
-		var n float64
-		if rows.Scan(&kind, &state, &n) == nil {
-			ch <- prometheus.MustNewConstMetric(jobStatesDesc, prometheus.GaugeValue, n, kind, state)
+		var kind, queue, state string
+		var n int64
+		if rows.Scan(&kind, &queue, &state, &n) == nil {
+			ch <- prometheus.MustNewConstMetric(jobStatesDesc, prometheus.GaugeValue, float64(n), kind, queue, state)
 		}
+	}
+}
+
+// workerStates reports the worker processes and their heartbeats.
+type workerStates struct{ st *store.Store }
+
+var workerDesc = prometheus.NewDesc("tcbot_worker_heartbeat_age_seconds", "Seconds since each worker process's last heartbeat.", []string{"worker", "host"}, nil)
+
+func (w *workerStates) Describe(ch chan<- *prometheus.Desc) { ch <- workerDesc }
+
+func (w *workerStates) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	ws, err := store.Workers(ctx, w.st.Q())
+	if err != nil {
+		return
+	}
+	for _, x := range ws {
+		ch <- prometheus.MustNewConstMetric(workerDesc, prometheus.GaugeValue, time.Since(x.Heartbeat).Seconds(), x.ID, x.Host)
 	}
 }

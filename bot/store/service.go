@@ -2,45 +2,22 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
 )
 
-// Querier is a *sql.DB or a *sql.Tx: service writes take one so callers can
-// put them in the same transaction as the jobs they queue.
-type Querier interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
-// Tx runs fn in a transaction, committed when fn returns nil.
-func (s *Store) Tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	if err := fn(tx); err != nil {
-		return err
-	}
-	return tx.Commit()
-}
-
 func now() string { return time.Now().UTC().Format(timeFormat) }
 
 // RecordDelivery remembers a webhook delivery; duplicate is true when the
 // ID was recorded before.
 func RecordDelivery(ctx context.Context, q Querier, id, event, action string) (duplicate bool, err error) {
-	res, err := q.ExecContext(ctx, `INSERT INTO deliveries (id, event, action, received_at) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`, id, event, action, now())
+	n, err := q.Exec(ctx, `INSERT INTO deliveries (id, event, action, received_at) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`, id, event, action, now())
 	if err != nil {
 		return false, fmt.Errorf("record delivery %s: %w", id, err)
 	}
-	n, err := res.RowsAffected()
-	return n == 0, err
+	return n == 0, nil
 }
 
 // Change states.
@@ -73,14 +50,13 @@ type Change struct {
 // InsertChange stores a new change and returns its ID.
 func InsertChange(ctx context.Context, q Querier, c *Change) (int64, error) {
 	t := now()
-	res, err := q.ExecContext(ctx, `INSERT INTO changes (repo, head, base, origin, pr, targets, state, note, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		c.Repo, c.Head, c.Base, c.Origin, c.PR, strings.Join(c.Targets, ","), ChangeQueued, c.Note, t, t)
+	err := q.QueryRow(ctx, `INSERT INTO changes (repo, head, base, origin, pr, targets, state, note, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		c.Repo, c.Head, c.Base, c.Origin, c.PR, strings.Join(c.Targets, ","), ChangeQueued, c.Note, t, t).Scan(&c.ID)
 	if err != nil {
 		return 0, fmt.Errorf("store change %s@%s: %w", c.Repo, c.Head, err)
 	}
-	c.ID, err = res.LastInsertId()
 	c.State = ChangeQueued
-	return c.ID, err
+	return c.ID, nil
 }
 
 const changeCols = `id, repo, head, base, origin, pr, targets, state, verdict, report, reported, note, created_at`
@@ -102,8 +78,8 @@ func scanChange(row interface{ Scan(...any) error }) (*Change, error) {
 
 // GetChange reads a change.
 func GetChange(ctx context.Context, q Querier, id int64) (*Change, error) {
-	c, err := scanChange(q.QueryRowContext(ctx, `SELECT `+changeCols+` FROM changes WHERE id = ?`, id))
-	if errors.Is(err, sql.ErrNoRows) {
+	c, err := scanChange(q.QueryRow(ctx, `SELECT `+changeCols+` FROM changes WHERE id = ?`, id))
+	if errors.Is(err, ErrNoRows) {
 		return nil, fmt.Errorf("change %d: not found", id)
 	}
 	return c, err
@@ -115,7 +91,7 @@ func ListChanges(ctx context.Context, q Querier, where string, limit int, args .
 	if where == "" {
 		where = "1=1"
 	}
-	rows, err := q.QueryContext(ctx, `SELECT `+changeCols+` FROM changes WHERE `+where+` ORDER BY id DESC LIMIT ?`, append(args, limit)...)
+	rows, err := q.Query(ctx, `SELECT `+changeCols+` FROM changes WHERE `+where+` ORDER BY id DESC LIMIT ?`, append(args, limit)...)
 	if err != nil {
 		return nil, err
 	}
@@ -134,19 +110,19 @@ func ListChanges(ctx context.Context, q Querier, where string, limit int, args .
 // SetChangeState moves a change to a state; a non-empty note replaces the
 // change's note (why it was cancelled or gave up).
 func SetChangeState(ctx context.Context, q Querier, id int64, state, note string) error {
-	_, err := q.ExecContext(ctx, `UPDATE changes SET state = ?, note = CASE WHEN ? = '' THEN note ELSE ? END, updated_at = ? WHERE id = ?`, state, note, note, now(), id)
+	_, err := q.Exec(ctx, `UPDATE changes SET state = ?, note = CASE WHEN ? = '' THEN note ELSE ? END, updated_at = ? WHERE id = ?`, state, note, note, now(), id)
 	return err
 }
 
 // FinishChange stores the outcome of a measured change.
 func FinishChange(ctx context.Context, q Querier, id int64, base, verdict, report string) error {
-	_, err := q.ExecContext(ctx, `UPDATE changes SET state = ?, base = ?, verdict = ?, report = ?, updated_at = ? WHERE id = ?`, ChangeDone, base, verdict, report, now(), id)
+	_, err := q.Exec(ctx, `UPDATE changes SET state = ?, base = ?, verdict = ?, report = ?, updated_at = ? WHERE id = ?`, ChangeDone, base, verdict, report, now(), id)
 	return err
 }
 
 // MarkReported records that a change's report reached everywhere it goes.
 func MarkReported(ctx context.Context, q Querier, id int64) error {
-	_, err := q.ExecContext(ctx, `UPDATE changes SET reported = 1, updated_at = ? WHERE id = ?`, now(), id)
+	_, err := q.Exec(ctx, `UPDATE changes SET reported = 1, updated_at = ? WHERE id = ?`, now(), id)
 	return err
 }
 
@@ -167,7 +143,7 @@ type Pull struct {
 // UpsertPull records the state of a pull request, keeping its trust,
 // approval and last verdict.
 func UpsertPull(ctx context.Context, q Querier, p Pull) error {
-	_, err := q.ExecContext(ctx, `INSERT INTO pulls (repo, number, head, base_ref, author, draft, open) VALUES (?, ?, ?, ?, ?, ?, ?)
+	_, err := q.Exec(ctx, `INSERT INTO pulls (repo, number, head, base_ref, author, draft, open) VALUES (?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (repo, number) DO UPDATE SET head = excluded.head, base_ref = excluded.base_ref, author = excluded.author, draft = excluded.draft, open = excluded.open`,
 		p.Repo, p.Number, p.Head, p.BaseRef, p.Author, b2i(p.Draft), b2i(p.Open))
 	return err
@@ -177,9 +153,9 @@ func UpsertPull(ctx context.Context, q Querier, p Pull) error {
 func GetPull(ctx context.Context, q Querier, repo string, number int) (*Pull, bool, error) {
 	var p Pull
 	var trusted, draft, open int
-	err := q.QueryRowContext(ctx, `SELECT repo, number, head, base_ref, author, trusted, approved_head, draft, open, last_verdict FROM pulls WHERE repo = ? AND number = ?`, repo, number).
+	err := q.QueryRow(ctx, `SELECT repo, number, head, base_ref, author, trusted, approved_head, draft, open, last_verdict FROM pulls WHERE repo = ? AND number = ?`, repo, number).
 		Scan(&p.Repo, &p.Number, &p.Head, &p.BaseRef, &p.Author, &trusted, &p.ApprovedHead, &draft, &open, &p.LastVerdict)
-	if errors.Is(err, sql.ErrNoRows) {
+	if errors.Is(err, ErrNoRows) {
 		return nil, false, nil
 	}
 	if err != nil {
@@ -191,7 +167,7 @@ func GetPull(ctx context.Context, q Querier, repo string, number int) (*Pull, bo
 
 // OpenPulls lists the open pull requests of a repository.
 func OpenPulls(ctx context.Context, q Querier, repo string) ([]Pull, error) {
-	rows, err := q.QueryContext(ctx, `SELECT number FROM pulls WHERE repo = ? AND open = 1 ORDER BY number`, repo)
+	rows, err := q.Query(ctx, `SELECT number FROM pulls WHERE repo = ? AND open = 1 ORDER BY number`, repo)
 	if err != nil {
 		return nil, err
 	}
@@ -220,27 +196,27 @@ func OpenPulls(ctx context.Context, q Querier, repo string) ([]Pull, error) {
 
 // SetPullTrust records whether the author may run tcbot without approval.
 func SetPullTrust(ctx context.Context, q Querier, repo string, number int, trusted bool) error {
-	_, err := q.ExecContext(ctx, `UPDATE pulls SET trusted = ? WHERE repo = ? AND number = ?`, b2i(trusted), repo, number)
+	_, err := q.Exec(ctx, `UPDATE pulls SET trusted = ? WHERE repo = ? AND number = ?`, b2i(trusted), repo, number)
 	return err
 }
 
 // ApprovePull records a maintainer's /tcbot ok-to-test for one head SHA.
 func ApprovePull(ctx context.Context, q Querier, repo string, number int, head string) error {
-	_, err := q.ExecContext(ctx, `UPDATE pulls SET approved_head = ? WHERE repo = ? AND number = ?`, head, repo, number)
+	_, err := q.Exec(ctx, `UPDATE pulls SET approved_head = ? WHERE repo = ? AND number = ?`, head, repo, number)
 	return err
 }
 
 // SetPullVerdict records the verdict last posted on a pull request.
 func SetPullVerdict(ctx context.Context, q Querier, repo string, number int, verdict string) error {
-	_, err := q.ExecContext(ctx, `UPDATE pulls SET last_verdict = ? WHERE repo = ? AND number = ?`, verdict, repo, number)
+	_, err := q.Exec(ctx, `UPDATE pulls SET last_verdict = ? WHERE repo = ? AND number = ?`, verdict, repo, number)
 	return err
 }
 
 // BranchHead returns the last head tcbot took of a branch ("" if none).
 func BranchHead(ctx context.Context, q Querier, repo, branch string) (string, error) {
 	var sha string
-	err := q.QueryRowContext(ctx, `SELECT sha FROM branch_heads WHERE repo = ? AND branch = ?`, repo, branch).Scan(&sha)
-	if errors.Is(err, sql.ErrNoRows) {
+	err := q.QueryRow(ctx, `SELECT sha FROM branch_heads WHERE repo = ? AND branch = ?`, repo, branch).Scan(&sha)
+	if errors.Is(err, ErrNoRows) {
 		return "", nil
 	}
 	return sha, err
@@ -249,10 +225,10 @@ func BranchHead(ctx context.Context, q Querier, repo, branch string) (string, er
 // SetBranchHead records the head tcbot took of a branch; sha "" forgets it.
 func SetBranchHead(ctx context.Context, q Querier, repo, branch, sha string) error {
 	if sha == "" {
-		_, err := q.ExecContext(ctx, `DELETE FROM branch_heads WHERE repo = ? AND branch = ?`, repo, branch)
+		_, err := q.Exec(ctx, `DELETE FROM branch_heads WHERE repo = ? AND branch = ?`, repo, branch)
 		return err
 	}
-	_, err := q.ExecContext(ctx, `INSERT INTO branch_heads (repo, branch, sha) VALUES (?, ?, ?) ON CONFLICT (repo, branch) DO UPDATE SET sha = excluded.sha`, repo, branch, sha)
+	_, err := q.Exec(ctx, `INSERT INTO branch_heads (repo, branch, sha) VALUES (?, ?, ?) ON CONFLICT (repo, branch) DO UPDATE SET sha = excluded.sha`, repo, branch, sha)
 	return err
 }
 
@@ -261,4 +237,128 @@ func b2i(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// Target states of a change: each target is measured by its own job.
+const (
+	TargetQueued    = "queued"
+	TargetRunning   = "running"
+	TargetDone      = "done"
+	TargetError     = "error"
+	TargetCancelled = "cancelled"
+)
+
+// ChangeTarget is the state of one target of a change.
+type ChangeTarget struct {
+	ChangeID int64
+	Target   string
+	State    string
+	Worker   string // the worker process that measured it
+	Note     string
+	Report   string // JSON report of this target alone, when done
+}
+
+// AddChangeTargets records the targets a change is measured on, queued;
+// targets already recorded keep their state.
+func AddChangeTargets(ctx context.Context, q Querier, changeID int64, targets []string) error {
+	for _, t := range targets {
+		if _, err := q.Exec(ctx, `INSERT INTO change_targets (change_id, target, state, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (change_id, target) DO NOTHING`,
+			changeID, t, TargetQueued, now()); err != nil {
+			return fmt.Errorf("change %d: record target %s: %w", changeID, t, err)
+		}
+	}
+	return nil
+}
+
+// SetChangeTarget moves one target of a change to a state.
+func SetChangeTarget(ctx context.Context, q Querier, changeID int64, target, state, worker, note string) error {
+	n, err := q.Exec(ctx, `UPDATE change_targets SET state = ?, worker = CASE WHEN ? = '' THEN worker ELSE ? END, note = ?, updated_at = ? WHERE change_id = ? AND target = ?`,
+		state, worker, worker, note, now(), changeID, target)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return fmt.Errorf("change %d has no target %s", changeID, target)
+	}
+	return nil
+}
+
+// FinishChangeTarget stores the report of one measured target.
+func FinishChangeTarget(ctx context.Context, q Querier, changeID int64, target, worker, report string) error {
+	n, err := q.Exec(ctx, `UPDATE change_targets SET state = ?, worker = ?, report = ?, note = '', updated_at = ? WHERE change_id = ? AND target = ?`,
+		TargetDone, worker, report, now(), changeID, target)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return fmt.Errorf("change %d has no target %s", changeID, target)
+	}
+	return nil
+}
+
+// ChangeTargets lists the targets of a change, by name.
+func ChangeTargets(ctx context.Context, q Querier, changeID int64) ([]ChangeTarget, error) {
+	rows, err := q.Query(ctx, `SELECT change_id, target, state, worker, note, report FROM change_targets WHERE change_id = ? ORDER BY target`, changeID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []ChangeTarget
+	for rows.Next() {
+		var ct ChangeTarget
+		if err := rows.Scan(&ct.ChangeID, &ct.Target, &ct.State, &ct.Worker, &ct.Note, &ct.Report); err != nil {
+			return nil, err
+		}
+		out = append(out, ct)
+	}
+	return out, rows.Err()
+}
+
+// Worker is a process taking jobs: `tcbot serve` or `tcbot worker`.
+type Worker struct {
+	ID        string
+	Host      string
+	Targets   []string
+	Started   time.Time
+	Heartbeat time.Time
+}
+
+// Heartbeat records that a worker process is alive.
+func Heartbeat(ctx context.Context, q Querier, id, host string, targets []string) error {
+	t := now()
+	_, err := q.Exec(ctx, `INSERT INTO workers (id, host, targets, started_at, heartbeat_at) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at, host = excluded.host, targets = excluded.targets`,
+		id, host, strings.Join(targets, ","), t, t)
+	return err
+}
+
+// RemoveWorker forgets a worker that stopped cleanly.
+func RemoveWorker(ctx context.Context, q Querier, id string) error {
+	_, err := q.Exec(ctx, `DELETE FROM workers WHERE id = ?`, id)
+	return err
+}
+
+// Workers lists the worker processes that ever sent a heartbeat and did
+// not stop cleanly, newest heartbeat first.
+func Workers(ctx context.Context, q Querier) ([]Worker, error) {
+	rows, err := q.Query(ctx, `SELECT id, host, targets, started_at, heartbeat_at FROM workers ORDER BY heartbeat_at DESC, id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Worker
+	for rows.Next() {
+		var w Worker
+		var targets, started, beat string
+		if err := rows.Scan(&w.ID, &w.Host, &targets, &started, &beat); err != nil {
+			return nil, err
+		}
+		if targets != "" {
+			w.Targets = strings.Split(targets, ",")
+		}
+		w.Started, _ = time.Parse(timeFormat, started)
+		w.Heartbeat, _ = time.Parse(timeFormat, beat)
+		out = append(out, w)
+	}
+	return out, rows.Err()
 }

@@ -75,12 +75,12 @@ func TestOpenCreatesSchema(t *testing.T) {
 		t.Fatalf("database file: %v", err)
 	}
 	var v int
-	if err := s.db.QueryRow(`SELECT version FROM schema_version`).Scan(&v); err != nil || v != SchemaVersion() {
+	if err := s.DB().QueryRow(`SELECT version FROM schema_version`).Scan(&v); err != nil || v != SchemaVersion() {
 		t.Errorf("schema_version = %d (%v), want %d", v, err, SchemaVersion())
 	}
 	for _, table := range []string{"measurements", "results", "binaries"} {
 		var n int
-		if err := s.db.QueryRow(`SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?`, table).Scan(&n); err != nil || n != 1 {
+		if err := s.DB().QueryRow(`SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?`, table).Scan(&n); err != nil || n != 1 {
 			t.Errorf("table %s: %d (%v)", table, n, err)
 		}
 	}
@@ -112,9 +112,9 @@ func TestReopenKeepsData(t *testing.T) {
 	}
 }
 
-func TestPutGetRoundTrip(t *testing.T) {
+func confPutGetRoundTrip(t *testing.T, open opener) {
 	ctx := context.Background()
-	s, _ := openTemp(t)
+	s := open(t)
 	want := measurement(key(revA))
 	if err := s.Put(ctx, want); err != nil {
 		t.Fatal(err)
@@ -143,9 +143,9 @@ func TestPutGetRoundTrip(t *testing.T) {
 	}
 }
 
-func TestBinaryWithoutFunctionTable(t *testing.T) {
+func confBinaryWithoutFunctionTable(t *testing.T, open opener) {
 	ctx := context.Background()
-	s, _ := openTemp(t)
+	s := open(t)
 	m := measurement(key(revA))
 	m.Binaries = map[string]Binary{"sha256": {SHA256: "00"}}
 	if err := s.Put(ctx, m); err != nil {
@@ -160,9 +160,9 @@ func TestBinaryWithoutFunctionTable(t *testing.T) {
 	}
 }
 
-func TestPutSetsCreatedAt(t *testing.T) {
+func confPutSetsCreatedAt(t *testing.T, open opener) {
 	ctx := context.Background()
-	s, _ := openTemp(t)
+	s := open(t)
 	m := measurement(key(revA))
 	m.CreatedAt = time.Time{}
 	before := time.Now()
@@ -178,9 +178,9 @@ func TestPutSetsCreatedAt(t *testing.T) {
 	}
 }
 
-func TestPutReplacesSameKey(t *testing.T) {
+func confPutReplacesSameKey(t *testing.T, open opener) {
 	ctx := context.Background()
-	s, _ := openTemp(t)
+	s := open(t)
 	if err := s.Put(ctx, measurement(key(revA))); err != nil {
 		t.Fatal(err)
 	}
@@ -204,7 +204,7 @@ func TestPutReplacesSameKey(t *testing.T) {
 	// The first measurement's rows are gone, not only hidden.
 	for _, table := range []string{"results", "binaries"} {
 		var n int
-		if err := s.db.QueryRow(`SELECT count(*) FROM ` + table).Scan(&n); err != nil {
+		if err := s.Q().QueryRow(context.Background(), `SELECT count(*) FROM `+table).Scan(&n); err != nil {
 			t.Fatal(err)
 		}
 		if want := map[string]int{"results": 1, "binaries": 0}[table]; n != want {
@@ -213,9 +213,9 @@ func TestPutReplacesSameKey(t *testing.T) {
 	}
 }
 
-func TestKeysAreDistinct(t *testing.T) {
+func confKeysAreDistinct(t *testing.T, open opener) {
 	ctx := context.Background()
-	s, _ := openTemp(t)
+	s := open(t)
 	base := key(revA)
 	variants := []struct {
 		name   string
@@ -254,8 +254,8 @@ func TestKeysAreDistinct(t *testing.T) {
 	}
 }
 
-func TestGetMissing(t *testing.T) {
-	s, _ := openTemp(t)
+func confGetMissing(t *testing.T, open opener) {
+	s := open(t)
 	m, ok, err := s.Get(context.Background(), key(revB))
 	if m != nil || ok || err != nil {
 		t.Errorf("Get(missing) = %v, %v, %v; want nil, false, nil", m, ok, err)
@@ -266,9 +266,9 @@ func TestGetMissing(t *testing.T) {
 	}
 }
 
-func TestLatest(t *testing.T) {
+func confLatest(t *testing.T, open opener) {
 	ctx := context.Background()
-	s, _ := openTemp(t)
+	s := open(t)
 	t0 := time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC)
 	for _, p := range []struct {
 		tc string
@@ -302,9 +302,9 @@ func TestLatest(t *testing.T) {
 // created_at is stored as RFC3339Nano text and Latest orders by that text,
 // but RFC3339Nano drops trailing zeros, so "10:00:00Z" sorts after
 // "10:00:00.5Z" and ".5Z" after ".55Z": Latest picks an older measurement.
-func TestLatestOrdersByTimeNotByText(t *testing.T) {
+func confLatestOrdersByTimeNotByText(t *testing.T, open opener) {
 	ctx := context.Background()
-	s, _ := openTemp(t)
+	s := open(t)
 	t0 := time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC)
 	tests := []struct {
 		name         string
@@ -337,7 +337,7 @@ func TestLatestOrdersByTimeNotByText(t *testing.T) {
 	}
 }
 
-func TestPutRejectsForeignResult(t *testing.T) {
+func confPutRejectsForeignResult(t *testing.T, open opener) {
 	tests := []struct {
 		name   string
 		change func(*result.Result)
@@ -348,7 +348,7 @@ func TestPutRejectsForeignResult(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := context.Background()
-			s, _ := openTemp(t)
+			s := open(t)
 			if err := s.Put(ctx, measurement(key(revB))); err != nil {
 				t.Fatal(err)
 			}
@@ -373,9 +373,9 @@ func TestPutRejectsForeignResult(t *testing.T) {
 }
 
 // A rejected Put over an existing key keeps the old measurement.
-func TestRejectedPutKeepsExisting(t *testing.T) {
+func confRejectedPutKeepsExisting(t *testing.T, open opener) {
 	ctx := context.Background()
-	s, _ := openTemp(t)
+	s := open(t)
 	if err := s.Put(ctx, measurement(key(revA))); err != nil {
 		t.Fatal(err)
 	}
@@ -390,9 +390,9 @@ func TestRejectedPutKeepsExisting(t *testing.T) {
 	}
 }
 
-func TestConcurrentPuts(t *testing.T) {
+func confConcurrentPuts(t *testing.T, open opener) {
 	ctx := context.Background()
-	s, _ := openTemp(t)
+	s := open(t)
 	const workers, each = 8, 5
 	var wg sync.WaitGroup
 	errs := make(chan error, workers*each)

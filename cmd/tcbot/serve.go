@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -15,6 +16,7 @@ import (
 	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
 
+	"github.com/tcbot/tcbot/bot/config"
 	"github.com/tcbot/tcbot/bot/forge"
 	"github.com/tcbot/tcbot/bot/measure"
 	"github.com/tcbot/tcbot/bot/progress"
@@ -23,86 +25,178 @@ import (
 )
 
 func serveCmd(log *logrus.Logger, stderr io.Writer) *cobra.Command {
-	var cfgPath string
-	var drain time.Duration
+	var o runOpts
+	var targets string
 	c := &cobra.Command{
 		Use:   "serve --config F",
 		Short: "run the bot: webhooks, git polling, sweeps, workers, dashboard, /metrics, /healthz",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
-			cfg, err := loadConfig(cfgPath)
-			if err != nil {
-				return err
+			switch targets {
+			case "all":
+			case "none":
+				o.targets = []string{}
+			default:
+				o.targets = splitList(targets)
 			}
-			if log.GetLevel() < logrus.InfoLevel {
-				log.SetLevel(logrus.InfoLevel)
-			}
-			reg := prometheus.NewRegistry()
-			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-			var gh service.Forge
-			var secret []byte
-			if cfg.GitHub != nil {
-				secret = []byte(os.Getenv(cfg.GitHub.WebhookSecretEnv))
-				if cfg.GitHub.WebhookSecretEnv == "" || len(secret) == 0 {
-					return fmt.Errorf("%s: github.webhook_secret_env: GitHub mode needs a webhook secret: set webhook_secret_env to the name of an environment variable and export it", cfg.Path)
-				}
-				token := os.Getenv(cfg.GitHub.TokenEnv)
-				if token == "" {
-					return fmt.Errorf("%s: github.token_env: the environment variable %s is empty: export the GitHub token there", cfg.Path, cfg.GitHub.TokenEnv)
-				}
-				client, err := forge.New(forge.Options{APIURL: cfg.GitHub.APIURL, Token: token, Log: log, Registerer: reg})
-				if err != nil {
-					return err
-				}
-				gh = client
-			}
-			m, err := measure.New(ctx, cfg, log, progress.Discard{})
-			if err != nil {
-				return err
-			}
-			defer m.Store.Close()
-			svc, err := service.New(ctx, service.Options{Config: cfg, Measurer: m, Forge: gh, Secret: secret, Log: log, Registry: reg})
-			if err != nil {
-				return err
-			}
-			h, err := svc.Handler()
-			if err != nil {
-				return err
-			}
-			ln, err := net.Listen("tcp", cfg.Listen)
-			if err != nil {
-				return fmt.Errorf("%s: listen: %w", cfg.Path, err)
-			}
-			srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-			// Jobs outlive the request that queued them: they run under a
-			// context that only the drain cancels.
-			jobCtx, cancelJobs := context.WithCancel(context.WithoutCancel(ctx))
-			defer cancelJobs()
-			if err := svc.Start(jobCtx); err != nil {
-				return err
-			}
-			errc := make(chan error, 1)
-			go func() { errc <- srv.Serve(ln) }()
-			log.WithFields(logrus.Fields{"listen": ln.Addr().String(), "github": gh != nil, "repos": len(cfg.Repos), "targets": len(cfg.Targets)}).Info("tcbot serving")
-			fmt.Fprintf(stderr, "tcbot: serving on http://%s\n", ln.Addr())
-			select {
-			case <-ctx.Done():
-			case err := <-errc:
-				if !errors.Is(err, http.ErrServerClosed) {
-					return err
-				}
-			}
-			log.Info("draining: no new deliveries; running jobs may finish")
-			sctx, cancel := context.WithTimeout(context.Background(), drain)
-			defer cancel()
-			_ = srv.Shutdown(sctx)
-			return svc.Stop(sctx)
+			return runService(cmd.Context(), log, stderr, o)
 		},
 	}
-	c.Flags().StringVar(&cfgPath, "config", "", "configuration file")
-	c.Flags().DurationVar(&drain, "drain", 30*time.Second, "on SIGTERM, how long running jobs may take to finish before they are cancelled (and retried after a restart)")
+	c.Flags().StringVar(&o.cfgPath, "config", "", "configuration file")
+	c.Flags().DurationVar(&o.drain, "drain", 30*time.Second, "on SIGTERM, how long running jobs may take to finish before they are cancelled (and retried after a restart)")
+	c.Flags().StringVar(&targets, "targets", "all", "targets whose measurements this process runs: all, none (leave them to tcbot worker hosts; needs PostgreSQL), or a comma-separated list")
 	return c
+}
+
+func workerCmd(log *logrus.Logger, stderr io.Writer) *cobra.Command {
+	var o runOpts
+	var targets string
+	c := &cobra.Command{
+		Use:   "worker --config F --targets a,b",
+		Short: "take the measurement jobs of some targets from a shared PostgreSQL queue (for more hosts)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.worker = true
+			if targets == "" {
+				return fmt.Errorf("--targets: name the targets this host serves (comma-separated, as in the config's targets)")
+			}
+			if targets != "all" {
+				o.targets = splitList(targets)
+			}
+			return runService(cmd.Context(), log, stderr, o)
+		},
+	}
+	c.Flags().StringVar(&o.cfgPath, "config", "", "configuration file (database: postgres://...)")
+	c.Flags().StringVar(&targets, "targets", "", "comma-separated targets this host serves, or all")
+	c.Flags().StringVar(&o.listen, "listen", "", "address for this worker's /metrics and /healthz (default: none)")
+	c.Flags().DurationVar(&o.drain, "drain", 5*time.Minute, "on SIGTERM, how long running jobs may take to finish before they are cancelled (and taken by another worker)")
+	c.Flags().StringVar(&o.id, "id", "", "name of this worker in the queue and /metrics (default: host-pid)")
+	return c
+}
+
+type runOpts struct {
+	cfgPath string
+	drain   time.Duration
+	targets []string // nil: all
+	worker  bool
+	listen  string // worker: optional
+	id      string
+}
+
+// runService runs `tcbot serve` or `tcbot worker` until ctx ends, then
+// drains.
+func runService(ctx context.Context, log *logrus.Logger, stderr io.Writer, o runOpts) error {
+	cfg, err := loadConfig(o.cfgPath)
+	if err != nil {
+		return err
+	}
+	if log.GetLevel() < logrus.InfoLevel {
+		log.SetLevel(logrus.InfoLevel)
+	}
+	if (o.worker || (o.targets != nil && len(o.targets) == 0)) && !cfg.IsPostgres() {
+		what := "tcbot worker"
+		if !o.worker {
+			what = "serve --targets none"
+		}
+		return fmt.Errorf("%s: %s needs database: postgres://... (with SQLite the one serve process measures everything)", cfg.Path, what)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	var gh service.Forge
+	var secret []byte
+	if cfg.GitHub != nil {
+		secret = []byte(os.Getenv(cfg.GitHub.WebhookSecretEnv))
+		if !o.worker && (cfg.GitHub.WebhookSecretEnv == "" || len(secret) == 0) {
+			return fmt.Errorf("%s: github.webhook_secret_env: GitHub mode needs a webhook secret: set webhook_secret_env to the name of an environment variable and export it", cfg.Path)
+		}
+		token := os.Getenv(cfg.GitHub.TokenEnv)
+		switch {
+		case token != "":
+			client, err := forge.New(forge.Options{APIURL: cfg.GitHub.APIURL, Token: token, Log: log, Registerer: reg})
+			if err != nil {
+				return err
+			}
+			gh = client
+		case o.worker:
+			// A worker only sets pending and error statuses; reports are
+			// posted by serve.
+			log.Warnf("%s is empty: this worker sets no pending or error commit statuses (serve still posts every report)", cfg.GitHub.TokenEnv)
+		default:
+			return fmt.Errorf("%s: github.token_env: the environment variable %s is empty: export the GitHub token there", cfg.Path, cfg.GitHub.TokenEnv)
+		}
+	}
+	m, err := measure.New(ctx, cfg, log, progress.Discard{})
+	if err != nil {
+		return err
+	}
+	defer m.Store.Close()
+	svc, err := service.New(ctx, service.Options{Config: cfg, Measurer: m, Forge: gh, Secret: secret, Log: log, Registry: reg,
+		Targets: o.targets, WorkerOnly: o.worker, ID: o.id})
+	if err != nil {
+		return err
+	}
+	var h http.Handler
+	listen := cfg.Listen
+	if o.worker {
+		h, listen = svc.WorkerHandler(), o.listen
+	} else if h, err = svc.Handler(); err != nil {
+		return err
+	}
+	var ln net.Listener
+	if listen != "" {
+		if ln, err = net.Listen("tcp", listen); err != nil {
+			return fmt.Errorf("%s: listen %s: %w", cfg.Path, listen, err)
+		}
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	// Jobs outlive the request that queued them: they run under a
+	// context that only the drain cancels.
+	jobCtx, cancelJobs := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelJobs()
+	if err := svc.Start(jobCtx); err != nil {
+		return err
+	}
+	errc := make(chan error, 1)
+	fields := logrus.Fields{"id": svc.ID(), "database": m.Store.Name(), "targets": strings.Join(svcTargets(cfg, svc), ",")}
+	if ln != nil {
+		go func() { errc <- srv.Serve(ln) }()
+		fields["listen"] = ln.Addr().String()
+	}
+	if o.worker {
+		log.WithFields(fields).Info("tcbot worker running")
+		fmt.Fprintf(stderr, "tcbot: worker %s taking jobs for %s\n", svc.ID(), fields["targets"])
+	} else {
+		fields["github"], fields["repos"] = gh != nil, len(cfg.Repos)
+		log.WithFields(fields).Info("tcbot serving")
+		fmt.Fprintf(stderr, "tcbot: serving on http://%s\n", ln.Addr())
+	}
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		if !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+	}
+	log.Info("draining: no new jobs; running jobs may finish")
+	sctx, cancel := context.WithTimeout(context.Background(), o.drain)
+	defer cancel()
+	if ln != nil {
+		_ = srv.Shutdown(sctx)
+	}
+	return svc.Stop(sctx)
+}
+
+func svcTargets(cfg *config.Config, svc *service.Service) []string {
+	var out []string
+	for _, t := range cfg.Targets {
+		if svc.Serves(t.Name) {
+			out = append(out, t.Name)
+		}
+	}
+	if out == nil {
+		out = []string{"none"}
+	}
+	return out
 }
 
 func webhookCmd(stdout io.Writer) *cobra.Command {

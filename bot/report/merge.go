@@ -1,0 +1,56 @@
+package report
+
+import (
+	"sort"
+
+	"github.com/tcbot/tcbot/bot/compare"
+)
+
+// Merge joins the reports of one change measured target by target (each
+// target by its own job, perhaps on its own host) into one report. The
+// reports must share repository, base and head. Each part's statistics
+// were decided within its target (its own Benjamini-Hochberg family);
+// exact metrics do not depend on the family.
+func Merge(parts []Report, reproduce string) Report {
+	var out Report
+	out.Comparisons = []compare.Comparison{}
+	for i, p := range parts {
+		if i == 0 {
+			out.Repo, out.Base, out.Head = p.Repo, p.Base, p.Head
+			out.BaseSubject, out.HeadSubject = p.BaseSubject, p.HeadSubject
+		}
+		out.Comparisons = append(out.Comparisons, p.Comparisons...)
+		out.Info = append(out.Info, p.Info...)
+		out.Geomeans = append(out.Geomeans, p.Geomeans...)
+		out.Errors = append(out.Errors, p.Errors...)
+	}
+	less := func(cs []compare.Comparison) func(i, j int) bool {
+		return func(i, j int) bool { return cs[i].Key().Less(cs[j].Key()) }
+	}
+	sort.SliceStable(out.Comparisons, less(out.Comparisons))
+	sort.SliceStable(out.Info, less(out.Info))
+	sort.SliceStable(out.Geomeans, func(i, j int) bool {
+		a, b := out.Geomeans[i], out.Geomeans[j]
+		if a.Target != b.Target {
+			return a.Target < b.Target
+		}
+		if a.Suite != b.Suite {
+			return a.Suite < b.Suite
+		}
+		return a.Metric < b.Metric
+	})
+	sort.Strings(out.Errors)
+	out.Verdict = compare.Overall(out.Comparisons)
+	if len(out.Errors) > 0 {
+		switch out.Verdict {
+		case compare.Failed, compare.Regression:
+		default:
+			out.Verdict = compare.Error
+		}
+	}
+	out.Reproduce = reproduce
+	if out.Reproduce == "" {
+		out.Reproduce = ReproduceCommand("", out.Repo, out.Base, out.Head, targets(out))
+	}
+	return out
+}
