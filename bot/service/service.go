@@ -151,7 +151,7 @@ func New(ctx context.Context, o Options) (*Service, error) {
 		for _, t := range s.cfg.Targets {
 			s.targets = append(s.targets, t.Name)
 		}
-	} else {
+	} else if len(o.Targets) > 0 {
 		ts, err := s.cfg.SelectTargets(o.Targets)
 		if err != nil {
 			return nil, err
@@ -273,20 +273,24 @@ func newPostgresQueue(ctx context.Context, st *store.Store, cfg *river.Config) (
 	if err != nil {
 		return nil, err
 	}
-	// Several processes start at once: one migrates, the others wait.
-	tx, err := st.Pool().Begin(ctx)
+	// Several processes start at once: one migrates, the others wait. (Each
+	// of River's versions needs its own transaction: one adds an enum value
+	// that the next uses, so the lock is a session lock on its own
+	// connection.)
+	conn, err := st.Pool().Acquire(ctx)
 	if err != nil {
 		return nil, err
 	}
-	defer tx.Rollback(context.WithoutCancel(ctx))
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(7206519)`); err != nil {
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock(7206519)`); err != nil {
 		return nil, err
 	}
-	if _, err := migrator.MigrateTx(ctx, tx, rivermigrate.DirectionUp, nil); err != nil {
+	_, err = migrator.Migrate(ctx, rivermigrate.DirectionUp, nil)
+	if _, uerr := conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(7206519)`); uerr != nil && err == nil {
+		err = uerr
+	}
+	if err != nil {
 		return nil, fmt.Errorf("queue tables: %w", err)
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return nil, err
 	}
 	c, err := river.NewClient(driver, cfg)
 	if err != nil {

@@ -45,6 +45,7 @@ func serveCmd(log *logrus.Logger, stderr io.Writer) *cobra.Command {
 	c.Flags().StringVar(&o.cfgPath, "config", "", "configuration file")
 	c.Flags().DurationVar(&o.drain, "drain", 30*time.Second, "on SIGTERM, how long running jobs may take to finish before they are cancelled (and retried after a restart)")
 	c.Flags().StringVar(&targets, "targets", "all", "targets whose measurements this process runs: all, none (leave them to tcbot worker hosts; needs PostgreSQL), or a comma-separated list")
+	livenessFlags(c, &o)
 	return c
 }
 
@@ -71,6 +72,7 @@ func workerCmd(log *logrus.Logger, stderr io.Writer) *cobra.Command {
 	c.Flags().StringVar(&o.listen, "listen", "", "address for this worker's /metrics and /healthz (default: none)")
 	c.Flags().DurationVar(&o.drain, "drain", 5*time.Minute, "on SIGTERM, how long running jobs may take to finish before they are cancelled (and taken by another worker)")
 	c.Flags().StringVar(&o.id, "id", "", "name of this worker in the queue and /metrics (default: host-pid)")
+	livenessFlags(c, &o)
 	return c
 }
 
@@ -81,6 +83,13 @@ type runOpts struct {
 	worker  bool
 	listen  string // worker: optional
 	id      string
+	// liveness of worker processes (PostgreSQL)
+	heartbeat, deadAfter time.Duration
+}
+
+func livenessFlags(c *cobra.Command, o *runOpts) {
+	c.Flags().DurationVar(&o.heartbeat, "heartbeat", 5*time.Second, "how often this process tells the queue it is alive (PostgreSQL)")
+	c.Flags().DurationVar(&o.deadAfter, "dead-after", 30*time.Second, "a worker silent this long is dead: its running jobs go to another worker serving the target (PostgreSQL)")
 }
 
 // runService runs `tcbot serve` or `tcbot worker` until ctx ends, then
@@ -131,7 +140,7 @@ func runService(ctx context.Context, log *logrus.Logger, stderr io.Writer, o run
 	}
 	defer m.Store.Close()
 	svc, err := service.New(ctx, service.Options{Config: cfg, Measurer: m, Forge: gh, Secret: secret, Log: log, Registry: reg,
-		Targets: o.targets, WorkerOnly: o.worker, ID: o.id})
+		Targets: o.targets, WorkerOnly: o.worker, ID: o.id, Heartbeat: o.heartbeat, DeadAfter: o.deadAfter})
 	if err != nil {
 		return err
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/tcbot/tcbot/bot/demo"
 	"github.com/tcbot/tcbot/bot/forge"
 	"github.com/tcbot/tcbot/bot/forge/githubtest"
+	"github.com/tcbot/tcbot/bot/store/pgtest"
 	"github.com/tcbot/tcbot/bot/webhook"
 )
 
@@ -29,7 +30,7 @@ func TestMain(m *testing.M) {
 		main()
 		return
 	}
-	os.Exit(m.Run())
+	pgtest.Main(m)
 }
 
 type proc struct {
@@ -44,7 +45,13 @@ func (p *proc) log() string {
 
 func startServe(t *testing.T, cfg string, env ...string) *proc {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "serve", "--config", cfg, "--drain", "5s")
+	return startTcbot(t, []string{"serve", "--config", cfg, "--drain", "5s"}, env...)
+}
+
+// startTcbot runs the test binary as tcbot with args, logging to a file.
+func startTcbot(t *testing.T, args []string, env ...string) *proc {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(os.Environ(), append(env, "TCBOT_TEST_AS_MAIN=1")...)
 	logFile, err := os.CreateTemp(t.TempDir(), "serve-*.log")
 	if err != nil {
@@ -62,7 +69,7 @@ func startServe(t *testing.T, cfg string, env ...string) *proc {
 		}
 		data, _ := os.ReadFile(logFile.Name())
 		if t.Failed() {
-			t.Logf("serve log:\n%s", data)
+			t.Logf("tcbot %s log:\n%s", strings.Join(args, " "), data)
 		}
 	})
 	return p
