@@ -187,7 +187,12 @@ func (e *Executor) Prepare(ctx context.Context) error {
 		kernel.File{Path: "/tcbot/timer", Source: timer, Mode: 0o755})
 	dirs := map[string]string{}
 	var hostDirs []string
+	seen := map[string]bool{}
 	for _, f := range e.Files {
+		if seen[f] {
+			continue // both sides built by one toolchain share a build
+		}
+		seen[f] = true
 		d := filepath.Dir(f)
 		if _, ok := dirs[d]; !ok {
 			dirs[d] = fmt.Sprintf("/tcbot/d%d", len(dirs))
