@@ -35,10 +35,12 @@ test: test-deps build
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 20m ./...
 
-## bench: speed of tcbot itself (cold run, warm rerun, overhead, webhook ingestion)
+## bench: speed of tcbot itself (cold run, warm rerun, overhead, webhook
+## ingestion on SQLite and PostgreSQL, queue jobs/s with 1, 2, 4 workers)
 bench: build
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./bot/measure/ ./bot/service/
 	$(GO) test -run '^$$' -bench . -timeout 10m ./bot/webhook/
+	$(GO) test -run '^$$' -bench QueueThroughput -benchtime 1x -timeout 20m ./cmd/tcbot/
 
 ## demo: install what is missing, build, and run the end-to-end demo
 demo: deps build

@@ -23,6 +23,7 @@ import (
 	"github.com/tcbot/tcbot/bot/measure"
 	"github.com/tcbot/tcbot/bot/measure/measuretest"
 	"github.com/tcbot/tcbot/bot/service"
+	"github.com/tcbot/tcbot/bot/store/pgtest"
 	"github.com/tcbot/tcbot/bot/webhook"
 )
 
@@ -32,7 +33,13 @@ import (
 // redelivered, and reports deliveries per second and p50/p99 latency. It
 // checks that every unique delivery was recorded and queued once and every
 // duplicate was dropped. Workers are not started: this measures ingestion.
+// It runs on SQLite and on PostgreSQL.
 func BenchmarkWebhookIngestion(b *testing.B) {
+	b.Run("sqlite", func(b *testing.B) { benchIngestion(b, "") })
+	b.Run("postgres", func(b *testing.B) { benchIngestion(b, pgtest.URL(b)) })
+}
+
+func benchIngestion(b *testing.B, database string) {
 	const total, senders = 4000, 16
 	dir := b.TempDir()
 	if err := measuretest.WriteSuite(filepath.Join(dir, "suite")); err != nil {
@@ -41,6 +48,9 @@ func BenchmarkWebhookIngestion(b *testing.B) {
 	gh := githubtest.New(b, token)
 	b.Setenv("TCBOT_TEST_TOKEN", token)
 	cfgText := fmt.Sprintf("workdir: work\nbenchmarks_dir: suite\ngithub: {api_url: %s, token_env: TCBOT_TEST_TOKEN}\nrepos: [{name: hello, url: origin, branches: [master], github: %s}]\ntargets: [{name: armv8-qemu, arch: armv8, executor: qemu-user}]\n", gh.URL(), ghRepo)
+	if database != "" {
+		cfgText = "database: " + database + "\n" + cfgText
+	}
 	path := filepath.Join(dir, "tcbot.yaml")
 	os.WriteFile(path, []byte(cfgText), 0o644)
 	cfg, err := config.Load(path)
@@ -145,7 +155,7 @@ func BenchmarkWebhookIngestion(b *testing.B) {
 			b.Fatalf("accepted %d (want %d), duplicates %d (want %d)", accepted, total, dups, len(work)-total)
 		}
 		var stored int
-		m.Store.DB().QueryRow(`SELECT count(*) FROM deliveries WHERE id LIKE ?`, fmt.Sprintf("bench-%%-%d", it)).Scan(&stored)
+		m.Store.Q().QueryRow(ctx, `SELECT count(*) FROM deliveries WHERE id LIKE ?`, fmt.Sprintf("bench-%%-%d", it)).Scan(&stored)
 		if stored != total {
 			b.Fatalf("%d deliveries recorded, want %d: some were lost", stored, total)
 		}
@@ -156,3 +166,5 @@ func BenchmarkWebhookIngestion(b *testing.B) {
 		b.StartTimer()
 	}
 }
+
+func TestMain(m *testing.M) { pgtest.Main(m) }

@@ -49,7 +49,7 @@ func startServe(t *testing.T, cfg string, env ...string) *proc {
 }
 
 // startTcbot runs the test binary as tcbot with args, logging to a file.
-func startTcbot(t *testing.T, args []string, env ...string) *proc {
+func startTcbot(t testing.TB, args []string, env ...string) *proc {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(os.Environ(), append(env, "TCBOT_TEST_AS_MAIN=1")...)
@@ -75,7 +75,7 @@ func startTcbot(t *testing.T, args []string, env ...string) *proc {
 	return p
 }
 
-func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
+func waitFor(t testing.TB, what string, timeout time.Duration, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for !cond() {
@@ -86,7 +86,7 @@ func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool)
 	}
 }
 
-func freePort(t *testing.T) string {
+func freePort(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
