@@ -14,9 +14,10 @@ deps:
 
 ## test-deps: also what the tests need: kas (its schema checks the
 ## OpenEmbedded files), openssh-server (the SSH tests start their own sshd)
-## and qemu-system-arm (the qemu-system tests boot Debian's Arm kernels)
+## qemu-system-arm (the qemu-system tests boot Debian's Arm kernels) and
+## postgresql (the store's conformance suite and the scale-out tests)
 test-deps: deps
-	./deploy/install-deps.sh kas openssh-server qemu-system-arm
+	./deploy/install-deps.sh kas openssh-server qemu-system-arm postgresql
 
 ## build: the tcbot binary and the QEMU instruction-counting plugin
 build: $(BIN) $(PLUGIN)
