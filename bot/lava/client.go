@@ -100,6 +100,10 @@ type Meta struct {
 	Case       string `yaml:"case"`
 	Definition string `yaml:"definition"`
 	Set        string `yaml:"set"`
+	// ErrorType and ErrorMsg say why a job failed, on LAVA's own "job"
+	// test case ("Infrastructure", "Connection closed").
+	ErrorType string `yaml:"error_type"`
+	ErrorMsg  string `yaml:"error_msg"`
 }
 
 // Meta parses the test case's metadata; a test case with unreadable
@@ -421,6 +425,25 @@ func (c *Client) Wait(ctx context.Context, id int, b Backoff) (*Job, error) {
 // Tests returns every test case of a job, all pages.
 func (c *Client) Tests(ctx context.Context, id int) ([]TestCase, error) {
 	return list[TestCase](ctx, c, fmt.Sprintf("jobs/%d/tests/", id), url.Values{"limit": {"1000"}})
+}
+
+// Failure says why a job ended Incomplete or Canceled: its failure
+// comment, or the error LAVA recorded on its own "job" test case. Empty
+// when LAVA says nothing.
+func (c *Client) Failure(ctx context.Context, j *Job) string {
+	var why []string
+	if j.FailureComment != nil && strings.TrimSpace(*j.FailureComment) != "" {
+		why = append(why, strings.TrimSpace(*j.FailureComment))
+	}
+	tests, err := list[TestCase](ctx, c, fmt.Sprintf("jobs/%d/tests/", j.ID), url.Values{"suite__name": {"lava"}, "name": {"job"}})
+	if err == nil {
+		for _, tc := range tests {
+			if m := tc.Meta(); m.ErrorMsg != "" {
+				why = append(why, strings.TrimSpace(strings.TrimSpace(m.ErrorType+" error: ")+" "+m.ErrorMsg))
+			}
+		}
+	}
+	return strings.Join(why, "; ")
 }
 
 // LogLine is one line of a job's log.

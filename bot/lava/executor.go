@@ -513,9 +513,14 @@ func (e *Executor) job(ctx context.Context, def string, names []string) (out []*
 		log.WithFields(logrus.Fields{"health": j.Health, "took": time.Since(start).Round(time.Millisecond)}).Info("lava job finished")
 	}
 	if j.Health != HealthComplete {
-		why := ""
-		if j.FailureComment != nil && *j.FailureComment != "" {
-			why = ": " + *j.FailureComment
+		why := c.Failure(ctx, j)
+		if lines, err := c.Logs(ctx, id); err == nil {
+			if p := KernelPanic(lines); p != "" {
+				why = strings.TrimPrefix(why+"; "+p, "; ")
+			}
+		}
+		if why != "" {
+			why = ": " + why
 		}
 		return nil, true, fmt.Errorf("job %d ended %s%s (%s)", id, j.Health, why, c.JobURL(id))
 	}

@@ -2,6 +2,7 @@ package lava_test
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -154,5 +155,36 @@ func recordJob(t *testing.T, c *lava.Client, id int, name string) {
 		if err := os.WriteFile(filepath.Join("testdata", p.file), data, 0o644); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestLabKernelPanic boots a kernel that panics (its rdinit names no
+// program) in the real lab: with -no-reboot the job ends Incomplete at
+// once, and the error says why, never a result.
+func TestLabKernelPanic(t *testing.T) {
+	c := lavatest.Lab(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	bin := guestProgram(t, "aarch64-linux-gnu-gcc", dir)
+	ex := &lava.Executor{Client: c, TokenEnv: "TEST", DeviceType: "qemu", Arch: "armv8", CC: "aarch64-linux-gnu-gcc",
+		CacheDir: cacheDir(t), Files: []string{bin}, KernelArgs: "rdinit=/no/such/init", Retries: -1,
+		Poll: lava.Backoff{First: 500 * time.Millisecond, Max: 2 * time.Second, Factor: 1.2}, JobName: "tcbot-test panic"}
+	defer ex.Cleanup()
+	if err := ex.Prepare(ctx); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err := ex.Run(ctx, executor.Spec{Name: "armv8/prog", Dir: dir, Argv: []string{"./prog"}, Timeout: time.Minute})
+	t.Logf("after %s: %v", time.Since(start).Round(time.Millisecond), err)
+	var ie *executor.InfraError
+	if !errors.As(err, &ie) || !strings.Contains(err.Error(), "ended Incomplete") {
+		t.Fatalf("error %v: want an infrastructure error, the job Incomplete", err)
+	}
+	if len(ex.Jobs()) != 1 {
+		t.Errorf("jobs %v: want one (retries: none)", ex.Jobs())
+	}
+	if *record {
+		recordJob(t, c, ex.Jobs()[0], "panic")
 	}
 }

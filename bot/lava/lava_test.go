@@ -515,3 +515,34 @@ func TestClientPaginates(t *testing.T) {
 		t.Error("a null measurement has a value")
 	}
 }
+
+func TestKernelPanicFromRecordedLog(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("testdata", "panic-logs.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines, err := lava.ParseLog(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := lava.KernelPanic(lines), "guest Kernel panic - not syncing: VFS: Unable to mount root fs on unknown-block(0,0)"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	_, log := recorded(t, "armv8")
+	if got := lava.KernelPanic(log); got != "" {
+		t.Errorf("a good job's log gives %q", got)
+	}
+	// LAVA's own account of the failure is on its "job" test case.
+	data, _ := os.ReadFile(filepath.Join("testdata", "panic-tests.json"))
+	var page struct{ Results []lava.TestCase }
+	json.Unmarshal(data, &page)
+	found := false
+	for _, tc := range page.Results {
+		if m := tc.Meta(); tc.Name == "job" && m.Definition == "lava" {
+			found = m.ErrorType == "Infrastructure" && m.ErrorMsg == "Connection closed"
+		}
+	}
+	if !found {
+		t.Error("no job test case with the error in the recorded panic job")
+	}
+}

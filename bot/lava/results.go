@@ -124,3 +124,18 @@ func Outcomes(caseNames []string, tests []TestCase, log []LogLine) ([]*executor.
 func seconds(s float64) time.Duration {
 	return time.Duration(math.Round(s * float64(time.Second)))
 }
+
+// KernelPanic returns the guest kernel's panic message from a job log
+// ("Kernel panic - not syncing: VFS: Unable to mount root fs ..."), or "".
+func KernelPanic(log []LogLine) string {
+	for _, l := range log {
+		msg, ok := l.Msg.(string)
+		if l.Level != "target" || !ok {
+			continue
+		}
+		if i := strings.Index(msg, "Kernel panic - not syncing"); i >= 0 {
+			return "guest " + strings.TrimSpace(msg[i:])
+		}
+	}
+	return ""
+}
