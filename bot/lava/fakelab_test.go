@@ -60,7 +60,7 @@ func (l *TestLab) Healths(h ...string) {
 	l.healths = h
 }
 
-func (l *TestLab) WorkerState(s string) { l.mu.Lock(); l.workerState = s; l.mu.Unlock() }
+func (l *TestLab) WorkerState(s string)  { l.mu.Lock(); l.workerState = s; l.mu.Unlock() }
 func (l *TestLab) DeviceHealth(s string) { l.mu.Lock(); l.deviceHealth = s; l.mu.Unlock() }
 
 // Downloads lists what the lab downloaded: name=content (or name=N bytes).
