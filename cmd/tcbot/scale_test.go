@@ -272,3 +272,53 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// TestWorkerRefusals: a worker refuses, before touching the database,
+// targets this host cannot run, and anything but PostgreSQL.
+func TestWorkerRefusals(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, []byte(text), 0o644)
+		return p
+	}
+	known := write("known_hosts", "board ssh-ed25519 AAAA\n")
+	pg := write("pg.yaml", `database: postgres://tcbot@127.0.0.1:1/tcbot
+repos: [{name: r, url: origin}]
+targets:
+  - {name: armv8-qemu, arch: armv8, executor: qemu-user}
+  - {name: board, arch: armv8, executor: ssh, ssh: {host: board.lab, user: bench, key_file: missing_key, known_hosts: `+known+`}}
+  - {name: lab, arch: armv8, executor: lava, lava: {url: "http://127.0.0.1:1/", token_env: TCBOT_REFUSAL_LAVA_TOKEN, device_type: qemu}}
+`)
+	lite := write("lite.yaml", `repos: [{name: r, url: origin}]
+targets: [{name: armv8-qemu, arch: armv8, executor: qemu-user}]
+`)
+	tests := []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"ssh key missing", []string{"worker", "--config", pg, "--targets", "armv8-qemu,board"}, []string{"cannot serve target board", "ssh.key_file", "leave board out of --targets"}},
+		{"lava token missing", []string{"worker", "--config", pg, "--targets", "lab"}, []string{"cannot serve target lab", "TCBOT_REFUSAL_LAVA_TOKEN"}},
+		{"unknown target", []string{"worker", "--config", pg, "--targets", "nope"}, []string{"nope"}},
+		{"no targets", []string{"worker", "--config", pg}, []string{"--targets"}},
+		{"worker on SQLite", []string{"worker", "--config", lite, "--targets", "armv8-qemu"}, []string{"needs database: postgres://"}},
+		{"serve --targets none on SQLite", []string{"serve", "--config", lite, "--targets", "none"}, []string{"needs database: postgres://"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, stdout, stderr := tcbot(t, tt.args...)
+			if code != 1 || stdout != "" {
+				t.Fatalf("exit %d, stdout %q, stderr %q: want exit 1 and nothing on stdout", code, stdout, stderr)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(stderr, w) {
+					t.Errorf("stderr %q lacks %q", stderr, w)
+				}
+			}
+			if strings.Contains(stderr, "cannot connect") {
+				t.Errorf("the worker tried the database before checking what it can run: %q", stderr)
+			}
+		})
+	}
+}

@@ -109,6 +109,24 @@ func runService(ctx context.Context, log *logrus.Logger, stderr io.Writer, o run
 		}
 		return fmt.Errorf("%s: %s needs database: postgres://... (with SQLite the one serve process measures everything)", cfg.Path, what)
 	}
+	// What this host cannot run, it must not take jobs for: a worker
+	// refuses at once; serve (one host, every target) says so and goes on,
+	// and those targets' jobs end as infrastructure errors.
+	wanted, err := cfg.SelectTargets(o.targets)
+	if err != nil {
+		return err
+	}
+	if o.targets != nil && len(o.targets) == 0 {
+		wanted = nil
+	}
+	for _, t := range wanted {
+		if err := measure.CanRun(t); err != nil {
+			if o.worker {
+				return fmt.Errorf("%s: this worker cannot serve %v; fix that or leave %s out of --targets", cfg.Path, err, t.Name)
+			}
+			log.Warnf("%v: its measurements will end as infrastructure errors", err)
+		}
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	var gh service.Forge
