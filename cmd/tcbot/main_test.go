@@ -8,11 +8,13 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/tcbot/tcbot/bot/report"
+	"github.com/tcbot/tcbot/bot/store/pgtest"
 	"github.com/tcbot/tcbot/bot/webhook"
 )
 
@@ -173,6 +175,56 @@ func TestDemoEndToEnd(t *testing.T) {
 		code, stdout, stderr := tcbot(t, "config", "check", "--config", cfg)
 		if code != 0 || !strings.Contains(stdout, "ok") {
 			t.Fatalf("exit %d: %s %s", code, stdout, stderr)
+		}
+	})
+	t.Run("migrate to PostgreSQL keeps every result", func(t *testing.T) {
+		data, err := os.ReadFile(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var from string
+		var lines []string
+		for _, l := range strings.Split(string(data), "\n") {
+			if db, ok := strings.CutPrefix(l, "database: "); ok {
+				from, l = db, "database: "+pgtest.URL(t)
+			}
+			lines = append(lines, l)
+		}
+		if from == "" {
+			t.Fatalf("the demo config names no database:\n%s", data)
+		}
+		pgCfg := filepath.Join(dir, "tcbot-pg.yaml")
+		os.WriteFile(pgCfg, []byte(strings.Join(lines, "\n")), 0o644)
+		code, stdout, stderr := tcbot(t, "migrate", "--config", pgCfg, "--from", from)
+		if code != 0 || !strings.Contains(stdout, "measurements 6") || !strings.Contains(stdout, "results ") {
+			t.Fatalf("migrate: exit %d\n%s\n%s", code, stdout, stderr)
+		}
+		// The same comparison from either database, number for number.
+		compare := func(c string) report.Report {
+			code, stdout, stderr := tcbot(t, "compare", "--config", c, "--repo", "toolchain", "--base", "main~1", "--head", "main", "--format", "json")
+			if code != 2 {
+				t.Fatalf("compare on %s: exit %d\n%s", c, code, stderr)
+			}
+			var r report.Report
+			if err := json.Unmarshal([]byte(stdout), &r); err != nil {
+				t.Fatal(err)
+			}
+			r.Reproduce = ""
+			return r
+		}
+		a, b := compare(cfg), compare(pgCfg)
+		ja, _ := json.Marshal(a)
+		jb, _ := json.Marshal(b)
+		if string(ja) != string(jb) || len(a.Comparisons) == 0 {
+			t.Errorf("compare differs after migrate:\nSQLite:     %.600s\nPostgreSQL: %.600s", ja, jb)
+		}
+		// Copying again would mix histories: refused, nothing changed.
+		code, _, stderr = tcbot(t, "migrate", "--config", pgCfg, "--from", from)
+		if code != 1 || !strings.Contains(stderr, "not empty") {
+			t.Errorf("second migrate: exit %d, %q; want a refusal", code, stderr)
+		}
+		if again := compare(pgCfg); !reflect.DeepEqual(again, b) {
+			t.Error("a refused migrate changed the destination")
 		}
 	})
 }
