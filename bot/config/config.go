@@ -87,6 +87,8 @@ type Repo struct {
 	// Component is what this repository is to an OpenEmbedded build
 	// (recipe oe-lamp): gcc, binutils, glibc or linux.
 	Component string `yaml:"component"`
+	// Kernel overrides how a kernel repository is built (recipe kernel).
+	Kernel *KernelBuild `yaml:"kernel"`
 }
 
 // Compiler is a compiler and its flags for one arch.
@@ -463,6 +465,7 @@ func (c *Config) Validate() error {
 		if r.GitHub != "" && strings.Count(r.GitHub, "/") != 1 {
 			bad(ln("github"), key("github"), "%q: want owner/name", r.GitHub)
 		}
+		c.validateKernel(i, r, bad)
 	}
 	if len(c.Targets) == 0 {
 		bad(c.line("targets"), "targets", "no targets: add e.g. {name: armv8-qemu, arch: armv8, executor: qemu-user}")

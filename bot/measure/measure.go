@@ -123,6 +123,11 @@ func (m *Measurer) Run(ctx context.Context, req Request) (*report.Report, Stats,
 	if err != nil {
 		return nil, st, err
 	}
+	if m.Recipe.Kind == "kernel" {
+		if targets, err = kernelTargets(cfg.Path, m.Recipe.Name, targets); err != nil {
+			return nil, st, err
+		}
+	}
 	mirror, err := source.Open(filepath.Join(cfg.Workdir, "git"), repo.Name, repo.URL)
 	if err != nil {
 		return nil, st, err
@@ -194,6 +199,9 @@ func (m *Measurer) Run(ctx context.Context, req Request) (*report.Report, Stats,
 		}
 	}
 	if err := m.build(ctx, mirror, buildOrder, &st); err != nil {
+		return nil, st, err
+	}
+	if err := m.buildKernels(ctx, mirror, repo, sides); err != nil {
 		return nil, st, err
 	}
 	for _, b := range buildOrder {
@@ -317,7 +325,7 @@ func dedupe(ss []string) []string {
 }
 
 func (m *Measurer) key(repo, sha string, tc *toolchain.Toolchain, t config.Target) store.Key {
-	return store.Key{Repo: repo, Revision: sha, ToolchainID: tc.ID + "-" + targetID(t), Target: t.Name, Suite: m.Suite.Name, SuiteVersion: m.suiteVersion()}
+	return store.Key{Repo: repo, Revision: sha, ToolchainID: tc.ID + "-" + targetID(t) + m.kernelID(repo, t.Arch), Target: t.Name, Suite: m.Suite.Name, SuiteVersion: m.suiteVersion()}
 }
 
 // targetID folds into the key what changes a target's numbers: its CPU
@@ -361,6 +369,7 @@ type side struct {
 	builds    []targetBuild                    // targets this side must measure
 	runs      map[string]map[string]*benchRuns // target -> benchmark -> runs
 	boots     map[string][]executor.BootInfo   // by target: qemu-system guests booted
+	kernel    map[string]*sideKernel           // by target: the kernel built (recipe kernel)
 	mu        sync.Mutex
 }
 

@@ -48,18 +48,21 @@ func (sd *side) noteBoot(target string, ex executor.Executor) {
 }
 
 // bootResults are the results of the boot pseudo-benchmark of a side on a
-// target: one boot-time sample per boot. A side that booted nothing in
-// this run (every binary identical to the base's) carries the base's boot
-// results, marked identical.
+// target: one boot-time sample per boot; and under a kernel recipe the
+// kernel's (kernelResults). A side that booted nothing in this run (every
+// binary identical to the base's) carries the base's boot results, marked
+// identical.
 func bootResults(suiteName string, sd *side, t config.Target, baseMeas *store.Measurement) []result.Result {
+	out := kernelResults(suiteName, sd, t)
 	sd.mu.Lock()
 	boots := sd.boots[t.Name]
 	sd.mu.Unlock()
 	if len(boots) == 0 {
-		if baseMeas == nil {
-			return nil
+		if baseMeas == nil || sd.kernelFor(t.Name) != nil {
+			// (A kernel under test that did not boot says so in
+			// kernelResults.)
+			return out
 		}
-		var out []result.Result
 		for _, r := range baseMeas.Results {
 			if r.Benchmark == BootBenchmark {
 				r.Identical = true
@@ -79,8 +82,8 @@ func bootResults(suiteName string, sd *side, t config.Target, baseMeas *store.Me
 	if v := boots[0].KernelVersion; v != "" {
 		note = "kernel " + v
 	}
-	return []result.Result{
-		{Target: t.Name, Suite: suiteName, Benchmark: BootBenchmark, Metric: result.BootTime, Unit: bt.Unit, Samples: secs, Note: note},
-		{Target: t.Name, Suite: suiteName, Benchmark: BootBenchmark, Metric: result.Status, Unit: st.Unit, Samples: []float64{result.Pass}},
-	}
+	return append(out,
+		result.Result{Target: t.Name, Suite: suiteName, Benchmark: BootBenchmark, Metric: result.BootTime, Unit: bt.Unit, Samples: secs, Note: note},
+		result.Result{Target: t.Name, Suite: suiteName, Benchmark: BootBenchmark, Metric: result.Status, Unit: st.Unit, Samples: []float64{result.Pass}},
+	)
 }

@@ -105,7 +105,7 @@ func (m *Measurer) runSamples(ctx context.Context, targets []config.Target, side
 			continue
 		}
 		// LNT's rule: a head binary identical to the base binary is not run.
-		if hs := head.buildFor(t.Name); more == nil && hs != nil && hs.err == nil && !head.hasFailed(t.Name) {
+		if hs := head.buildFor(t.Name); more == nil && hs != nil && hs.err == nil && !head.hasFailed(t.Name) && m.Recipe.Kind != "kernel" {
 			for _, b := range m.Suite.Benchmarks {
 				hb := hs.bins[b.Name]
 				if hb != nil && hb.OK && hb.SHA256 != "" && hb.SHA256 == m.baseBinary(base, t.Name, b.Name) {
@@ -136,13 +136,15 @@ func (m *Measurer) runSamples(ctx context.Context, targets []config.Target, side
 					}
 				}
 			}
-			ex, err := m.newExecutor(t, files)
+			ex, err := m.newSideExecutor(sd, t, files)
 			if err == nil {
 				execs = append(execs, ex)
 				err = ex.Prepare(ctx)
 			}
 			if err != nil {
-				sd.fail(t.Name, err.Error())
+				if !m.kernelFault(sd, t, err) {
+					sd.fail(t.Name, err.Error())
+				}
 				continue
 			}
 			sd.noteBoot(t.Name, ex)

@@ -64,6 +64,9 @@ func LoadRecipes(cfg *config.Config) (map[string]*recipe.Recipe, *suite.Suite, e
 			out[r.Name] = rec
 			continue
 		}
+		if rec.Kind == "kernel" && r.Toolchain != "host" {
+			return nil, nil, fmt.Errorf("%s: repo %s: toolchain: %q: recipe %s builds the kernel under test with fixed compilers: want toolchain: host and host: {armv8: {cc: aarch64-linux-gnu-gcc}, ...}", cfg.Path, r.Name, r.Toolchain, rec.Name)
+		}
 		if rec.Suite != s.Name {
 			return nil, nil, fmt.Errorf("%s: suite: %q, but the benchmark suite in %s is %q", rec.Source, rec.Suite, swhere, s.Name)
 		}

@@ -27,6 +27,8 @@ type Recipe struct {
 	Run   Stage  `yaml:"run"`
 	// Kas drives an OpenEmbedded build (kind: kas).
 	Kas *KasStage `yaml:"kas"`
+	// Kernel builds the kernel under test (kind: kernel).
+	Kernel *KernelStage `yaml:"kernel"`
 
 	// Source is where the recipe was read from, for messages.
 	Source string `yaml:"-"`
@@ -71,7 +73,7 @@ var Components = []string{"gcc", "binutils", "glibc", "linux"}
 var Kinds = map[string]string{
 	"suite":  "build each benchmark of a suite with the toolchain under test and run it on every target",
 	"kas":    "OpenEmbedded build with kas, the repository's component pinned to the revision under test",
-	"kernel": "kernel build and boot (not implemented yet)",
+	"kernel": "build the kernel under test, boot it under qemu-system and run the suite in it",
 }
 
 var placeholderRE = regexp.MustCompile(`\{([a-z]+)(\.\.\.)?\}`)
@@ -126,7 +128,7 @@ func Parse(path string, data []byte) (*Recipe, error) {
 	if r.Kind == "kas" {
 		return &r, checkKas(path, &r)
 	}
-	if r.Kind != "suite" {
+	if r.Kind != "suite" && r.Kind != "kernel" {
 		return nil, bad("kind", "%s recipes are not implemented in this version", r.Kind)
 	}
 	if r.Suite == "" {
@@ -161,6 +163,9 @@ func Parse(path string, data []byte) (*Recipe, error) {
 	}
 	if r.Run.Check != "" && r.Run.Check != "checksum" {
 		return nil, bad("run.check", "%q: want checksum or nothing", r.Run.Check)
+	}
+	if r.Kind == "kernel" {
+		return &r, checkKernel(path, &r)
 	}
 	return &r, nil
 }

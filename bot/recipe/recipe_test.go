@@ -136,7 +136,7 @@ func TestParseErrors(t *testing.T) {
 		{"unknown metric", "[instructions, status]", "[instructions, cycles]", "run.metrics", `unknown metric "cycles"`},
 		{"unknown build metric", "[code-size]", "[binary-size]", "build.metrics", `unknown metric "binary-size"`},
 		{"bad kind", "kind: suite", "kind: make", "kind", "want one of suite, kas, kernel"},
-		{"kind not implemented", "kind: suite", "kind: kernel", "kind", "not implemented"},
+		{"kernel recipe without its kernel section", "kind: suite", "kind: kernel", "kernel", "kernel.config"},
 		{"kas recipe without its kas section", "kind: suite", "kind: kas", "kas", "kas.projects"},
 		{"bad build timeout", "timeout: 2m", "timeout: two minutes", "build.timeout", "is not a duration"},
 		{"bad run timeout", "  check: checksum", "  check: checksum\n  timeout: 10", "run.timeout", "is not a duration"},

@@ -1,0 +1,370 @@
+package measure
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/tcbot/tcbot/bot/config"
+	"github.com/tcbot/tcbot/bot/executor"
+	"github.com/tcbot/tcbot/bot/result"
+	"github.com/tcbot/tcbot/bot/source"
+)
+
+// KernelBenchmark names the pseudo-benchmark under which a kernel recipe
+// reports the kernel it built: kernel-size (bytes of the image) and
+// status (it built).
+const KernelBenchmark = "kernel"
+
+// sideKernel is the kernel one side built for one arch, and how its boot
+// went.
+type sideKernel struct {
+	Path string `json:"path,omitempty"` // the image; empty when it did not build
+	Size int64  `json:"size,omitempty"`
+	// Note says why it did not build ("" when it did).
+	Note string `json:"note,omitempty"`
+	// BootFailure says why it did not boot ("" when it did, or was not
+	// tried); never stored with the build.
+	BootFailure string `json:"-"`
+}
+
+// kernelBuild is how one arch's kernel is built: the recipe's settings
+// with the repository's kernel: key laid over them.
+type kernelBuild struct {
+	Config, Fragment, Targets []string
+	Image                     string
+	Env                       []string
+}
+
+var kernelArch = map[string]string{"armv8": "arm64", "armv7": "arm"}
+
+func (m *Measurer) kernelBuild(repo *config.Repo, arch string) kernelBuild {
+	k := m.Recipe.Kernel
+	b := kernelBuild{Config: k.Config[arch], Fragment: k.Fragment[arch], Targets: k.Targets[arch], Image: k.Image[arch], Env: envList(k.Env)}
+	if o := repo.Kernel; o != nil {
+		if v, ok := o.Config[arch]; ok {
+			b.Config = v
+		}
+		if v, ok := o.Fragment[arch]; ok {
+			b.Fragment = v
+		}
+		if v, ok := o.Targets[arch]; ok {
+			b.Targets = v
+		}
+		if v, ok := o.Image[arch]; ok {
+			b.Image = v
+		}
+	}
+	return b
+}
+
+func envList(env map[string]string) []string {
+	var out []string
+	for k, v := range env {
+		out = append(out, k+"="+v)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// kernelID folds the repository's kernel build settings for arch into
+// measurement keys ("" for recipes that do not build kernels), so a
+// changed kernel config is measured afresh. The recipe's own settings are
+// in the suite version already.
+func (m *Measurer) kernelID(repoName, arch string) string {
+	if m.Recipe == nil || m.Recipe.Kind != "kernel" {
+		return ""
+	}
+	repo, err := m.Config.Repo(repoName)
+	if err != nil || repo.Kernel == nil {
+		return ""
+	}
+	data, _ := json.Marshal(m.kernelBuild(repo, arch))
+	h := sha256.Sum256(data)
+	return "-k" + hex.EncodeToString(h[:])[:8]
+}
+
+// kernelTargets keeps the targets a kernel recipe can measure on: those
+// that boot a kernel (qemu-system).
+func kernelTargets(cfgPath, recipeName string, targets []config.Target) ([]config.Target, error) {
+	var out []config.Target
+	var names []string
+	for _, t := range targets {
+		names = append(names, t.Name)
+		if t.Executor == "qemu-system" {
+			out = append(out, t)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s: recipe %s boots the kernel it builds, so it needs a target with executor: qemu-system; %s has none", cfgPath, recipeName, strings.Join(names, ", "))
+	}
+	return out, nil
+}
+
+// buildKernels builds, for a kernel recipe, the kernel of every side for
+// every target that side must measure (once per revision and arch; cached
+// in workdir/kernel-build). A kernel that does not build is the change's
+// failure (kernel/status); a build that could not run is an
+// infrastructure error of that side and target.
+func (m *Measurer) buildKernels(ctx context.Context, mirror *source.Mirror, repo *config.Repo, sides []*side) error {
+	if m.Recipe.Kind != "kernel" {
+		return nil
+	}
+	built := map[string]*sideKernel{}
+	for _, sd := range sides {
+		for _, tb := range sd.builds {
+			t := tb.target
+			id := sd.commit.SHA + "/" + t.Arch
+			k, ok := built[id]
+			if !ok {
+				var err error
+				k, err = m.buildKernel(ctx, mirror, repo, sd.commit, t.Arch)
+				if ctx.Err() != nil {
+					return fmt.Errorf("build kernel: %w", ctx.Err())
+				}
+				if err != nil {
+					sd.fail(t.Name, err.Error())
+					continue
+				}
+				built[id] = k
+			}
+			c := *k
+			sd.mu.Lock()
+			if sd.kernel == nil {
+				sd.kernel = map[string]*sideKernel{}
+			}
+			sd.kernel[t.Name] = &c
+			sd.mu.Unlock()
+		}
+	}
+	return nil
+}
+
+const kernelManifest = "kernel.json"
+
+// buildKernel builds one revision's kernel for arch, out of tree, and
+// keeps only the image (and kernel.json) in
+// workdir/kernel-build/<repo>/<sha>-<arch>-<settings>.
+func (m *Measurer) buildKernel(ctx context.Context, mirror *source.Mirror, repo *config.Repo, c source.Commit, arch string) (*sideKernel, error) {
+	kb := m.kernelBuild(repo, arch)
+	settings, _ := json.Marshal(kb)
+	cc := ""
+	if h, ok := repo.Host[arch]; ok {
+		cc = h.CC
+	}
+	sum := sha256.Sum256(append(settings, []byte("|"+cc)...))
+	dir := filepath.Join(m.Config.Workdir, "kernel-build", repo.Name, c.SHA+"-"+arch+"-"+hex.EncodeToString(sum[:])[:12])
+	var k sideKernel
+	if data, err := os.ReadFile(filepath.Join(dir, kernelManifest)); err == nil && json.Unmarshal(data, &k) == nil {
+		return &k, nil
+	}
+	log := m.Log.WithFields(logrus.Fields{"repo": repo.Name, "rev": c.SHA[:12], "arch": arch})
+	start := time.Now()
+	tmp := dir + fmt.Sprintf(".tmp-%d", os.Getpid())
+	os.RemoveAll(tmp)
+	defer os.RemoveAll(tmp)
+	src, out := filepath.Join(tmp, "src"), filepath.Join(tmp, "out")
+	if err := mirror.Export(c.SHA, src); err != nil {
+		return nil, &executor.InfraError{Op: "kernel checkout", Err: err}
+	}
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return nil, &executor.InfraError{Op: "kernel build", Err: err}
+	}
+	makeArgs := []string{"make", "-C", src, "O=" + out, "ARCH=" + kernelArch[arch]}
+	switch {
+	case strings.HasSuffix(cc, "gcc"):
+		makeArgs = append(makeArgs, "CROSS_COMPILE="+strings.TrimSuffix(cc, "gcc"))
+	case strings.Contains(filepath.Base(cc), "clang"):
+		makeArgs = append(makeArgs, "LLVM=1", "CC="+cc)
+	default:
+		return nil, &executor.InfraError{Op: "kernel build", Err: fmt.Errorf("repo %s: host.%s.cc %q: want a cross gcc (aarch64-linux-gnu-gcc) or clang", repo.Name, arch, cc)}
+	}
+	timeout := m.Recipe.Kernel.Timeout
+	limit, err := time.ParseDuration(timeout)
+	if err != nil || limit <= 0 {
+		limit = 3 * time.Hour
+	}
+	deadline := time.Now().Add(limit)
+	local := executor.NewLocal()
+	step := func(what string, args ...string) (string, error) {
+		argv := append(append([]string{}, makeArgs...), args...)
+		m.busy.begin()
+		o, err := local.Run(ctx, executor.Spec{Name: "kernel " + what, Dir: tmp, Argv: argv, Env: kb.Env, Timeout: time.Until(deadline)})
+		m.busy.end()
+		if err != nil {
+			return "", &executor.InfraError{Op: "kernel " + what, Err: err}
+		}
+		if !o.OK() {
+			return fmt.Sprintf("kernel build failed: make %s: %s: %s", strings.Join(args, " "), o.Describe(), tail(append(o.Stdout, o.Stderr...), 8)), nil
+		}
+		return "", nil
+	}
+	note, err := step("config", kb.Config...)
+	if err == nil && note == "" && len(kb.Fragment) > 0 {
+		if err = appendLines(filepath.Join(out, ".config"), kb.Fragment); err != nil {
+			err = &executor.InfraError{Op: "kernel config", Err: err}
+		} else {
+			note, err = step("olddefconfig", "olddefconfig")
+		}
+	}
+	if err == nil && note == "" {
+		note, err = step("build", append([]string{"-j" + strconv.Itoa(max(1, m.Config.Jobs))}, kb.Targets...)...)
+	}
+	if err != nil {
+		return nil, err
+	}
+	k = sideKernel{Note: note}
+	if note == "" {
+		img := filepath.Join(out, filepath.FromSlash(kb.Image))
+		st, err := os.Stat(img)
+		if err != nil {
+			k.Note = fmt.Sprintf("kernel build made no %s (is image right for make %s?)", kb.Image, strings.Join(kb.Targets, " "))
+		} else {
+			k.Path, k.Size = filepath.Join(dir, filepath.Base(img)), st.Size()
+			if err := copyFile(img, filepath.Join(tmp, filepath.Base(img))); err != nil {
+				return nil, &executor.InfraError{Op: "kernel build", Err: err}
+			}
+		}
+	}
+	// Only the image stays: the tree and the objects go.
+	os.RemoveAll(src)
+	os.RemoveAll(out)
+	if err := writeJSON(filepath.Join(tmp, kernelManifest), k); err != nil {
+		return nil, &executor.InfraError{Op: "kernel build", Err: err}
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		if data, rerr := os.ReadFile(filepath.Join(dir, kernelManifest)); rerr == nil && json.Unmarshal(data, &k) == nil {
+			return &k, nil // another tcbot built it meanwhile
+		}
+		return nil, &executor.InfraError{Op: "kernel build", Err: err}
+	}
+	log.WithFields(logrus.Fields{"wall": time.Since(start).Round(time.Second), "size": k.Size, "failed": k.Note != ""}).Info("kernel built")
+	return &k, nil
+}
+
+func appendLines(path string, lines []string) error {
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	_, err = io.WriteString(f, "\n"+strings.Join(lines, "\n")+"\n")
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func copyFile(from, to string) error {
+	in, err := os.Open(from)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.Create(to)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+func (sd *side) kernelFor(target string) *sideKernel {
+	sd.mu.Lock()
+	defer sd.mu.Unlock()
+	return sd.kernel[target]
+}
+
+// errKernelNotBuilt is a side whose kernel did not build: nothing to boot.
+var errKernelNotBuilt = errors.New("the kernel did not build")
+
+// newSideExecutor makes the executor a side uses on a target; under a
+// kernel recipe it boots the side's own kernel.
+func (m *Measurer) newSideExecutor(sd *side, t config.Target, files []string) (executor.Executor, error) {
+	ex, err := m.newExecutor(t, files)
+	if err != nil || m.Recipe.Kind != "kernel" {
+		return ex, err
+	}
+	k := sd.kernelFor(t.Name)
+	q, ok := ex.(*executor.QEMUSystem)
+	switch {
+	case k == nil:
+		return nil, &executor.InfraError{Op: t.Name, Err: errors.New("no kernel was built for this side")}
+	case k.Note != "":
+		return nil, errKernelNotBuilt
+	case !ok:
+		return nil, fmt.Errorf("target %s: recipe %s boots its kernel: want executor qemu-system", t.Name, m.Recipe.Name)
+	}
+	q.Kernel = k.Path
+	return q, nil
+}
+
+// kernelFault reports whether err, met preparing a side's executor, is
+// the kernel under test's own failure (it did not build, or did not boot)
+// rather than the infrastructure's; then the side's benchmarks on target
+// are marked not run, and the failure becomes the side's result.
+func (m *Measurer) kernelFault(sd *side, t config.Target, err error) bool {
+	if m.Recipe.Kind != "kernel" {
+		return false
+	}
+	var be *executor.BootError
+	reason := ""
+	switch {
+	case errors.Is(err, errKernelNotBuilt):
+		reason = "the kernel did not build"
+	case errors.As(err, &be):
+		reason = "the kernel did not boot: " + be.Reason
+	default:
+		return false
+	}
+	sd.mu.Lock()
+	defer sd.mu.Unlock()
+	if k := sd.kernel[t.Name]; k != nil && be != nil {
+		k.BootFailure = be.Reason
+	}
+	for _, runs := range sd.runs[t.Name] {
+		if runs.failNote == "" {
+			runs.failNote = "not run: " + reason
+		}
+	}
+	return true
+}
+
+// kernelResults are the results of the kernel pseudo-benchmark and, when
+// it did not boot, the failed boot.
+func kernelResults(suiteName string, sd *side, t config.Target) []result.Result {
+	k := sd.kernelFor(t.Name)
+	if k == nil {
+		return nil
+	}
+	ks, _ := result.LookupMetric(result.KernelSize)
+	st, _ := result.LookupMetric(result.Status)
+	r := func(bench, metric, unit, note string, v float64) result.Result {
+		return result.Result{Target: t.Name, Suite: suiteName, Benchmark: bench, Metric: metric, Unit: unit, Samples: []float64{v}, Note: note}
+	}
+	if k.Note != "" {
+		return []result.Result{r(KernelBenchmark, result.Status, st.Unit, k.Note, result.Fail)}
+	}
+	out := []result.Result{
+		r(KernelBenchmark, result.Status, st.Unit, "", result.Pass),
+		r(KernelBenchmark, result.KernelSize, ks.Unit, "", float64(k.Size)),
+	}
+	if k.BootFailure != "" {
+		out = append(out, r(BootBenchmark, result.Status, st.Unit, "did not boot: "+k.BootFailure, result.Fail))
+	}
+	return out
+}
