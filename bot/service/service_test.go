@@ -31,6 +31,7 @@ import (
 	"github.com/tcbot/tcbot/bot/measure/measuretest"
 	"github.com/tcbot/tcbot/bot/service"
 	"github.com/tcbot/tcbot/bot/store"
+	"github.com/tcbot/tcbot/bot/store/pgtest"
 	"github.com/tcbot/tcbot/bot/webhook"
 )
 
@@ -108,7 +109,11 @@ func setup(t *testing.T, o setupOpts) *env {
 	e.gh.SetPermission(ghRepo, stranger, "read")
 
 	t.Setenv("TCBOT_TEST_TOKEN", token)
-	cfgText := fmt.Sprintf(`workdir: work
+	database := ""
+	if onPostgres {
+		database = "database: " + pgtest.URL(t) + "\n"
+	}
+	cfgText := fmt.Sprintf(`%sworkdir: work
 benchmarks_dir: suite
 workers: 2
 reconcile: 1h
@@ -125,7 +130,7 @@ repos:
 targets:
   - {name: armv7-qemu, arch: armv7, executor: qemu-user}
   - {name: armv8-qemu, arch: armv8, executor: qemu-user}
-%s`, e.gh.URL(), ghRepo, o.extraConfig)
+%s`, database, e.gh.URL(), ghRepo, o.extraConfig)
 	path := filepath.Join(dir, "tcbot.yaml")
 	if err := os.WriteFile(path, []byte(cfgText), 0o644); err != nil {
 		t.Fatal(err)
@@ -332,6 +337,40 @@ func marked(cs []githubtest.Comment) []githubtest.Comment {
 		}
 	}
 	return out
+}
+
+// onPostgres makes setup put the service on PostgreSQL (TestOnPostgres).
+var onPostgres bool
+
+// TestOnPostgres runs the service's tests again with the store and River's
+// queue on PostgreSQL (pgx, riverpgxv5) instead of SQLite.
+func TestOnPostgres(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the service suite again on PostgreSQL")
+	}
+	onPostgres = true
+	defer func() { onPostgres = false }()
+	for _, tt := range []struct {
+		name string
+		fn   func(*testing.T)
+	}{
+		{"PullRequestStickyComment", TestPullRequestStickyComment},
+		{"Commands", TestCommands},
+		{"UntrustedPullRequestWaitsForOkToTest", TestUntrustedPullRequestWaitsForOkToTest},
+		{"DraftWaitsUntilReady", TestDraftWaitsUntilReady},
+		{"BadSignatureAndDuplicateDeliveries", TestBadSignatureAndDuplicateDeliveries},
+		{"GitHubOutageStillEndsWithOneReport", TestGitHubOutageStillEndsWithOneReport},
+		{"PushIsMeasuredAgainstThePreviousHead", TestPushIsMeasuredAgainstThePreviousHead},
+		{"PollingTurnsMovedBranchesIntoChanges", TestPollingTurnsMovedBranchesIntoChanges},
+		{"SweepOpensAndClosesAnIssue", TestSweepOpensAndClosesAnIssue},
+		{"ReconcileHealsAMissedWebhook", TestReconcileHealsAMissedWebhook},
+		{"CheckRerequestReruns", TestCheckRerequestReruns},
+		{"CancelInterruptsARunningMeasurement", TestCancelInterruptsARunningMeasurement},
+		{"DashboardAndChangePages", TestDashboardAndChangePages},
+		{"LateReportOfAnOldHeadDoesNotReplaceTheCurrentOne", TestLateReportOfAnOldHeadDoesNotReplaceTheCurrentOne},
+	} {
+		t.Run(tt.name, tt.fn)
+	}
 }
 
 func TestPullRequestStickyComment(t *testing.T) {
