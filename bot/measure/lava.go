@@ -71,8 +71,9 @@ func (m *Measurer) newLAVA(t config.Target, files []string) (executor.Executor, 
 }
 
 // lavaCacheDir is where LAVA targets keep Debian's kernels and busybox
-// (bot/kernel's cache) and the guest's timer.
-func lavaCacheDir(cfg *config.Config) string { return filepath.Join(cfg.Workdir, "cache", "kernel") }
+// (bot/kernel's cache, shared with qemu-system targets) and the guest's
+// timer.
+func lavaCacheDir(cfg *config.Config) string { return filepath.Join(cfg.Workdir, "kernels") }
 
 // batchRun is one run of a batch: a benchmark of one side.
 type batchRun struct {

@@ -44,11 +44,10 @@ benchmarks:
 	if err := os.WriteFile(filepath.Join(f.dir, "suite", "suite.yaml"), []byte(suite), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cache := filepath.Join(f.cfg.Workdir, "cache")
-	if err := os.MkdirAll(cache, 0o755); err != nil {
+	if err := os.MkdirAll(f.cfg.Workdir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Symlink(kerneltest.CacheDir(t), filepath.Join(cache, "kernel")); err != nil {
+	if err := os.Symlink(kerneltest.CacheDir(t), filepath.Join(f.cfg.Workdir, "kernels")); err != nil {
 		t.Fatal(err)
 	}
 	return f
