@@ -546,3 +546,52 @@ func TestKernelPanicFromRecordedLog(t *testing.T) {
 		t.Error("no job test case with the error in the recorded panic job")
 	}
 }
+
+// TestLabChecksOnRecordedAnswers checks the lab as Prepare does against
+// the real lab's recorded answers (devices, device type, worker, whoami).
+func TestLabChecksOnRecordedAnswers(t *testing.T) {
+	files := map[string]string{
+		"/api/v0.2/system/whoami/":           "whoami.json",
+		"/api/v0.2/system/version/":          "version.json",
+		"/api/v0.2/devicetypes/qemu/":        "devicetype-qemu.json",
+		"/api/v0.2/devices/":                 "devices-qemu.json",
+		"/api/v0.2/workers/tcbot-worker/":    "worker.json",
+		"/api/v0.2/devicetypes/no-such-one/": "devicetype-missing.json",
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f, ok := files[r.URL.Path]
+		if r.Header.Get("Authorization") != "Token good" {
+			f, ok = "whoami-bad-token.json", true
+			w.WriteHeader(403)
+		} else if !ok || strings.HasSuffix(f, "missing.json") {
+			w.WriteHeader(404)
+		}
+		if ok {
+			data, _ := os.ReadFile(filepath.Join("testdata", f))
+			w.Write(data)
+		}
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	bb := filepath.Join(dir, "busybox")
+	os.WriteFile(bb, []byte("x"), 0o755)
+	for _, c := range []struct{ name, token, deviceType, want string }{
+		{"ready", "good", "qemu", "lab: LAVA 2023.01 at " + srv.URL + "/ as admin; device type qemu: 2 of 2 devices ready: qemu01 (Unknown, Idle, worker tcbot-worker Online); qemu02"},
+		{"bad token", "bad", "qemu", "the lab refused the token in TCBOT_LAVA_TOKEN (Invalid token.)"},
+		{"missing device type", "good", "no-such-one", `the lab has no device type "no-such-one"`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ex := &lava.Executor{Client: &lava.Client{URL: srv.URL + "/", Token: c.token}, TokenEnv: "TCBOT_LAVA_TOKEN",
+				DeviceType: c.deviceType, Arch: "armv8", Kernel: bb, Busybox: bb, CC: "aarch64-linux-gnu-gcc", CacheDir: filepath.Join(dir, "cache")}
+			defer ex.Cleanup()
+			err := ex.Prepare(context.Background())
+			got := ex.Lab()
+			if err != nil {
+				got = err.Error()
+			}
+			if !strings.Contains(got, c.want) {
+				t.Errorf("got %q, want %q", got, c.want)
+			}
+		})
+	}
+}
