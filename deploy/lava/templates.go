@@ -1,6 +1,7 @@
 // Package lavatemplates holds what tcbot puts into a LAVA job, as files an
-// operator can read and replace: the job definition template for device
-// type qemu, and the guest side of a job (the per-run helper and the timer
+// operator can read (and, for the job template, replace per target with
+// job_template): the job definition template for device type qemu, and
+// the guest side of a job (the per-run helper and the timer
 // tcbot cross-compiles for the guest; the rest of the initramfs is
 // bot/kernel's standard one with a shell on the console). bot/lava
 // renders and packs them; deploy/lava/lava-setup.sh stands up a local lab.
