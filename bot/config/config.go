@@ -588,6 +588,8 @@ func (c *Config) validateLAVA(i int, t Target, bad func(line int, key, format st
 			bad(ln("artifact_listen"), key("artifact_listen"), "%q: want host:port, e.g. 0.0.0.0:8090", l.ArtifactListen)
 		} else if strings.HasSuffix(l.ArtifactListen, ":0") && l.ArtifactURL != "" {
 			bad(ln("artifact_url"), key("artifact_url"), "artifact_listen %s picks a free port, which artifact_url cannot know: give artifact_listen a fixed port", l.ArtifactListen)
+		} else if host, _, _ := net.SplitHostPort(l.ArtifactListen); l.ArtifactURL == "" && (host == "" || net.ParseIP(host).IsUnspecified()) {
+			bad(ln("artifact_listen"), key("artifact_url"), "missing: artifact_listen %s listens on every address; say how the lab's workers reach it, e.g. artifact_url: http://tcbot.example.org%s/", l.ArtifactListen, l.ArtifactListen[strings.LastIndex(l.ArtifactListen, ":"):])
 		}
 	}
 	for _, f := range []struct{ k, p string }{{"job_template", l.JobTemplate}, {"kernel", l.Kernel}} {

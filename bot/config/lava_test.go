@@ -98,6 +98,18 @@ func TestLAVATargetErrors(t *testing.T) {
 			key: "targets[0].lava.artifact_url", fix: "give artifact_listen a fixed port",
 		},
 		{
+			name: "listening everywhere without saying where",
+			yaml: `  - name: lab
+    arch: armv8
+    executor: lava
+    lava:
+      url: https://lava.example.org/
+      token_env: T
+      device_type: qemu
+      artifact_listen: 0.0.0.0:8090  #<`,
+			key: "targets[0].lava.artifact_url", fix: "artifact_url: http://tcbot.example.org:8090/",
+		},
+		{
 			name: "missing job template",
 			yaml: `  - name: lab
     arch: armv8
