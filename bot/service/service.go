@@ -318,7 +318,20 @@ func (s *Service) Start(ctx context.Context) error {
 		}
 	}
 	// On PostgreSQL many processes share the queue: a job left running by
-	// a dead process is rescued by the others once its heartbeat stops.
+	// a dead process is rescued by the others once its heartbeat stops. A
+	// process restarted under the same ID (a systemd instance, a pod)
+	// would renew that heartbeat, so it frees its own orphans first:
+	// nothing of this process can be running yet.
+	if s.store.Dialect() == store.Postgres {
+		n, err := s.store.Q().Exec(ctx, `UPDATE river_job SET state = 'available', scheduled_at = now()
+			WHERE state = 'running' AND attempted_by[array_length(attempted_by, 1)] = ?`, s.id)
+		if err != nil {
+			return fmt.Errorf("recover orphaned jobs: %w", err)
+		}
+		if n > 0 {
+			s.log.WithFields(logrus.Fields{"jobs": n, "id": s.id}).Warn("recovered jobs an earlier process with this ID left running; they run again")
+		}
+	}
 	if err := s.beat(ctx); err != nil {
 		return fmt.Errorf("worker heartbeat: %w", err)
 	}
