@@ -462,21 +462,5 @@ func (s *Service) startChange(ctx context.Context, tx store.Tx, c *store.Change)
 	if _, err := store.InsertChange(ctx, tx, c); err != nil {
 		return err
 	}
-	targets, err := s.cfg.SelectTargets(c.Targets)
-	if err != nil {
-		return err
-	}
-	var names []string
-	for _, t := range targets {
-		names = append(names, t.Name)
-	}
-	if err := store.AddChangeTargets(ctx, tx, c.ID, names); err != nil {
-		return err
-	}
-	for _, t := range names {
-		if _, err := s.river.InsertTx(ctx, tx, MeasureArgs{Change: c.ID, Target: t}, measureOpts(t)); err != nil {
-			return err
-		}
-	}
-	return nil
+	return s.queueTargets(ctx, tx, c)
 }
