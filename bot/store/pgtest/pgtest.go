@@ -15,6 +15,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -25,6 +26,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -115,8 +117,14 @@ func Start() (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
+	reapStale(bin)
 	dir, err := os.MkdirTemp("", "tcbot-pg-")
 	if err != nil {
+		return nil, err
+	}
+	// The owner's PID, so a later run can stop this cluster if the test
+	// binary dies without stopping it (a timeout panics past Main).
+	if err := os.WriteFile(filepath.Join(dir, "owner"), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
 		return nil, err
 	}
 	c := &Cluster{Dir: dir, bin: bin}
@@ -151,6 +159,30 @@ func Start() (*Cluster, error) {
 	}
 	c.URL = fmt.Sprintf("postgres://tcbot@127.0.0.1:%d/postgres?sslmode=disable", c.Port)
 	return c, nil
+}
+
+// reapStale stops and removes the clusters of test processes that died
+// without stopping them.
+func reapStale(bin string) {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "tcbot-pg-*"))
+	for _, dir := range dirs {
+		data, err := os.ReadFile(filepath.Join(dir, "owner"))
+		if err != nil {
+			continue
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+		if err != nil || pid <= 0 || pid == os.Getpid() {
+			continue
+		}
+		if kerr := syscall.Kill(pid, 0); kerr == nil || errors.Is(kerr, syscall.EPERM) {
+			continue // its owner is alive
+		}
+		c := &Cluster{Dir: dir, bin: bin}
+		if os.Geteuid() == 0 {
+			c.as = []string{"runuser", "-u", "postgres", "--"}
+		}
+		c.Stop()
+	}
 }
 
 // Stop stops the cluster and removes its directory.
