@@ -28,6 +28,10 @@ type QEMUSystemTarget struct {
 	BootTimeout Duration `yaml:"boot_timeout"`
 	// KernelArgs are added to the kernel command line.
 	KernelArgs string `yaml:"kernel_args"`
+	// RealTime runs the guest's clock in real time. By default it counts
+	// instructions (QEMU -icount shift=0: 1 ns each while the guest
+	// computes), so in-guest times do not move with the host's load.
+	RealTime bool `yaml:"real_time"`
 }
 
 // Defaults of a qemu-system target.
@@ -53,8 +57,8 @@ func (c *Config) qemuSystemDefaults(t *Target) {
 		t.CPU = a.CPU
 	}
 	if t.Samples <= 0 {
-		// In-guest wall times are noisy: ~10 samples a side for the
-		// false-discovery control to find anything, as on boards.
+		// Timings get the boards' statistics: ~10 samples a side for the
+		// false-discovery control to find anything.
 		t.Samples = 10
 	}
 	if t.Informational == nil {
@@ -76,7 +80,7 @@ func (c *Config) validateQEMUSystem(i int, t Target, bad func(line int, key, for
 	key := func(k string) string { return fmt.Sprintf("targets[%d].%s", i, k) }
 	ln := func(k string) int { return c.line("targets", i, k) }
 	if t.Executor != "qemu-system" {
-		for _, k := range []string{"kernel", "busybox", "memory", "boot_timeout", "kernel_args"} {
+		for _, k := range []string{"kernel", "busybox", "memory", "boot_timeout", "kernel_args", "real_time"} {
 			if v, _ := c.walk("targets", i, k); v != nil {
 				bad(ln(k), key(k), "only for executor: qemu-system")
 			}

@@ -20,6 +20,7 @@ targets:
     memory: 512
     boot_timeout: 2m
     kernel_args: "nokaslr"
+    real_time: true
     qemu: /opt/qemu/bin/qemu-system-aarch64
     cpu: max
 `)
@@ -42,7 +43,7 @@ targets:
 	if want := filepath.Join(filepath.Dir(path), "kernels", "Image"); own.Kernel != want {
 		t.Errorf("kernel %q, want %q (relative to the config)", own.Kernel, want)
 	}
-	if own.Busybox != "/opt/busybox" || own.Memory != 512 || time.Duration(own.BootTimeout) != 2*time.Minute || own.KernelArgs != "nokaslr" || own.QEMU != "/opt/qemu/bin/qemu-system-aarch64" || own.CPU != "max" {
+	if own.Busybox != "/opt/busybox" || own.Memory != 512 || time.Duration(own.BootTimeout) != 2*time.Minute || own.KernelArgs != "nokaslr" || !own.RealTime || v8.RealTime || own.QEMU != "/opt/qemu/bin/qemu-system-aarch64" || own.CPU != "max" {
 		t.Errorf("own settings: %+v", own)
 	}
 }

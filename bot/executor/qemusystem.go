@@ -47,8 +47,8 @@ const guestDir = "/tcbot"
 // Lifecycle: Prepare fetches Debian's kernel and busybox when none are
 // given (into KernelCache), writes the initramfs, boots (-no-reboot and
 // panic=-1, so a panicking kernel makes QEMU exit), and waits for the
-// guest's ready marker within BootTimeout; BootInfo then says how long
-// that took. Run sends one command over the console, base64-encoded, and
+// guest's ready marker within BootTimeout; Boot then says how long that
+// took. The guest's clock counts instructions (-icount) unless RealTime. Run sends one command over the console, base64-encoded, and
 // reads back its exit status, stdout, stderr and in-guest wall time
 // between markers that carry a per-run nonce. Cleanup kills QEMU's whole
 // process group and removes the scratch directory.
@@ -81,6 +81,13 @@ type QEMUSystem struct {
 	// Files are host files (benchmark binaries) put into the guest's
 	// /tcbot under their base names, mode 0755.
 	Files []string
+	// RealTime runs the guest's clock in real time. By default QEMU
+	// runs with -icount shift=0: while the guest computes, its clock
+	// advances one nanosecond per instruction, so a run's in-guest time
+	// is deterministic (what the guest executed, kernel included) and
+	// host load does not move it; while the guest is idle its clock
+	// follows real time.
+	RealTime bool
 	// ConsoleLog, when set, receives everything the guest's console
 	// prints (for debugging a guest).
 	ConsoleLog io.Writer
@@ -236,6 +243,9 @@ func (q *QEMUSystem) Prepare(ctx context.Context) error {
 	argv := []string{qemu, "-M", machine, "-cpu", cpu, "-m", strconv.Itoa(mem), "-smp", "1",
 		"-nographic", "-monitor", "none", "-serial", "stdio", "-nic", "none", "-no-reboot",
 		"-kernel", kernelPath, "-initrd", initrd, "-append", cmdline}
+	if !q.RealTime {
+		argv = append(argv, "-icount", "shift=0")
+	}
 	vm, err := startVM(argv, q.ConsoleLog)
 	if err != nil {
 		return infra(err)
@@ -335,8 +345,9 @@ done`
 // Run implements Executor. Argv[0] names a binary in the guest's /tcbot
 // ("./sha256") or on its PATH; spec.Dir is a host path and is ignored. The
 // command gets exactly spec.Env, stdin from /dev/null, and is killed in
-// the guest at spec.Timeout. Wall is the in-guest wall time of the
-// command (monotonic clock); CPU is not measured.
+// the guest at spec.Timeout (on the guest's clock). Wall is the command's
+// time on the guest's monotonic clock (see RealTime); CPU is not
+// measured.
 func (q *QEMUSystem) Run(ctx context.Context, spec Spec) (*Outcome, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -363,7 +374,12 @@ func (q *QEMUSystem) Run(ctx context.Context, spec Spec) (*Outcome, error) {
 	if err := vm.send(base64.StdEncoding.EncodeToString([]byte(script)) + "\n"); err != nil {
 		return nil, &InfraError{Op: op, Err: fmt.Errorf("console lost: %w; console ends:\n%s", err, vm.tail())}
 	}
+	// The guest kills the command at timeout on its own clock, which
+	// under icount may run slower than the host's.
 	wait := timeout + consoleGrace
+	if !q.RealTime {
+		wait = 4*timeout + consoleGrace
+	}
 	rctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	res, err := readResult(rctx, vm, n)

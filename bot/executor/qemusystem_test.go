@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -309,4 +310,36 @@ func TestRunScriptHidesMarkers(t *testing.T) {
 	if strings.Contains(serveTail, serveMarker) || strings.Contains(serveTail, "@@TCBOT-") {
 		t.Error("the command loop holds a marker whole")
 	}
+}
+
+// TestQEMUSystemClockCountsInstructions: by default the guest's clock
+// counts instructions (-icount), so the same computation takes the same
+// in-guest time on every run, whatever the host is doing meanwhile; and
+// twice the work takes about twice the time.
+func TestQEMUSystemClockCountsInstructions(t *testing.T) {
+	q := bootGuest(t, "armv8", nil, nil)
+	ctx := context.Background()
+	if err := q.Prepare(ctx); err != nil {
+		t.Fatal(err)
+	}
+	spin := func(n int) time.Duration {
+		t.Helper()
+		o, err := q.Run(ctx, Spec{Name: "spin", Argv: []string{"/bin/sh", "-c", fmt.Sprintf("i=0; while [ $i -lt %d ]; do i=$((i+1)); done", n)}, Timeout: time.Minute})
+		if err != nil || !o.OK() {
+			t.Fatalf("spin: %v %+v", err, o)
+		}
+		return o.Wall
+	}
+	lo, hi := time.Duration(math.MaxInt64), time.Duration(0)
+	for i := 0; i < 5; i++ {
+		w := spin(20000)
+		lo, hi = min(lo, w), max(hi, w)
+	}
+	if float64(hi) > 1.01*float64(lo) {
+		t.Errorf("the same work took %s to %s on the guest's clock: want within 1%%", lo, hi)
+	}
+	if d := spin(40000); float64(d) < 1.8*float64(lo) || float64(d) > 2.2*float64(hi) {
+		t.Errorf("twice the work took %s, once %s-%s", d, lo, hi)
+	}
+	t.Logf("20000 shell iterations: %s to %s in the guest", lo, hi)
 }

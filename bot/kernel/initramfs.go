@@ -206,7 +206,8 @@ func pad(w *bufio.Writer, n int64) error {
 
 // ReadyMarker is the line tcbot's standard /init prints (on the console)
 // when the guest is up, followed by a space and the guest's uptime in
-// seconds. The /init script prints it from two parts, so a console that
+// seconds (from /proc/timer_list, to the nanosecond, where the kernel has
+// it). The /init script prints it from two parts, so a console that
 // echoes the script or the kernel command line never shows it by accident.
 const ReadyMarker = "TCBOT-GUEST-READY"
 
@@ -233,7 +234,12 @@ mount -t devtmpfs devtmpfs /dev 2>/dev/null
 mount -t tmpfs tmpfs /tmp
 mount -t tmpfs tmpfs /run
 dmesg -n 1 2>/dev/null
-read -r tcbot_up _ </proc/uptime
+if [ -r /proc/timer_list ]; then
+	{ read -r _; read -r _; read -r _ _ tcbot_ns _; } </proc/timer_list
+	tcbot_up=$(printf '%d.%09d' $((tcbot_ns / 1000000000)) $((tcbot_ns % 1000000000)))
+else
+	read -r tcbot_up _ </proc/uptime
+fi
 printf '%s%s %s\n' '` + ReadyMarker[:half] + `' '` + ReadyMarker[half:] + `' "$tcbot_up"
 ` + tail + `
 poweroff -f

@@ -338,8 +338,8 @@ func targetID(t config.Target) string {
 	}
 	h := sha256.Sum256([]byte(id))
 	if t.Executor == "qemu-system" {
-		// The guest's kernel, busybox and memory are its machine.
-		h = sha256.Sum256(fmt.Appendf(h[:], "|%s|%s|%d|%s", t.Kernel, t.Busybox, t.Memory, t.KernelArgs))
+		// The guest's kernel, busybox, memory and clock are its machine.
+		h = sha256.Sum256(fmt.Appendf(h[:], "|%s|%s|%d|%s|%t", t.Kernel, t.Busybox, t.Memory, t.KernelArgs, t.RealTime))
 	}
 	return hex.EncodeToString(h[:])[:8]
 }

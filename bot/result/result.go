@@ -17,7 +17,8 @@ const (
 	Time         = "time"
 	CompileTime  = "compile-time"
 	Status       = "status"
-	// BootTime is seconds from starting a qemu-system guest to its prompt.
+	// BootTime is the seconds a qemu-system guest takes to its prompt,
+	// on its own clock.
 	BootTime = "boot-time"
 	// KernelSize is the bytes of a kernel image built from the change.
 	KernelSize = "kernel-size"
@@ -57,10 +58,10 @@ type Metric struct {
 var Metrics = []Metric{
 	{Name: Instructions, Unit: "count", Kind: Exact, Doc: "guest instructions executed, counted by the QEMU plugin"},
 	{Name: CodeSize, Unit: "bytes", Kind: Exact, Doc: "bytes of the functions in the loadable executable sections of the binary"},
-	{Name: Time, Unit: "s", Kind: Noisy, Doc: "seconds per run (CPU time of the emulator under qemu-user)"},
+	{Name: Time, Unit: "s", Kind: Noisy, Doc: "seconds per run (CPU time of the emulator under qemu-user; the guest's clock under qemu-system; wall time on boards)"},
 	{Name: CompileTime, Unit: "s", Kind: Noisy, Doc: "CPU seconds spent compiling the benchmark"},
 	{Name: Status, Unit: "pass/fail", Kind: StatusKind, Doc: "1 when the benchmark built, ran and printed its checksum, else 0"},
-	{Name: BootTime, Unit: "s", Kind: Noisy, Doc: "seconds from starting a qemu-system guest to its prompt"},
+	{Name: BootTime, Unit: "s", Kind: Noisy, Doc: "seconds a qemu-system guest takes to its prompt, on the guest's clock"},
 	{Name: KernelSize, Unit: "bytes", Kind: Exact, Doc: "bytes of the kernel image built from the change"},
 	{Name: "image-size", Unit: "bytes", Kind: Exact, Doc: "OpenEmbedded image size"},
 	{Name: "package-size", Unit: "bytes", Kind: Exact, Doc: "OpenEmbedded package size"},
