@@ -95,6 +95,7 @@ type QEMUSystem struct {
 	mu      sync.Mutex // one command on the console at a time
 	state   sync.Mutex // guards vm, tmp, boot
 	vm      *guestVM
+	died    string // why the guest died during a run
 	tmp     string
 	boot    BootInfo
 	version string
@@ -129,6 +130,23 @@ type BootError struct {
 }
 
 func (e *BootError) Error() string {
+	if e.Console == "" {
+		return e.Reason
+	}
+	return e.Reason + "; console ends:\n" + e.Console
+}
+
+// GuestError is a guest that died or stopped answering during a run (a
+// kernel panic, QEMU exiting, a silent console), or a run asked of a
+// guest that died earlier. It comes wrapped in an *InfraError; a caller
+// measuring the kernel itself may unwrap it and count the run as the
+// kernel's failure.
+type GuestError struct {
+	Reason  string
+	Console string // the last lines of the console
+}
+
+func (e *GuestError) Error() string {
 	if e.Console == "" {
 		return e.Reason
 	}
@@ -353,10 +371,13 @@ func (q *QEMUSystem) Run(ctx context.Context, spec Spec) (*Outcome, error) {
 	defer q.mu.Unlock()
 	op := q.op() + " " + spec.Name
 	q.state.Lock()
-	vm := q.vm
+	vm, died := q.vm, q.died
 	q.state.Unlock()
+	if died != "" {
+		return nil, &InfraError{Op: op, Err: &GuestError{Reason: "the guest died earlier: " + died}}
+	}
 	if vm == nil {
-		return nil, &InfraError{Op: op, Err: errors.New("Run before Prepare (or after the guest died)")}
+		return nil, &InfraError{Op: op, Err: errors.New("Run before Prepare")}
 	}
 	if len(spec.Argv) == 0 {
 		return nil, &InfraError{Op: op, Err: errors.New("empty command")}
@@ -372,7 +393,11 @@ func (q *QEMUSystem) Run(ctx context.Context, spec Spec) (*Outcome, error) {
 	n := hex.EncodeToString(nonce)
 	script := runScript(n, spec, timeout)
 	if err := vm.send(base64.StdEncoding.EncodeToString([]byte(script)) + "\n"); err != nil {
-		return nil, &InfraError{Op: op, Err: fmt.Errorf("console lost: %w; console ends:\n%s", err, vm.tail())}
+		reason := "console lost: " + err.Error()
+		q.state.Lock()
+		q.died = reason
+		q.state.Unlock()
+		return nil, &InfraError{Op: op, Err: &GuestError{Reason: reason, Console: vm.tail()}}
 	}
 	// The guest kills the command at timeout on its own clock, which
 	// under icount may run slower than the host's.
@@ -393,11 +418,18 @@ func (q *QEMUSystem) Run(ctx context.Context, spec Spec) (*Outcome, error) {
 			if q.vm == vm {
 				q.vm = nil
 			}
+			if ctx.Err() == nil {
+				q.died = reason
+			}
 			q.state.Unlock()
 		}
 		if ctx.Err() != nil {
 			return nil, &InfraError{Op: op, Err: ctx.Err()}
 		}
+		if errors.Is(err, errConsoleClosed) || rctx.Err() != nil {
+			return nil, &InfraError{Op: op, Err: &GuestError{Reason: reason, Console: vm.tail()}}
+		}
+		// A garbled answer: the guest lives on.
 		return nil, &InfraError{Op: op, Err: fmt.Errorf("%s; console ends:\n%s", reason, vm.tail())}
 	}
 	o := &Outcome{Stdout: res.stdout, Stderr: res.stderr, Wall: res.wall, ExitCode: res.status}
@@ -520,7 +552,7 @@ func isBase64Line(s string) bool {
 func (q *QEMUSystem) Cleanup() error {
 	q.state.Lock()
 	vm, tmp := q.vm, q.tmp
-	q.vm, q.tmp = nil, ""
+	q.vm, q.tmp, q.died = nil, "", ""
 	q.state.Unlock()
 	if vm != nil {
 		vm.kill()

@@ -243,10 +243,11 @@ func TestQEMUSystemFailuresAreInfrastructure(t *testing.T) {
 		pid := q.vm.cmd.Process.Pid
 		_, err := q.Run(ctx, Spec{Name: "sysrq", Argv: []string{"/bin/sh", "-c", "echo c > /proc/sysrq-trigger"}, Timeout: time.Minute})
 		var ie *InfraError
-		if !errors.As(err, &ie) || !strings.Contains(err.Error(), "kernel panic") {
-			t.Fatalf("a panic during a run: %v, want an InfraError saying kernel panic", err)
+		var ge *GuestError
+		if !errors.As(err, &ie) || !errors.As(err, &ge) || !strings.HasPrefix(ge.Reason, "kernel panic: Kernel panic - not syncing: sysrq triggered crash") {
+			t.Fatalf("a panic during a run: %v, want an InfraError wrapping a GuestError with the kernel's panic line", err)
 		}
-		if _, err := q.Run(ctx, Spec{Argv: []string{"true"}}); !errors.As(err, &ie) {
+		if _, err := q.Run(ctx, Spec{Argv: []string{"true"}}); !errors.As(err, &ie) || !errors.As(err, &ge) || !strings.Contains(ge.Reason, "died earlier: kernel panic") {
 			t.Errorf("Run after the guest died: %v", err)
 		}
 		if err := syscall.Kill(pid, 0); err == nil {

@@ -368,3 +368,23 @@ func kernelResults(suiteName string, sd *side, t config.Target) []result.Result 
 	}
 	return out
 }
+
+// kernelRunFault reports whether err, met running a benchmark, is the
+// kernel under test's failure: its guest panicked or stopped answering
+// during the run (or had died before it). Then the benchmark fails with
+// the reason, instead of the side's measurement being an error.
+func (m *Measurer) kernelRunFault(sd *side, runs *benchRuns, err error) bool {
+	if m.Recipe.Kind != "kernel" {
+		return false
+	}
+	var ge *executor.GuestError
+	if !errors.As(err, &ge) {
+		return false
+	}
+	sd.mu.Lock()
+	defer sd.mu.Unlock()
+	if runs.failNote == "" {
+		runs.failNote = "the kernel failed during the run: " + ge.Reason
+	}
+	return true
+}

@@ -250,7 +250,9 @@ func (m *Measurer) runJob(ex executor.Executor, serial *sync.Mutex, t config.Tar
 		st.addRun()
 		m.Progress.Step(sd.name + " " + spec.Name)
 		if err != nil {
-			sd.fail(t.Name, err.Error())
+			if !m.kernelRunFault(sd, runs, err) {
+				sd.fail(t.Name, err.Error())
+			}
 			return
 		}
 		m.record(t, sd, b, runs, o)
