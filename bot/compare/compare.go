@@ -787,5 +787,27 @@ func num(v float64) string {
 	return strconv.FormatFloat(v, 'g', -1, 64)
 }
 
-// Overall folds comparison verdicts into one, as Compare does.
-func Overall(cs []Comparison) Verdict { return overall(cs) }
+// Redecide decides the noisy comparisons of cs (and, as their own family,
+// of info) again with Benjamini-Hochberg over all of them, as Compare does
+// over one report. It is for comparisons made in parts — each target by
+// its own job, perhaps on its own host — and joined into one report: the
+// false discovery rate then holds per report again, not per part. Exact
+// and status comparisons, and noisy ones without a p-value (too few
+// samples, identical binaries, errors), keep their verdicts. It returns
+// the overall verdict of cs.
+func Redecide(cs, info []Comparison, opt Options) Verdict {
+	opt = opt.withDefaults()
+	for _, list := range [][]Comparison{cs, info} {
+		var family []pending
+		for i := range list {
+			c := &list[i]
+			m := metricOf(c.Metric)
+			if c.P == nil || m.Kind == result.Exact || m.Kind == result.StatusKind || c.Base == nil || c.Head == nil {
+				continue
+			}
+			family = append(family, pending{c: c, p: *c.P, higher: m.HigherIsBetter})
+		}
+		decideNoisy(family, opt)
+	}
+	return overall(cs)
+}

@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"reflect"
+	"sort"
 	"strings"
 	"testing"
 
@@ -656,4 +657,57 @@ func FuzzCompare(f *testing.F) {
 			t.Fatalf("outcome does not encode: %v", err)
 		}
 	})
+}
+
+// TestRedecideJoinsPartsAsOneReport: comparing each target on its own
+// (one job per target) and then redeciding the joined comparisons gives
+// exactly the verdicts of comparing everything at once, and so the
+// report-wide false discovery rate; without Redecide the per-target
+// families differ on some reports.
+func TestRedecideJoinsPartsAsOneReport(t *testing.T) {
+	rng := rand.New(rand.NewPCG(2026, 3))
+	split := func(rs []result.Result, target string) []result.Result {
+		var out []result.Result
+		for _, r := range rs {
+			if r.Target == target {
+				out = append(out, r)
+			}
+		}
+		return out
+	}
+	differedBefore := 0
+	for i := 0; i < 300; i++ {
+		shift := 1.0
+		if i%2 == 1 {
+			shift = 1.03 // a small real change on one benchmark: near the BH edge
+		}
+		base, head := aaReport(rng, 10, shift)
+		base = append(base, on(v8, res("exact", result.Instructions, 1000)))
+		head = append(head, on(v8, res("exact", result.Instructions, 1010)))
+		whole := Compare(base, head, DefaultOptions())
+		var joined []Comparison
+		for _, target := range []string{v7, v8} {
+			part := Compare(split(base, target), split(head, target), DefaultOptions())
+			joined = append(joined, part.Comparisons...)
+		}
+		sort.SliceStable(joined, func(a, b int) bool { return joined[a].Key().Less(joined[b].Key()) })
+		verdicts := func(cs []Comparison) []Verdict {
+			var v []Verdict
+			for _, c := range cs {
+				v = append(v, c.Verdict)
+			}
+			return v
+		}
+		if !reflect.DeepEqual(verdicts(joined), verdicts(whole.Comparisons)) {
+			differedBefore++
+		}
+		got := Redecide(joined, nil, DefaultOptions())
+		if !reflect.DeepEqual(joined, whole.Comparisons) || got != whole.Verdict {
+			t.Fatalf("report %d: Redecide of the parts differs from comparing at once (verdict %s, want %s)", i, got, whole.Verdict)
+		}
+	}
+	t.Logf("per-target families alone gave other verdicts in %d of 300 reports", differedBefore)
+	if differedBefore == 0 {
+		t.Error("the simulation never told the families apart: it tests nothing")
+	}
 }

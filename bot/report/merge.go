@@ -8,10 +8,12 @@ import (
 
 // Merge joins the reports of one change measured target by target (each
 // target by its own job, perhaps on its own host) into one report. The
-// reports must share repository, base and head. Each part's statistics
-// were decided within its target (its own Benjamini-Hochberg family);
-// exact metrics do not depend on the family.
-func Merge(parts []Report, reproduce string) Report {
+// reports must share repository, base and head. The noisy comparisons
+// are decided again over the whole report (compare.Redecide with opt's
+// false discovery rate and minimum effect), so the rate holds per report
+// as when everything is compared at once; exact metrics do not depend on
+// the family.
+func Merge(parts []Report, reproduce string, opt compare.Options) Report {
 	var out Report
 	out.Comparisons = []compare.Comparison{}
 	for i, p := range parts {
@@ -40,7 +42,7 @@ func Merge(parts []Report, reproduce string) Report {
 		return a.Metric < b.Metric
 	})
 	sort.Strings(out.Errors)
-	out.Verdict = compare.Overall(out.Comparisons)
+	out.Verdict = compare.Redecide(out.Comparisons, out.Info, opt)
 	if len(out.Errors) > 0 {
 		switch out.Verdict {
 		case compare.Failed, compare.Regression:

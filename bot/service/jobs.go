@@ -12,6 +12,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 	"github.com/sirupsen/logrus"
 
+	"github.com/tcbot/tcbot/bot/compare"
 	"github.com/tcbot/tcbot/bot/config"
 	"github.com/tcbot/tcbot/bot/measure"
 	"github.com/tcbot/tcbot/bot/report"
@@ -305,7 +306,8 @@ func (w *finishWorker) Work(ctx context.Context, job *river.Job[FinishArgs]) err
 			}
 			return nil
 		}
-		rep := report.Merge(parts, report.ReproduceCommand(s.cfg.Path, c.Repo, parts[0].Base, c.Head, c.Targets))
+		rep := report.Merge(parts, report.ReproduceCommand(s.cfg.Path, c.Repo, parts[0].Base, c.Head, c.Targets),
+			compare.Options{MinEffect: s.cfg.Compare.MinEffect, Q: s.cfg.Compare.FDR})
 		for _, f := range failed {
 			rep.AddError(f)
 		}
