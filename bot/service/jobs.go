@@ -48,6 +48,10 @@ func (a MeasureArgs) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{UniqueOpts: uniqueOpts(), MaxAttempts: 5, Queue: q}
 }
 
+// boardBusyRetry is how long a measurement waits for a board another
+// worker is using.
+var boardBusyRetry = 10 * time.Second
+
 // measureOpts are the insert options of a target's measurement job.
 func measureOpts(target string) *river.InsertOpts {
 	o := MeasureArgs{Target: target}.InsertOpts()
@@ -158,8 +162,22 @@ func (w *measureWorker) Work(ctx context.Context, job *river.Job[MeasureArgs]) e
 	if err != nil {
 		return river.JobCancel(err)
 	}
-	if _, err := s.cfg.SelectTargets([]string{target}); err != nil {
+	ts, err := s.cfg.SelectTargets([]string{target})
+	if err != nil {
 		return river.JobCancel(err)
+	}
+	if ts[0].Executor == "ssh" {
+		// One measurement on a board at a time, whichever worker host
+		// takes it: two at once would time each other.
+		unlock, ok, err := s.store.LockTarget(ctx, target)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			log.Info("the board is busy with another measurement: trying again shortly")
+			return river.JobSnooze(boardBusyRetry)
+		}
+		defer unlock()
 	}
 	// A /tcbot cancel or a closed pull request interrupts the measurement
 	// through this context (River also cancels it from another process on

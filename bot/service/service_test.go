@@ -806,3 +806,71 @@ func TestLateReportOfAnOldHeadDoesNotReplaceTheCurrentOne(t *testing.T) {
 		t.Errorf("the old head's own status = %+v, want success", st)
 	}
 }
+
+// TestBoardIsUsedByOneMeasurementAtATime: on PostgreSQL a board target is
+// locked across every process sharing the queue. While another process
+// holds the board, its measurement waits (snoozed, not failed, not an
+// attempt used up); the other targets go on; once the board is free the
+// change completes.
+func TestBoardIsUsedByOneMeasurementAtATime(t *testing.T) {
+	if testing.Short() {
+		t.Skip("PostgreSQL")
+	}
+	onPostgres = true
+	defer func() { onPostgres = false }()
+	defer service.SetBoardBusyRetry(200 * time.Millisecond)()
+	dir := t.TempDir()
+	key, known := filepath.Join(dir, "key"), filepath.Join(dir, "known_hosts")
+	os.WriteFile(key, []byte("unused: the test runs the board's binaries under qemu-user"), 0o600)
+	os.WriteFile(known, []byte("board.lab ssh-ed25519 AAAA\n"), 0o644)
+	e := setup(t, setupOpts{
+		extraConfig: fmt.Sprintf("  - {name: board, arch: armv8, executor: ssh, samples: 2, ssh: {host: board.lab, user: bench, key_file: %s, known_hosts: %s}}\n", key, known),
+		newExecutor: func(config.Target) (executor.Executor, error) { return &executor.QEMUUser{}, nil },
+	})
+	ctx := context.Background()
+	// Another worker host is measuring on the board.
+	unlock, ok, err := e.st.LockTarget(ctx, "board")
+	if err != nil || !ok {
+		t.Fatalf("take the board: %v %v", ok, err)
+	}
+	e.deliver("pull_request", e.pull("opened", 21, e.sha["no-op"], maintainer, false))
+	var change int64
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		cs := e.changes()
+		if len(cs) == 1 {
+			change = cs[0].ID
+			cts, _ := store.ChangeTargets(ctx, e.st.Q(), change)
+			done := 0
+			for _, ct := range cts {
+				if ct.Target == "board" && ct.State != store.TargetQueued {
+					t.Fatalf("the board's measurement started while the board was taken: %s", ct.State)
+				}
+				if ct.State == store.TargetDone {
+					done++
+				}
+			}
+			if done == 2 && strings.Count(e.logs.String(), "board is busy") >= 2 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the other targets did not finish, or the board's job did not wait:\n%s", e.logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	unlock()
+	e.idle()
+	cts, err := store.ChangeTargets(ctx, e.st.Q(), change)
+	if err != nil || len(cts) != 3 {
+		t.Fatalf("targets: %v %v", cts, err)
+	}
+	for _, ct := range cts {
+		if ct.State != store.TargetDone {
+			t.Errorf("target %s ended %s (%s), want done", ct.Target, ct.State, ct.Note)
+		}
+	}
+	if c, _ := store.GetChange(ctx, e.st.Q(), change); c.State != store.ChangeDone || !c.Reported {
+		t.Errorf("change %s, reported %v; want done and reported", c.State, c.Reported)
+	}
+}

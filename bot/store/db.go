@@ -169,3 +169,38 @@ func numbered(q string) string {
 
 var _ pgxQ = (*pgxpool.Pool)(nil)
 var _ pgxQ = (pgx.Tx)(nil)
+
+// LockTarget takes the lock of a target that only one measurement may use
+// at a time (a board: two measurements on it at once would time each
+// other), across every process sharing the database. ok is false when
+// another process holds it. On PostgreSQL it is a session advisory lock on
+// a connection of its own, so a process that dies lets go with its
+// connection; on SQLite one process owns the queue and its per-target
+// queue already runs one job at a time, so the lock is always granted.
+func (s *Store) LockTarget(ctx context.Context, target string) (unlock func(), ok bool, err error) {
+	if s.pool == nil {
+		return func() {}, true, nil
+	}
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	key := "tcbot-target:" + target
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock(hashtext($1))`, key).Scan(&ok); err != nil {
+		conn.Release()
+		return nil, false, err
+	}
+	if !ok {
+		conn.Release()
+		return nil, false, nil
+	}
+	return func() {
+		_, err := conn.Exec(context.Background(), `SELECT pg_advisory_unlock(hashtext($1))`, key)
+		if err != nil {
+			// The session may still hold the lock: close it, which
+			// releases it, rather than give it back to the pool.
+			_ = conn.Conn().Close(context.Background())
+		}
+		conn.Release()
+	}, true, nil
+}
