@@ -761,8 +761,12 @@ func TestDashboardAndChangePages(t *testing.T) {
 	if code, body := get("/"); code != 200 || !strings.Contains(body, fmt.Sprintf(`href="changes/%d"`, id)) || !strings.Contains(body, "regression") {
 		t.Errorf("dashboard: %d\n%s", code, body)
 	}
-	if code, body := get(fmt.Sprintf("/changes/%d", id)); code != 200 || !strings.Contains(body, "REGRESSION") || !strings.Contains(body, "loop") {
-		t.Errorf("change page: %d\n%s", code, body)
+	if code, body := get(fmt.Sprintf("/changes/%d", id)); code != 200 || !strings.Contains(body, "REGRESSION") || !strings.Contains(body, "loop") ||
+		!strings.Contains(body, "<td>armv7-qemu</td><td>done</td><td>"+e.svc.ID()+"</td>") {
+		t.Errorf("change page lacks the report or who measured each target: %d\n%s", code, body)
+	}
+	if _, body := get("/"); !strings.Contains(body, "<td>"+e.svc.ID()+"</td>") || !strings.Contains(body, "armv7-qemu, armv8-qemu") {
+		t.Errorf("dashboard lacks this process among the workers:\n%s", body)
 	}
 	code, body := get(fmt.Sprintf("/changes/%d?format=json", id))
 	var rep map[string]any

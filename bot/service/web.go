@@ -154,15 +154,22 @@ func (s *Service) handler() (http.Handler, error) {
 	return mux, nil
 }
 
-var dashboardTmpl = template.Must(template.New("d").Parse(`<!doctype html>
+var dashboardTmpl = template.Must(template.New("d").Funcs(template.FuncMap{"ago": ago}).Parse(`<!doctype html>
 <html><head><meta charset="utf-8"><title>tcbot</title>
 <style>body{font-family:sans-serif;margin:2em}td,th{padding:.2em .8em;text-align:left}
-.regression,.failed{color:#b00}.improvement,.fixed{color:#070}.error{color:#a60}</style></head>
+.regression,.failed{color:#b00}.improvement,.fixed{color:#070}.error,.silent{color:#a60}</style></head>
 <body><h1>tcbot</h1><p>Recent changes, newest first.</p>
 <table><tr><th>#</th><th>repo</th><th>head</th><th>base</th><th>origin</th><th>PR</th><th>state</th><th>verdict</th><th>note</th><th>queued</th></tr>
-{{range .}}<tr><td><a href="changes/{{.ID}}">{{.ID}}</a></td><td>{{.Repo}}</td><td><code>{{printf "%.12s" .Head}}</code></td><td><code>{{printf "%.12s" .Base}}</code></td><td>{{.Origin}}</td><td>{{if .PR}}#{{.PR}}{{end}}</td><td>{{.State}}</td><td class="{{.Verdict}}">{{.Verdict}}</td><td>{{.Note}}</td><td>{{.CreatedAt.Format "2006-01-02 15:04:05"}}</td></tr>
+{{range .Changes}}<tr><td><a href="changes/{{.ID}}">{{.ID}}</a></td><td>{{.Repo}}</td><td><code>{{printf "%.12s" .Head}}</code></td><td><code>{{printf "%.12s" .Base}}</code></td><td>{{.Origin}}</td><td>{{if .PR}}#{{.PR}}{{end}}</td><td>{{.State}}</td><td class="{{.Verdict}}">{{.Verdict}}</td><td>{{.Note}}</td><td>{{.CreatedAt.Format "2006-01-02 15:04:05"}}</td></tr>
+{{end}}</table>
+<h2>Workers</h2><p>Processes taking jobs, with the targets whose measurements they run.</p>
+<table><tr><th>worker</th><th>host</th><th>targets</th><th>last heartbeat</th></tr>
+{{range .Workers}}<tr><td>{{.ID}}</td><td>{{.Host}}</td><td>{{range $i, $t := .Targets}}{{if $i}}, {{end}}{{$t}}{{else}}none{{end}}</td><td class="{{if gt (ago .Heartbeat) $.DeadAfter}}silent{{end}}">{{printf "%.0f" (ago .Heartbeat)}} s ago</td></tr>
 {{end}}</table></body></html>
 `))
+
+// ago is the age of t in seconds.
+func ago(t time.Time) float64 { return time.Since(t).Seconds() }
 
 func (s *Service) dashboard(w http.ResponseWriter, r *http.Request) {
 	changes, err := store.ListChanges(r.Context(), s.store.Q(), "", 100)
@@ -170,8 +177,17 @@ func (s *Service) dashboard(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
+	workers, err := store.Workers(r.Context(), s.store.Q())
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	_ = dashboardTmpl.Execute(w, changes)
+	_ = dashboardTmpl.Execute(w, struct {
+		Changes   []*store.Change
+		Workers   []store.Worker
+		DeadAfter float64
+	}{changes, workers, s.deadAfter.Seconds()})
 }
 
 var changeTmpl = template.Must(template.New("c").Parse(`<!doctype html>
@@ -179,6 +195,9 @@ var changeTmpl = template.Must(template.New("c").Parse(`<!doctype html>
 <style>body{font-family:sans-serif;margin:2em}pre{background:#f6f6f6;padding:1em;overflow:auto}</style></head>
 <body><p><a href="../">all changes</a></p><h1>Change {{.C.ID}}: {{.C.Repo}} <code>{{printf "%.12s" .C.Head}}</code></h1>
 <p>origin {{.C.Origin}}{{if .C.PR}}, pull request #{{.C.PR}}{{end}}; state {{.C.State}}{{with .C.Verdict}}; verdict <b>{{.}}</b>{{end}}{{with .C.Note}}; {{.}}{{end}}</p>
+{{with .Targets}}<table><tr><th>target</th><th>state</th><th>measured by</th><th>note</th></tr>
+{{range .}}<tr><td>{{.Target}}</td><td>{{.State}}</td><td>{{.Worker}}</td><td>{{.Note}}</td></tr>
+{{end}}</table>{{end}}
 {{if .Text}}<pre>{{.Text}}</pre><p><a href="{{.C.ID}}?format=json">JSON</a></p>{{else}}<p>Not measured yet.</p>{{end}}
 </body></html>
 `))
@@ -215,11 +234,17 @@ func (s *Service) changePage(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
+	targets, err := store.ChangeTargets(r.Context(), s.store.Q(), c.ID)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	_ = changeTmpl.Execute(w, struct {
-		C    *store.Change
-		Text string
-	}{c, text})
+		C       *store.Change
+		Text    string
+		Targets []store.ChangeTarget
+	}{c, text, targets})
 }
 
 type metrics struct {
