@@ -185,11 +185,17 @@ func (w *measureWorker) Work(ctx context.Context, job *river.Job[MeasureArgs]) e
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	s.runningMu.Lock()
-	s.running[c.ID] = cancel
+	if s.running[c.ID] == nil {
+		s.running[c.ID] = map[int64]context.CancelFunc{}
+	}
+	s.running[c.ID][job.ID] = cancel // each target of the change has its job
 	s.runningMu.Unlock()
 	defer func() {
 		s.runningMu.Lock()
-		delete(s.running, c.ID)
+		delete(s.running[c.ID], job.ID)
+		if len(s.running[c.ID]) == 0 {
+			delete(s.running, c.ID)
+		}
 		s.runningMu.Unlock()
 	}()
 	err = s.store.Tx(ctx, func(tx store.Tx) error {
@@ -418,7 +424,7 @@ func (s *Service) cancelPR(ctx context.Context, repo string, pr int, why string)
 			return 0, err
 		}
 		s.runningMu.Lock()
-		if cancel, ok := s.running[c.ID]; ok {
+		for _, cancel := range s.running[c.ID] {
 			cancel()
 		}
 		s.runningMu.Unlock()

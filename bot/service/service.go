@@ -112,7 +112,7 @@ type Service struct {
 	mirrors   map[string]*source.Mirror
 	// running holds the cancel functions of measurements in progress.
 	runningMu sync.Mutex
-	running   map[int64]context.CancelFunc
+	running   map[int64]map[int64]context.CancelFunc // change -> job -> cancel
 	started   time.Time
 }
 
@@ -130,7 +130,7 @@ func New(ctx context.Context, o Options) (*Service, error) {
 	}
 	s := &Service{
 		cfg: o.Config, store: o.Measurer.Store, meas: o.Measurer, gh: o.Forge, secret: o.Secret,
-		log: o.Log, reg: o.Registry, mirrors: map[string]*source.Mirror{}, running: map[int64]context.CancelFunc{},
+		log: o.Log, reg: o.Registry, mirrors: map[string]*source.Mirror{}, running: map[int64]map[int64]context.CancelFunc{},
 		workerOnly: o.WorkerOnly, heartbeat: o.Heartbeat, deadAfter: o.DeadAfter,
 	}
 	if s.heartbeat <= 0 {
