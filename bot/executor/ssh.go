@@ -121,7 +121,7 @@ func (s *SSH) Prepare(ctx context.Context) error {
 	base := s.RemoteDir
 	mk := "mktemp -d"
 	if base != "" {
-		mk = "mkdir -p " + shellQuote(base) + " && mktemp -d " + shellQuote(path.Join(base, "tcbot.XXXXXXXX"))
+		mk = "mkdir -p " + ShellQuote(base) + " && mktemp -d " + ShellQuote(path.Join(base, "tcbot.XXXXXXXX"))
 	}
 	out, err := remoteOutput(ctx, client, mk, nil)
 	if err != nil {
@@ -252,7 +252,7 @@ func upload(ctx context.Context, client *ssh.Client, local, remote string) error
 		return fmt.Errorf("upload: %w", err)
 	}
 	defer f.Close()
-	q := shellQuote(remote)
+	q := ShellQuote(remote)
 	if _, err := remoteOutput(ctx, client, "cat > "+q+" && chmod 0755 "+q, f); err != nil {
 		return fmt.Errorf("upload %s to %s: %w", local, remote, err)
 	}
@@ -321,14 +321,14 @@ func (s *SSH) Run(ctx context.Context, spec Spec) (*Outcome, error) {
 		// shell under perf records the command's status (128+n for
 		// signal n, the shell convention).
 		argv = append([]string{"perf", "stat", "-x,", "-e", "instructions:u,cycles:u", "-o", countFile, "--",
-			"sh", "-c", `"$@"; echo $? > ` + shellQuote(statusFile), "sh"}, argv...)
+			"sh", "-c", `"$@"; echo $? > ` + ShellQuote(statusFile), "sh"}, argv...)
 	}
 	// sshd makes the session's shell a process-group leader; its pid
 	// survives exec, so killing that group on timeout takes perf, the
 	// wrapper and anything the benchmark forked. The pid files stay in
 	// the working directory until Cleanup: removing them here would cost
 	// a round trip per run.
-	cmd := "cd " + shellQuote(dir) + " && echo $$ > " + shellQuote(pidFile) + " && exec " + shellJoin(argv)
+	cmd := "cd " + ShellQuote(dir) + " && echo $$ > " + ShellQuote(pidFile) + " && exec " + shellJoin(argv)
 
 	timeout := spec.Timeout
 	if timeout <= 0 {
@@ -403,7 +403,7 @@ func (s *SSH) Run(ctx context.Context, spec Spec) (*Outcome, error) {
 func (s *SSH) killRemote(client *ssh.Client, pidFile string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), killGrace)
 	defer cancel()
-	q := shellQuote(pidFile)
+	q := ShellQuote(pidFile)
 	// Fall back to the single process if the shell was not a group leader.
 	_, err := remoteOutput(ctx, client, "p=$(cat "+q+" 2>/dev/null) || exit 0; kill -KILL -- -$p 2>/dev/null || kill -KILL $p 2>/dev/null; exit 0", nil)
 	return err
@@ -413,7 +413,7 @@ func (s *SSH) killRemote(client *ssh.Client, pidFile string) error {
 // wrapper wrote, in one round trip, and removes them.
 func readPerf(ctx context.Context, client *ssh.Client, o *Outcome, statusFile, countFile string) error {
 	const sep = "\n--tcbot-perf--\n"
-	data, err := remoteOutput(ctx, client, "cat "+shellQuote(statusFile)+"; printf '"+strings.ReplaceAll(sep, "\n", `\n`)+"'; cat "+shellQuote(countFile)+"; rm -f "+shellQuote(statusFile)+" "+shellQuote(countFile), nil)
+	data, err := remoteOutput(ctx, client, "cat "+ShellQuote(statusFile)+"; printf '"+strings.ReplaceAll(sep, "\n", `\n`)+"'; cat "+ShellQuote(countFile)+"; rm -f "+ShellQuote(statusFile)+" "+ShellQuote(countFile), nil)
 	if err != nil {
 		return fmt.Errorf("read perf results: %w", err)
 	}
@@ -484,7 +484,7 @@ func (s *SSH) Cleanup() error {
 	var err error
 	if dir != "" {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		_, err = remoteOutput(ctx, client, "rm -rf "+shellQuote(dir), nil)
+		_, err = remoteOutput(ctx, client, "rm -rf "+ShellQuote(dir), nil)
 		cancel()
 		if err != nil {
 			err = &InfraError{Op: s.op(), Err: fmt.Errorf("remove %s: %w", dir, err)}
@@ -536,8 +536,10 @@ func Check(ctx context.Context, s *SSH) (string, error) {
 	return b.String(), nil
 }
 
-// shellQuote quotes s for a POSIX shell.
-func shellQuote(s string) string {
+// ShellQuote quotes s as one word for a POSIX shell (a board's sh, a
+// guest's busybox sh): as is when it holds only safe characters, else in
+// single quotes.
+func ShellQuote(s string) string {
 	if s != "" && strings.IndexFunc(s, func(r rune) bool {
 		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./=:,+@%", r))
 	}) < 0 {
@@ -549,7 +551,7 @@ func shellQuote(s string) string {
 func shellJoin(argv []string) string {
 	q := make([]string, len(argv))
 	for i, a := range argv {
-		q[i] = shellQuote(a)
+		q[i] = ShellQuote(a)
 	}
 	return strings.Join(q, " ")
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/tcbot/tcbot/bot/executor"
 	"strconv"
 	"strings"
 	"text/template"
@@ -72,26 +73,16 @@ func yamlQuote(s string) string {
 	return strings.TrimSpace(b.String())
 }
 
-// shellQuote quotes one word for the guest's busybox sh.
-func shellQuote(s string) string {
-	if s != "" && strings.IndexFunc(s, func(r rune) bool {
-		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./=:,+@%", r))
-	}) < 0 {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
-
 // step is the guest shell line of one run: /tcbot/run INDEX CASE TIMEOUT
 // DIR ENV... -- ARGV...
 func step(index int, caseName string, timeout int, dir string, env, argv []string) string {
-	w := []string{"/tcbot/run", strconv.Itoa(index), shellQuote(caseName), strconv.Itoa(timeout), shellQuote(dir)}
+	w := []string{"/tcbot/run", strconv.Itoa(index), executor.ShellQuote(caseName), strconv.Itoa(timeout), executor.ShellQuote(dir)}
 	for _, e := range env {
-		w = append(w, shellQuote(e))
+		w = append(w, executor.ShellQuote(e))
 	}
 	w = append(w, "--")
 	for _, a := range argv {
-		w = append(w, shellQuote(a))
+		w = append(w, executor.ShellQuote(a))
 	}
 	return strings.Join(w, " ")
 }
