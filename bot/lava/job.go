@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"github.com/tcbot/tcbot/bot/executor"
 	"strconv"
 	"strings"
 	"text/template"
 
+	"github.com/tcbot/tcbot/bot/executor"
 	lavatemplates "github.com/tcbot/tcbot/deploy/lava"
 )
 
