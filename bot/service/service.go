@@ -139,6 +139,9 @@ func New(ctx context.Context, o Options) (*Service, error) {
 	if s.deadAfter <= 0 {
 		s.deadAfter = defaultDeadAfter
 	}
+	if s.deadAfter < 2*s.heartbeat {
+		return nil, fmt.Errorf("--dead-after %s must be at least twice --heartbeat %s, or live workers would be taken for dead", s.deadAfter, s.heartbeat)
+	}
 	s.host, _ = os.Hostname()
 	s.id = o.ID
 	if s.id == "" {

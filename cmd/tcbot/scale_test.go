@@ -304,6 +304,7 @@ targets: [{name: armv8-qemu, arch: armv8, executor: qemu-user}]
 		{"no targets", []string{"worker", "--config", pg}, []string{"--targets"}},
 		{"worker on SQLite", []string{"worker", "--config", lite, "--targets", "armv8-qemu"}, []string{"needs database: postgres://"}},
 		{"serve --targets none on SQLite", []string{"serve", "--config", lite, "--targets", "none"}, []string{"needs database: postgres://"}},
+		{"dead-after shorter than two heartbeats", []string{"serve", "--config", lite, "--heartbeat", "5s", "--dead-after", "6s"}, []string{"--dead-after 6s must be at least twice --heartbeat 5s"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
