@@ -404,8 +404,9 @@ func (e *Executor) Definition(specs []executor.Spec) (string, error) {
 		}
 		secs := int((t + time.Second - 1) / time.Second)
 		longest = max(longest, secs)
-		// The guest's lava-test-case calls cost about a second a run
-		// under emulation.
+		// Reporting a run (the guest prints the test-case signals
+		// itself) and starting it cost well under a second under
+		// emulation: 5 s a run is ample.
 		d.TestTimeout += secs + 5
 		d.Steps = append(d.Steps, step(i, caseName(s), secs, dir, s.Env, s.Argv))
 	}
