@@ -61,6 +61,8 @@ type env struct {
 	gh     *githubtest.Server
 	svc    *service.Service
 	st     *store.Store
+	cfg    *config.Config
+	m      *measure.Measurer
 	srv    *httptest.Server
 	logs   *syncBuffer
 }
@@ -147,7 +149,7 @@ targets:
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.st = m.Store
+	e.st, e.cfg, e.m = m.Store, cfg, m
 	m.NewExecutor = o.newExecutor
 	wait := o.forgeWait
 	if wait == 0 {
@@ -876,5 +878,64 @@ func TestBoardIsUsedByOneMeasurementAtATime(t *testing.T) {
 	}
 	if c, _ := store.GetChange(ctx, e.st.Q(), change); c.State != store.ChangeDone || !c.Reported {
 		t.Errorf("change %s, reported %v; want done and reported", c.State, c.Reported)
+	}
+}
+
+// TestRestartUnderTheSameIDFreesItsJobs: a worker that comes back under
+// the same ID (a systemd instance, a pod) renews the heartbeat its dead
+// incarnation left, so the others would never rescue that incarnation's
+// running jobs; it frees them itself at start. A live process's running
+// job is left alone.
+func TestRestartUnderTheSameIDFreesItsJobs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("PostgreSQL")
+	}
+	onPostgres = true
+	defer func() { onPostgres = false }()
+	e := setup(t, setupOpts{})
+	ctx := context.Background()
+	stage := func(by string) int64 {
+		c := &store.Change{Repo: "hello", Head: e.sha["no-op"], Origin: "push"}
+		if _, err := store.InsertChange(ctx, e.st.Q(), c); err != nil {
+			t.Fatal(err)
+		}
+		// A queue nobody here serves, so only the state tells.
+		res, err := e.svc.River().Insert(ctx, service.MeasureArgs{Change: c.ID, Target: "ghost"}, &river.InsertOpts{Queue: "target_ghost"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.st.Q().Exec(ctx, `UPDATE river_job SET state = 'running', attempted_at = now(), attempt = 1, attempted_by = ARRAY[?] WHERE id = ?`, by, res.Job.ID); err != nil {
+			t.Fatal(err)
+		}
+		return res.Job.ID
+	}
+	orphan, alive := stage("worker-x"), stage("worker-y")
+	if err := store.Heartbeat(ctx, e.st.Q(), "worker-x", "host", nil); err != nil { // the dead incarnation's last beat
+		t.Fatal(err)
+	}
+	if err := store.Heartbeat(ctx, e.st.Q(), "worker-y", "host", nil); err != nil {
+		t.Fatal(err)
+	}
+	again, err := service.New(ctx, service.Options{Config: e.cfg, Measurer: e.m, Log: logrus.New(), ID: "worker-x", Targets: []string{"armv8-qemu"},
+		PollInterval: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := again.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer again.Stop(ctx)
+	state := func(id int64) string {
+		var st string
+		if err := e.st.Q().QueryRow(ctx, `SELECT state FROM river_job WHERE id = ?`, id).Scan(&st); err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	if got := state(orphan); got != "available" {
+		t.Errorf("the job the earlier worker-x left running is %s, want available again", got)
+	}
+	if got := state(alive); got != "running" {
+		t.Errorf("live worker-y's running job is %s, want it left alone", got)
 	}
 }
