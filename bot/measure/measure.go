@@ -68,6 +68,11 @@ type Measurer struct {
 	mu sync.Mutex
 	// Recipe is the recipe of the repository being measured.
 	Recipe *recipe.Recipe
+	// kept holds the executors of the Run in progress, so that the rounds
+	// of adaptive resampling reuse a booted guest or a board's uploaded
+	// binaries instead of booting and uploading again; Run cleans them
+	// up at its end.
+	kept map[string]executor.Executor
 }
 
 // Request is one change to measure.
@@ -211,6 +216,8 @@ func (m *Measurer) Run(ctx context.Context, req Request) (*report.Report, Stats,
 	}
 
 	// Run: one executor per target, base and head interleaved.
+	m.kept = map[string]executor.Executor{}
+	defer m.releaseExecutors()
 	if err := m.runAll(ctx, targets, sides, &st); err != nil {
 		return nil, st, err
 	}

@@ -60,6 +60,14 @@ func (sd *side) hasFailed(target string) bool {
 	return ok
 }
 
+// releaseExecutors cleans up the executors a Run kept.
+func (m *Measurer) releaseExecutors() {
+	for _, ex := range m.kept {
+		_ = ex.Cleanup()
+	}
+	m.kept = nil
+}
+
 // runAll runs every binary that needs running on every target, base and
 // head samples interleaved, at most Config.Jobs at once.
 func (m *Measurer) runAll(ctx context.Context, targets []config.Target, sides []*side, st *Stats) error {
@@ -136,18 +144,37 @@ func (m *Measurer) runSamples(ctx context.Context, targets []config.Target, side
 					}
 				}
 			}
-			ex, err := m.newSideExecutor(sd, t, files)
-			if err == nil {
-				execs = append(execs, ex)
-				err = ex.Prepare(ctx)
+			key := t.Name
+			if !share {
+				key = fmt.Sprintf("%s|%p", t.Name, sd)
 			}
-			if err != nil {
-				if !m.kernelFault(sd, t, err) {
-					sd.fail(t.Name, err.Error())
+			ex, kept := m.kept[key]
+			if !kept { // (kept now means: stored in m.kept by this round)
+				var err error
+				keep := m.kept != nil && !batched(t)
+				ex, err = m.newSideExecutor(sd, t, files)
+				if err == nil {
+					// A LAVA job is per round anyway; anything else is
+					// kept for the next round (see Measurer.kept).
+					if keep {
+						m.kept[key], kept = ex, true
+					} else {
+						execs = append(execs, ex)
+					}
+					err = ex.Prepare(ctx)
 				}
-				continue
+				if err != nil {
+					if kept {
+						delete(m.kept, key)
+						_ = ex.Cleanup()
+					}
+					if !m.kernelFault(sd, t, err) {
+						sd.fail(t.Name, err.Error())
+					}
+					continue
+				}
+				sd.noteBoot(t.Name, ex)
 			}
-			sd.noteBoot(t.Name, ex)
 			exFor[sd] = ex
 			if share {
 				shared = ex
