@@ -21,21 +21,21 @@ import (
 // the statistics can be tested without a board. It prints the right
 // checksums.
 type scriptedBoard struct {
-	mu    sync.Mutex
-	rng   *rand.Rand
+	mu       sync.Mutex
+	rng      *rand.Rand
 	mean     map[string]float64 // benchmark -> mean seconds
 	calls    map[string]int
 	prepares int
 }
 
-func (s *scriptedBoard) Name() string                  { return "scripted" }
+func (s *scriptedBoard) Name() string { return "scripted" }
 func (s *scriptedBoard) Prepare(context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.prepares++
 	return nil
 }
-func (s *scriptedBoard) Cleanup() error                { return nil }
+func (s *scriptedBoard) Cleanup() error { return nil }
 func (s *scriptedBoard) Run(_ context.Context, spec executor.Spec) (*executor.Outcome, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -24,7 +24,7 @@ func Merge(parts []Report, reproduce string, opt compare.Options) Report {
 		out.Comparisons = append(out.Comparisons, p.Comparisons...)
 		out.Info = append(out.Info, p.Info...)
 		out.Geomeans = append(out.Geomeans, p.Geomeans...)
-		out.Errors = append(out.Errors, p.Errors...)
+		out.Errors = append(out.Errors, p.Errors...) // added below, by AddError
 	}
 	less := func(cs []compare.Comparison) func(i, j int) bool {
 		return func(i, j int) bool { return cs[i].Key().Less(cs[j].Key()) }
@@ -41,14 +41,12 @@ func Merge(parts []Report, reproduce string, opt compare.Options) Report {
 		}
 		return a.Metric < b.Metric
 	})
-	sort.Strings(out.Errors)
 	out.Verdict = compare.Redecide(out.Comparisons, out.Info, opt)
-	if len(out.Errors) > 0 {
-		switch out.Verdict {
-		case compare.Failed, compare.Regression:
-		default:
-			out.Verdict = compare.Error
-		}
+	errs := out.Errors
+	out.Errors = nil
+	sort.Strings(errs)
+	for _, e := range errs {
+		out.AddError(e)
 	}
 	out.Reproduce = reproduce
 	if out.Reproduce == "" {

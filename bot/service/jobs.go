@@ -52,11 +52,6 @@ func (a MeasureArgs) InsertOpts() river.InsertOpts {
 // worker is using.
 var boardBusyRetry = 10 * time.Second
 
-// measureOpts are the insert options of a target's measurement job.
-func measureOpts(target string) *river.InsertOpts {
-	o := MeasureArgs{Target: target}.InsertOpts()
-	return &o
-}
 
 // FinishArgs joins a change's per-target results into its report once
 // every target is done, and queues the report.
@@ -202,8 +197,7 @@ func (w *measureWorker) Work(ctx context.Context, job *river.Job[MeasureArgs]) e
 		if err := store.SetChangeTarget(ctx, tx, c.ID, target, store.TargetRunning, s.id, ""); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, `UPDATE changes SET state = ? WHERE id = ? AND state = ?`, store.ChangeRunning, c.ID, store.ChangeQueued)
-		return err
+		return store.StartChange(ctx, tx, c.ID)
 	})
 	if err != nil {
 		return err
@@ -267,7 +261,7 @@ func (s *Service) queueTargets(ctx context.Context, tx store.Tx, c *store.Change
 			continue
 		}
 		unfinished++
-		if _, err := s.river.InsertTx(ctx, tx, MeasureArgs{Change: c.ID, Target: ct.Target}, measureOpts(ct.Target)); err != nil {
+		if _, err := s.river.InsertTx(ctx, tx, MeasureArgs{Change: c.ID, Target: ct.Target}, nil); err != nil {
 			return err
 		}
 	}
@@ -288,7 +282,7 @@ func (w *finishWorker) Work(ctx context.Context, job *river.Job[FinishArgs]) err
 	s := w.s
 	return s.store.Tx(ctx, func(tx store.Tx) error {
 		// Lock the change: two finish jobs never join it at once.
-		if _, err := tx.Exec(ctx, `UPDATE changes SET updated_at = updated_at WHERE id = ?`, job.Args.Change); err != nil {
+		if err := store.LockChange(ctx, tx, job.Args.Change); err != nil {
 			return err
 		}
 		c, err := store.GetChange(ctx, tx, job.Args.Change)
@@ -419,10 +413,10 @@ func (s *Service) cancelPR(ctx context.Context, repo string, pr int, why string)
 		if err := store.SetChangeState(ctx, s.store.Q(), c.ID, store.ChangeCancelled, why); err != nil {
 			return 0, err
 		}
-		if _, err := s.store.Q().Exec(ctx, `UPDATE change_targets SET state = ?, note = ? WHERE change_id = ? AND state IN (?, ?)`,
-			store.TargetCancelled, why, c.ID, store.TargetQueued, store.TargetRunning); err != nil {
+		if err := store.CancelChangeTargets(ctx, s.store.Q(), c.ID, why); err != nil {
 			return 0, err
 		}
+
 		s.runningMu.Lock()
 		for _, cancel := range s.running[c.ID] {
 			cancel()

@@ -89,19 +89,19 @@ func copyTable(ctx context.Context, from *Store, tx Tx, name, cols, order string
 	if err != nil {
 		return 0, err
 	}
-	// Read everything first: a SQLite source and a PostgreSQL destination
-	// are different connections, but two stores on one SQLite file would
-	// otherwise deadlock.
-	var all [][]any
+	defer rows.Close()
+	// Row by row, so a long history never has to fit in memory; source
+	// and destination are different databases, on their own connections.
+	insert := `INSERT INTO ` + name + ` (` + cols + `) VALUES (` + strings.TrimSuffix(strings.Repeat("?, ", ncol), ", ") + `)`
+	vals := make([]any, ncol)
+	ptrs := make([]any, ncol)
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	n := 0
 	for rows.Next() {
-		vals := make([]any, ncol)
-		ptrs := make([]any, ncol)
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
 		if err := rows.Scan(ptrs...); err != nil {
-			rows.Close()
-			return 0, err
+			return n, err
 		}
 		for i, v := range vals {
 			switch x := v.(type) {
@@ -111,17 +111,10 @@ func copyTable(ctx context.Context, from *Store, tx Tx, name, cols, order string
 				vals[i] = int64(x)
 			}
 		}
-		all = append(all, vals)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return 0, err
-	}
-	insert := `INSERT INTO ` + name + ` (` + cols + `) VALUES (` + strings.TrimSuffix(strings.Repeat("?, ", ncol), ", ") + `)`
-	for _, vals := range all {
 		if _, err := tx.Exec(ctx, insert, vals...); err != nil {
-			return 0, err
+			return n, err
 		}
+		n++
 	}
-	return len(all), nil
+	return n, rows.Err()
 }

@@ -120,6 +120,19 @@ func FinishChange(ctx context.Context, q Querier, id int64, base, verdict, repor
 	return err
 }
 
+// StartChange marks a queued change running (the first of its targets
+// started); a change in any other state keeps it.
+func StartChange(ctx context.Context, q Querier, id int64) error {
+	_, err := q.Exec(ctx, `UPDATE changes SET state = ?, updated_at = ? WHERE id = ? AND state = ?`, ChangeRunning, now(), id, ChangeQueued)
+	return err
+}
+
+// LockChange locks a change's row until the transaction q ends.
+func LockChange(ctx context.Context, q Tx, id int64) error {
+	_, err := q.Exec(ctx, `UPDATE changes SET updated_at = updated_at WHERE id = ?`, id)
+	return err
+}
+
 // MarkReported records that a change's report reached everywhere it goes.
 func MarkReported(ctx context.Context, q Querier, id int64) error {
 	_, err := q.Exec(ctx, `UPDATE changes SET reported = 1, updated_at = ? WHERE id = ?`, now(), id)
@@ -281,6 +294,13 @@ func SetChangeTarget(ctx context.Context, q Querier, changeID int64, target, sta
 		return fmt.Errorf("change %d has no target %s", changeID, target)
 	}
 	return nil
+}
+
+// CancelChangeTargets cancels the targets of a change not yet measured.
+func CancelChangeTargets(ctx context.Context, q Querier, changeID int64, why string) error {
+	_, err := q.Exec(ctx, `UPDATE change_targets SET state = ?, note = ?, updated_at = ? WHERE change_id = ? AND state IN (?, ?)`,
+		TargetCancelled, why, now(), changeID, TargetQueued, TargetRunning)
+	return err
 }
 
 // FinishChangeTarget stores the report of one measured target.

@@ -123,6 +123,12 @@ func confChangeTargets(t *testing.T, open opener) {
 	if err := SetChangeTarget(ctx, s.Q(), c.ID, "no-such-target", TargetDone, "w1", ""); err == nil {
 		t.Error("SetChangeTarget of an unknown target succeeded")
 	}
+	if err := StartChange(ctx, s.Q(), c.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := GetChange(ctx, s.Q(), c.ID); got.State != ChangeRunning {
+		t.Errorf("StartChange: state %s, want running", got.State)
+	}
 	got, err := ChangeTargets(ctx, s.Q(), c.ID)
 	want := []ChangeTarget{
 		{ChangeID: c.ID, Target: "armv7-qemu", State: TargetQueued},
@@ -130,6 +136,24 @@ func confChangeTargets(t *testing.T, open opener) {
 	}
 	if err != nil || !reflect.DeepEqual(got, want) {
 		t.Errorf("ChangeTargets = %+v, %v; want %+v", got, err, want)
+	}
+	// Cancelling leaves what was measured alone.
+	if err := CancelChangeTargets(ctx, s.Q(), c.ID, "closed"); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = ChangeTargets(ctx, s.Q(), c.ID)
+	if len(got) != 2 || got[0].State != TargetCancelled || got[0].Note != "closed" || got[1].State != TargetDone {
+		t.Errorf("after CancelChangeTargets: %+v", got)
+	}
+	// A cancelled change is not started again.
+	if err := SetChangeState(ctx, s.Q(), c.ID, ChangeCancelled, "closed"); err != nil {
+		t.Fatal(err)
+	}
+	if err := StartChange(ctx, s.Q(), c.ID); err != nil {
+		t.Fatal(err)
+	}
+	if c2, _ := GetChange(ctx, s.Q(), c.ID); c2.State != ChangeCancelled {
+		t.Errorf("StartChange of a cancelled change made it %s", c2.State)
 	}
 }
 
