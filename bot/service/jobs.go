@@ -52,7 +52,6 @@ func (a MeasureArgs) InsertOpts() river.InsertOpts {
 // worker is using.
 var boardBusyRetry = 10 * time.Second
 
-
 // FinishArgs joins a change's per-target results into its report once
 // every target is done, and queues the report.
 type FinishArgs struct {
