@@ -23,6 +23,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/tcbot/tcbot/bot/sandbox"
 )
 
 // Spec is one command to run.
@@ -36,6 +38,14 @@ type Spec struct {
 	// Env is the exact environment of the command: nothing is inherited.
 	Env     []string
 	Timeout time.Duration
+	// Sandbox, when enabled, runs the command where it reaches nothing of
+	// tcbot's (see bot/sandbox): the executors that run it on this host
+	// (local, qemu-user) honour it. Everything from a revision under
+	// test runs so.
+	Sandbox *sandbox.Sandbox
+	// Mounts are the host paths a sandboxed command sees besides the host
+	// system; Dir is added read-only when no mount holds it.
+	Mounts []sandbox.Mount
 }
 
 // Outcome is what a run produced.

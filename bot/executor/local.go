@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"os/exec"
+	"path/filepath"
+
+	"github.com/tcbot/tcbot/bot/sandbox"
 )
 
 // Local runs commands on the tcbot host (compilers, scripts).
@@ -29,8 +32,18 @@ func (*Local) Run(ctx context.Context, spec Spec) (*Outcome, error) {
 	if err != nil {
 		return nil, &InfraError{Op: "run " + spec.Name, Err: fmt.Errorf("%s not found: %w", argv[0], err)}
 	}
+	if !filepath.IsAbs(p) {
+		if abs, err := filepath.Abs(p); err == nil {
+			p = abs
+		}
+	}
 	argv[0] = p
-	return runProcess(ctx, spec.Dir, argv, spec.Env, spec.Timeout)
+	mounts := spec.Mounts
+	if spec.Sandbox.Enabled() && !covered(mounts, p) {
+		// A program outside /usr (a compiler under /opt) must be visible.
+		mounts = append(append([]sandbox.Mount(nil), mounts...), sandbox.HostMounts(p)...)
+	}
+	return runProcess(ctx, spec.Sandbox, mounts, spec.Dir, argv, spec.Env, spec.Timeout)
 }
 
 // Cleanup implements Executor.

@@ -5,8 +5,12 @@ import (
 	"context"
 	"errors"
 	"os/exec"
+	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
+
+	"github.com/tcbot/tcbot/bot/sandbox"
 )
 
 // OutputLimit caps the captured stdout and stderr of one run, so a runaway
@@ -48,18 +52,22 @@ func (c *capped) Bytes() []byte {
 // On timeout or cancellation the whole group gets SIGTERM, then SIGKILL
 // after killGrace; WaitDelay bounds the wait for pipes a leaked grandchild
 // might hold open.
-func runProcess(parent context.Context, dir string, argv, env []string, timeout time.Duration) (*Outcome, error) {
+//
+// With an enabled sandbox the command runs inside it, seeing mounts (and
+// dir, read-only, when no mount holds it).
+func runProcess(parent context.Context, sb *sandbox.Sandbox, mounts []sandbox.Mount, dir string, argv, env []string, timeout time.Duration) (*Outcome, error) {
 	if timeout <= 0 {
 		timeout = time.Hour
 	}
 	ctx, cancel := context.WithTimeout(parent, timeout)
 	defer cancel()
 
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	cmd.Dir = dir
-	cmd.Env = env
-	if cmd.Env == nil {
-		cmd.Env = []string{}
+	if sb.Enabled() && dir != "" && !covered(mounts, dir) {
+		mounts = append(append([]sandbox.Mount(nil), mounts...), sandbox.RO(dir))
+	}
+	cmd, err := sb.Command(ctx, argv, env, dir, mounts)
+	if err != nil {
+		return nil, &InfraError{Op: "start " + argv[0], Err: err}
 	}
 	var stdout, stderr = &capped{limit: OutputLimit}, &capped{limit: OutputLimit}
 	cmd.Stdout, cmd.Stderr = stdout, stderr
@@ -80,7 +88,7 @@ func runProcess(parent context.Context, dir string, argv, env []string, timeout 
 	cmd.WaitDelay = killGrace + time.Second
 
 	start := time.Now()
-	err := cmd.Start()
+	err = cmd.Start()
 	if err != nil {
 		return nil, &InfraError{Op: "start " + argv[0], Err: err}
 	}
@@ -96,6 +104,10 @@ func runProcess(parent context.Context, dir string, argv, env []string, timeout 
 		o.ExitCode = ps.ExitCode()
 		if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
 			o.Signal = ws.Signal().String()
+		} else if sb.Enabled() && o.ExitCode > 128 && o.ExitCode < 128+65 {
+			// bwrap passes a signal that killed the command on as
+			// 128+signal.
+			o.Signal, o.ExitCode = syscall.Signal(o.ExitCode-128).String(), -1
 		}
 	}
 	if parent.Err() != nil {
@@ -112,4 +124,16 @@ func runProcess(parent context.Context, dir string, argv, env []string, timeout 
 		return o, &InfraError{Op: "wait " + argv[0], Err: err}
 	}
 	return o, nil
+}
+
+// covered reports whether a mount holds path.
+func covered(mounts []sandbox.Mount, path string) bool {
+	path = filepath.Clean(path)
+	for _, m := range mounts {
+		p := filepath.Clean(m.Path)
+		if path == p || strings.HasPrefix(path, p+"/") {
+			return true
+		}
+	}
+	return false
 }

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/tcbot/tcbot/bot/sandbox"
 )
 
 // QEMUUser runs ARM Linux binaries under QEMU's user-mode emulation with
@@ -66,12 +68,20 @@ func (q *QEMUUser) Run(ctx context.Context, spec Spec) (*Outcome, error) {
 	if len(spec.Argv) == 0 {
 		return nil, &InfraError{Op: "qemu-user " + spec.Name, Err: fmt.Errorf("empty command")}
 	}
-	out := filepath.Join(tmp, fmt.Sprintf("count-%d", n))
-	defer os.Remove(out)
+	// Each run writes its count into a directory of its own: a sandboxed
+	// guest, which may write there, can touch no other run's count.
+	outDir := filepath.Join(tmp, fmt.Sprintf("run-%d", n))
+	if err := os.Mkdir(outDir, 0o755); err != nil {
+		return nil, &InfraError{Op: "qemu-user " + spec.Name, Err: err}
+	}
+	defer os.RemoveAll(outDir)
+	out := filepath.Join(outDir, "count")
 	argv := []string{qemu, "-cpu", q.CPU, "-0", filepath.Base(spec.Argv[0]),
 		"-plugin", q.Plugin + ",out=" + out}
 	argv = append(argv, spec.Argv...)
-	o, err := runProcess(ctx, spec.Dir, argv, spec.Env, spec.Timeout)
+	mounts := append(append([]sandbox.Mount(nil), spec.Mounts...), sandbox.RO(q.Plugin), sandbox.RW(outDir))
+	mounts = append(mounts, sandbox.HostMounts(qemu)...)
+	o, err := runProcess(ctx, spec.Sandbox, mounts, spec.Dir, argv, spec.Env, spec.Timeout)
 	if err != nil {
 		return o, err
 	}
