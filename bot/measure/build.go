@@ -17,6 +17,7 @@ import (
 	"github.com/tcbot/tcbot/bot/executor"
 	"github.com/tcbot/tcbot/bot/recipe"
 	"github.com/tcbot/tcbot/bot/result"
+	"github.com/tcbot/tcbot/bot/sandbox"
 	"github.com/tcbot/tcbot/bot/source"
 	"github.com/tcbot/tcbot/bot/toolchain"
 )
@@ -67,6 +68,7 @@ func (m *Measurer) build(ctx context.Context, mirror *source.Mirror, sets []*bui
 			}
 		}
 		cc := b.tc.CC
+		mounts := []sandbox.Mount{sandbox.RW(tmp)}
 		if b.tc.InTree {
 			checkout := filepath.Join(m.Config.Workdir, "checkouts", mirror.Name, b.commit.SHA)
 			if _, err := os.Stat(checkout); err != nil {
@@ -81,6 +83,7 @@ func (m *Measurer) build(ctx context.Context, mirror *source.Mirror, sets []*bui
 				}
 			}
 			cc = filepath.Join(checkout, filepath.FromSlash(b.tc.CC))
+			mounts = append(mounts, sandbox.RO(checkout))
 		}
 		b.bins = map[string]*binary{}
 		for _, bench := range m.Suite.Benchmarks {
@@ -95,6 +98,7 @@ func (m *Measurer) build(ctx context.Context, mirror *source.Mirror, sets []*bui
 				o, err := local.Run(ctx, executor.Spec{
 					Name: b.arch + "/" + bench.Name, Dir: tmp, Argv: argv,
 					Env: m.Recipe.Build.EnvList(), Timeout: m.Recipe.Build.TimeoutOr(5 * time.Minute),
+					Sandbox: m.Sandbox, Mounts: mounts,
 				})
 				m.busy.end()
 				st.addBuild()
@@ -112,6 +116,12 @@ func (m *Measurer) build(ctx context.Context, mirror *source.Mirror, sets []*bui
 					bin.Note = "build failed (" + o.Describe() + "): " + tail(o.Stderr, 6)
 				default:
 					path := filepath.Join(tmp, "bin", bench.Name)
+					if fi, err := os.Lstat(path); err != nil || !fi.Mode().IsRegular() {
+						// The compiler may be hostile: read only a plain
+						// file it made, never what a link points to.
+						bin.Note = "build produced no regular file bin/" + bench.Name
+						break
+					}
 					size, err := codesize.Measure(path)
 					if err != nil {
 						bin.Note = "build produced no usable binary: " + err.Error()

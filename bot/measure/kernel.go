@@ -20,6 +20,7 @@ import (
 	"github.com/tcbot/tcbot/bot/config"
 	"github.com/tcbot/tcbot/bot/executor"
 	"github.com/tcbot/tcbot/bot/result"
+	"github.com/tcbot/tcbot/bot/sandbox"
 	"github.com/tcbot/tcbot/bot/source"
 )
 
@@ -201,7 +202,8 @@ func (m *Measurer) buildKernel(ctx context.Context, mirror *source.Mirror, repo 
 	step := func(what string, args ...string) (string, error) {
 		argv := append(append([]string{}, makeArgs...), args...)
 		m.busy.begin()
-		o, err := local.Run(ctx, executor.Spec{Name: "kernel " + what, Dir: tmp, Argv: argv, Env: kb.Env, Timeout: time.Until(deadline)})
+		o, err := local.Run(ctx, executor.Spec{Name: "kernel " + what, Dir: tmp, Argv: argv, Env: kb.Env, Timeout: time.Until(deadline),
+			Sandbox: m.Sandbox, Mounts: []sandbox.Mount{sandbox.RW(tmp)}})
 		m.busy.end()
 		if err != nil {
 			return "", &executor.InfraError{Op: "kernel " + what, Err: err}

@@ -49,13 +49,23 @@ func TestKernelUnderTest(t *testing.T) {
 	if err := measuretest.WriteSuite(filepath.Join(dir, "suite")); err != nil {
 		t.Fatal(err)
 	}
+	// The stand-in copies a real kernel kept in the tree: the build runs
+	// in tcbot's sandbox, which sees the tree and nothing else of the host.
+	image, err := os.ReadFile(g.Kernel.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
 	mk := func(rule string) map[string]string {
-		s := strings.ReplaceAll(fakeKbuild, "@KERNEL@", g.Kernel.Path)
+		s := strings.ReplaceAll(fakeKbuild, "@KERNEL@", "$(CURDIR)/kernel.prebuilt")
 		return map[string]string{"Makefile": strings.ReplaceAll(s, "@IMAGE_RULE@", rule)}
 	}
 	const copyRule = "\tcp $(KERNEL) $(O)/arch/arm64/boot/Image"
 	commits := []demo.Commit{
-		{Subject: "base", Files: mk(copyRule)},
+		{Subject: "base", Files: func() map[string]string {
+			f := mk(copyRule)
+			f["kernel.prebuilt"] = string(image)
+			return f
+		}()},
 		{Subject: "no-op", Files: map[string]string{"README": "docs\n"}},
 		{Subject: "bigger", Files: mk(copyRule + "\n\thead -c 1048576 /dev/zero >> $(O)/arch/arm64/boot/Image")},
 		{Subject: "nobuild", Files: mk("\t@echo 'drivers/tty/serial/amba-pl011.c:42: error: broken on purpose' >&2; exit 1")},

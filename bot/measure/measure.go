@@ -40,6 +40,7 @@ import (
 	"github.com/tcbot/tcbot/bot/recipe"
 	"github.com/tcbot/tcbot/bot/report"
 	"github.com/tcbot/tcbot/bot/result"
+	"github.com/tcbot/tcbot/bot/sandbox"
 	"github.com/tcbot/tcbot/bot/source"
 	"github.com/tcbot/tcbot/bot/store"
 	"github.com/tcbot/tcbot/bot/suite"
@@ -60,6 +61,9 @@ type Measurer struct {
 	// NewExecutor makes the executor of a target; nil means the default
 	// (qemu-user with the plugin).
 	NewExecutor func(t config.Target) (executor.Executor, error)
+	// Sandbox runs everything that comes from a revision under test
+	// (nil: nothing is sandboxed, for trusted code only).
+	Sandbox *sandbox.Sandbox
 
 	resolver toolchain.Resolver
 	busy     activity

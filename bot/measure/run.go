@@ -295,6 +295,9 @@ func (m *Measurer) runSpec(t config.Target, dir string, b suite.Benchmark) execu
 		Env:  m.Recipe.Run.EnvList(),
 		// The target's timeout bounds one run of one benchmark.
 		Timeout: time.Duration(t.Timeout),
+		// Executors that run it on this host (qemu-user) run it here;
+		// the directory is mounted read-only.
+		Sandbox: m.Sandbox,
 	}
 }
 

@@ -94,9 +94,15 @@ func New(ctx context.Context, cfg *config.Config, log logrus.FieldLogger, prog p
 			return nil, err
 		}
 	}
+	sb := SandboxFor(cfg)
+	if err := sb.Check(); err != nil {
+		return nil, fmt.Errorf("%s: sandbox: %w", cfg.Path, err)
+	}
 	st, err := store.OpenURL(ctx, cfg.Database)
 	if err != nil {
 		return nil, err
 	}
-	return &Measurer{Config: cfg, Store: st, Suite: s, Recipes: recs, Plugin: plugin, Log: log, Progress: prog}, nil
+	m := &Measurer{Config: cfg, Store: st, Suite: s, Recipes: recs, Plugin: plugin, Log: log, Progress: prog, Sandbox: sb}
+	m.resolver.Sandbox = sb
+	return m, nil
 }

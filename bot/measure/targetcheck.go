@@ -10,6 +10,7 @@ import (
 	"github.com/tcbot/tcbot/bot/config"
 	"github.com/tcbot/tcbot/bot/executor"
 	"github.com/tcbot/tcbot/bot/recipe"
+	"github.com/tcbot/tcbot/bot/sandbox"
 	"github.com/tcbot/tcbot/bot/suite"
 )
 
@@ -47,7 +48,8 @@ func (m *Measurer) CheckTarget(ctx context.Context, name, benchmark string) (str
 	argv := recipe.Expand(rec.Build.Command, map[string][]string{
 		"cc": {cc}, "cflags": {"-O2"}, "ldflags": b.LDFlags, "output": {"bin/" + b.Name}, "sources": b.Sources,
 	})
-	out, err := executor.NewLocal().Run(ctx, executor.Spec{Name: "build " + b.Name, Dir: dir, Argv: argv, Env: rec.Build.EnvList(), Timeout: rec.Build.TimeoutOr(5 * time.Minute)})
+	out, err := executor.NewLocal().Run(ctx, executor.Spec{Name: "build " + b.Name, Dir: dir, Argv: argv, Env: rec.Build.EnvList(), Timeout: rec.Build.TimeoutOr(5 * time.Minute),
+		Sandbox: m.Sandbox, Mounts: []sandbox.Mount{sandbox.RW(dir)}})
 	if err != nil {
 		return "", fmt.Errorf("%s: build %s with %s: %w (make deps installs the Debian cross compilers)", t.Name, b.Name, cc, err)
 	}
@@ -65,7 +67,7 @@ func (m *Measurer) CheckTarget(ctx context.Context, name, benchmark string) (str
 	o, err := ex.Run(ctx, executor.Spec{
 		Name: t.Name + "/" + b.Name, Dir: filepath.Join(dir, "bin"),
 		Argv: recipe.Expand(rec.Run.Command, map[string][]string{"binary": {b.Name}, "args": b.Args}),
-		Env:  rec.Run.EnvList(), Timeout: time.Duration(t.Timeout),
+		Env:  rec.Run.EnvList(), Timeout: time.Duration(t.Timeout), Sandbox: m.Sandbox,
 	})
 	if err != nil {
 		return "", fmt.Errorf("%s: run %s: %w", t.Name, b.Name, err)

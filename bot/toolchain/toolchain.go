@@ -27,6 +27,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/tcbot/tcbot/bot/config"
+	"github.com/tcbot/tcbot/bot/sandbox"
 )
 
 // ManifestFile is the file a repository with toolchain: manifest holds.
@@ -89,6 +90,10 @@ type Source interface {
 // Resolver resolves toolchains, caching compiler identities for the life
 // of the process (a warm `tcbot run` must take well under a second).
 type Resolver struct {
+	// Sandbox runs the compiler's identity probes (--version, cc1's
+	// path): a manifest names the compiler, so it may be anything.
+	Sandbox *sandbox.Sandbox
+
 	mu    sync.Mutex
 	cache map[string]compilerInfo
 }
@@ -170,12 +175,12 @@ func (r *Resolver) compiler(ctx context.Context, cc string) compilerInfo {
 	if c, ok := r.cache[cc]; ok {
 		return c
 	}
-	c := identify(ctx, cc)
+	c := identify(ctx, r.Sandbox, cc)
 	r.cache[cc] = c
 	return c
 }
 
-func identify(ctx context.Context, cc string) compilerInfo {
+func identify(ctx context.Context, sb *sandbox.Sandbox, cc string) compilerInfo {
 	path, err := exec.LookPath(cc)
 	if err != nil {
 		return compilerInfo{err: fmt.Errorf("compiler %s not found in PATH: install it (make deps installs the Debian cross compilers gcc-arm-linux-gnueabihf and gcc-aarch64-linux-gnu) or fix cc", cc)}
@@ -189,15 +194,18 @@ func identify(ctx context.Context, cc string) compilerInfo {
 	}
 	h := sha256.New()
 	h.Write(data)
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, path, "--version").Output()
+	// The probes run with a fixed environment (nothing of tcbot's) and,
+	// with a sandbox, in it.
+	env := []string{"PATH=/usr/bin:/bin", "LC_ALL=C"}
+	mounts := sandbox.HostMounts(path)
+	dir := "" // the sandbox's own empty /tmp
+	out, err := sb.Output(ctx, 30*time.Second, []string{path, "--version"}, env, dir, mounts)
 	if err != nil {
 		return compilerInfo{err: fmt.Errorf("compiler %s --version: %v", cc, err)}
 	}
 	version := strings.SplitN(string(out), "\n", 2)[0]
 	fmt.Fprintf(h, "\nversion %s\n", version)
-	if cc1, err := exec.CommandContext(ctx, path, "-print-prog-name=cc1").Output(); err == nil {
+	if cc1, err := sb.Output(ctx, 30*time.Second, []string{path, "-print-prog-name=cc1"}, env, dir, mounts); err == nil {
 		if st, err := os.Stat(strings.TrimSpace(string(cc1))); err == nil {
 			fmt.Fprintf(h, "cc1 %d %d\n", st.Size(), st.ModTime().UnixNano())
 		}

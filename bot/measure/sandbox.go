@@ -1,0 +1,14 @@
+package measure
+
+import (
+	"github.com/tcbot/tcbot/bot/config"
+	"github.com/tcbot/tcbot/bot/sandbox"
+)
+
+// SandboxFor is the sandbox the config asks for: everything that comes
+// from a revision under test (compilers, build systems, benchmarks, the
+// probes that identify a compiler) runs in it.
+func SandboxFor(cfg *config.Config) *sandbox.Sandbox {
+	kind := sandbox.Bubblewrap
+	return &sandbox.Sandbox{Kind: kind}
+}
