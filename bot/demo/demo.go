@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	git "github.com/go-git/go-git/v5"
@@ -92,7 +93,15 @@ func MakeRepo(dir string, commits []Commit) ([]string, error) {
 	var shas []string
 	for i, c := range commits {
 		for name, content := range c.Files {
-			if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			// Scripts and programs are committed executable.
+			mode := os.FileMode(0o644)
+			if strings.HasPrefix(content, "#!") || strings.HasPrefix(content, "\x7fELF") {
+				mode = 0o755
+			}
+			if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755); err != nil {
+				return nil, err
+			}
+			if err := os.WriteFile(filepath.Join(dir, name), []byte(content), mode); err != nil {
 				return nil, err
 			}
 			if _, err := wt.Add(name); err != nil {

@@ -142,7 +142,9 @@ int main(void) {
 	/* 4. The network: tcbot's listener and another loopback port. */
 	each(PORTS, port_one);
 
-	/* 5. Processes. */
+	/* 5. Processes (in a process group of its own, so that stopping them
+	 * spares the compiler driver that started the probe). */
+	setpgid(0, 0);
 	int want = atoi(FORKS), got = 0;
 	for (; got < want; got++) {
 		pid_t p = fork();
