@@ -124,11 +124,21 @@ func (w *commandWorker) Work(ctx context.Context, job *river.Job[CommandArgs]) e
 	if err := s.gh.React(ctx, gr, a.CommentID, "eyes"); err != nil {
 		return err
 	}
-	perm, err := s.gh.Permission(ctx, gr, a.Author)
-	if err != nil {
-		return err
+	// Help (and the list of commands after an unknown one) is for anyone;
+	// the other commands need write access.
+	needsWrite := false
+	for _, c := range cmds {
+		if spec, ok := command.Lookup(c.Name); !ok || spec.NeedsWrite {
+			needsWrite = true
+		}
 	}
-	if !forge.CanCommand(perm) {
+	perm := "none"
+	if needsWrite {
+		if perm, err = s.gh.Permission(ctx, gr, a.Author); err != nil {
+			return err
+		}
+	}
+	if needsWrite && !forge.CanCommand(perm) {
 		log.WithField("permission", perm).Info("command refused")
 		if _, err := s.gh.CreateComment(ctx, gr, a.PR, fmt.Sprintf("@%s sorry, only people with write access to %s can command tcbot (you have %s access). A maintainer can run the command for you.", a.Author, repo.GitHub, perm)); err != nil {
 			return err
@@ -190,6 +200,13 @@ func (s *Service) runCommand(ctx context.Context, repo *config.Repo, a CommandAr
 	case "help":
 		return command.Help(), nil
 	case "rerun":
+		// An untrusted author's pull request runs only a head a
+		// maintainer approved: a push after the approval waits.
+		if ok, err := s.authorTrusted(ctx, repo, pull); err != nil {
+			return "", err
+		} else if !ok && pull.ApprovedHead != pull.Head {
+			return fmt.Sprintf("Not rerun: head %s of this pull request has not been approved (its author has no write access). Review it and comment `/tcbot ok-to-test %s` to let tcbot measure it.", short(pull.Head), short(pull.Head)), nil
+		}
 		var targets []string
 		for _, t := range c.Args {
 			if _, err := s.cfg.SelectTargets([]string{t}); err != nil {
@@ -202,13 +219,7 @@ func (s *Service) runCommand(ctx context.Context, repo *config.Repo, a CommandAr
 		})
 		return "", err
 	case "ok-to-test":
-		err := s.store.Tx(ctx, func(tx store.Tx) error {
-			if err := store.ApprovePull(ctx, tx, repo.Name, a.PR, pull.Head); err != nil {
-				return err
-			}
-			return s.startChange(ctx, tx, &store.Change{Repo: repo.Name, Head: pull.Head, Origin: "pr", PR: a.PR, Note: "approved by @" + a.Author})
-		})
-		return "", err
+		return s.okToTest(ctx, repo, a, c)
 	case "cancel":
 		n, err := s.cancelPR(ctx, repo.Name, a.PR, "cancelled by @"+a.Author)
 		if err != nil {
@@ -219,6 +230,84 @@ func (s *Service) runCommand(ctx context.Context, repo *config.Repo, a CommandAr
 		return "`/tcbot bisect` is not available in this version of tcbot yet; `tcbot run --rev ... --base ...` on a maintainer's machine narrows a range by hand.", nil
 	}
 	return "", nil
+}
+
+// shaRE is what /tcbot ok-to-test accepts as a commit: 7 to 40 hex digits.
+var shaRE = regexp.MustCompile(`^[0-9a-f]{7,40}$`)
+
+// okToTest approves exactly one commit: the head the maintainer saw when
+// they commented (recorded when the delivery was accepted), or the one
+// they named. A head that moved since is not approved, whatever the
+// timing of the push, the reaction and the permission check.
+func (s *Service) okToTest(ctx context.Context, repo *config.Repo, a CommandArgs, c command.Command) (string, error) {
+	seen := a.Head
+	if len(c.Args) > 1 {
+		return "`/tcbot ok-to-test` takes at most one commit SHA.", nil
+	}
+	if len(c.Args) == 1 {
+		arg := strings.ToLower(c.Args[0])
+		if !shaRE.MatchString(arg) {
+			return fmt.Sprintf("`/tcbot ok-to-test %s`: not a commit SHA (want 7 to 40 hex digits, e.g. `/tcbot ok-to-test %s`).", c.Args[0], short(a.Head)), nil
+		}
+		seen = arg
+	}
+	var reply string
+	var approved string
+	err := s.store.Tx(ctx, func(tx store.Tx) error {
+		pull, ok, err := store.GetPull(ctx, tx, repo.Name, a.PR)
+		if err != nil {
+			return err
+		}
+		if !ok || !pull.Open {
+			reply = "This pull request is closed: nothing to approve."
+			return nil
+		}
+		if seen == "" {
+			reply = fmt.Sprintf("Not approved: tcbot did not know the head of this pull request when you commented. Comment `/tcbot ok-to-test %s` naming the commit you reviewed.", short(pull.Head))
+			return nil
+		}
+		if !strings.HasPrefix(pull.Head, seen) {
+			reply = fmt.Sprintf("Not approved: the head of this pull request is %s, not %s (it moved after the comment). Review %s and comment `/tcbot ok-to-test %s` to let tcbot measure it.",
+				short(pull.Head), short(seen), short(pull.Head), short(pull.Head))
+			return nil
+		}
+		approved = pull.Head
+		if err := store.ApprovePull(ctx, tx, repo.Name, a.PR, approved); err != nil {
+			return err
+		}
+		return s.startChange(ctx, tx, &store.Change{Repo: repo.Name, Head: approved, Origin: "pr", PR: a.PR, Note: "approved by @" + a.Author})
+	})
+	if err != nil || approved == "" {
+		return reply, err
+	}
+	// The waiting comment, if there is one, says so now.
+	gr := ghRepo(repo)
+	id, old, found, err := s.gh.FindComment(ctx, gr, a.PR, waitingMarker)
+	if err != nil {
+		return "", err
+	}
+	if found {
+		body := waitingMarker + "\n" + fmt.Sprintf("@%s approved head %s with `/tcbot ok-to-test`: tcbot is measuring it. A new push needs a new approval.", a.Author, short(approved))
+		if old != body {
+			if err := s.gh.EditComment(ctx, gr, id, body); err != nil {
+				return "", err
+			}
+		}
+	}
+	return "", nil
+}
+
+// authorTrusted reports whether the pull request's author may run tcbot
+// without approval, asking GitHub when tcbot has not decided it yet.
+func (s *Service) authorTrusted(ctx context.Context, repo *config.Repo, pull *store.Pull) (bool, error) {
+	if pull.Trusted || s.gh == nil {
+		return true, nil
+	}
+	perm, err := s.gh.Permission(ctx, ghRepo(repo), pull.Author)
+	if err != nil {
+		return false, err
+	}
+	return forge.CanCommand(perm), nil
 }
 
 // reportWorker posts a measured change's report.

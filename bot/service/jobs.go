@@ -85,6 +85,11 @@ type CommandArgs struct {
 	CommentID int64  `json:"comment_id"`
 	Author    string `json:"author"`
 	Body      string `json:"body"`
+	// Head is the pull request's head as tcbot knew it when it accepted
+	// the comment's delivery (the issue_comment payload has none): the
+	// commit the commenter saw, and the only one /tcbot ok-to-test can
+	// approve. Empty when tcbot had not seen the pull request yet.
+	Head string `json:"head,omitempty"`
 }
 
 func (CommandArgs) Kind() string                 { return "tcbot_command" }

@@ -78,7 +78,15 @@ func (s *Service) route(ctx context.Context, tx store.Tx, ev webhook.Event) erro
 		if !c.OnPullRequest {
 			return nil
 		}
-		_, err := s.river.InsertTx(ctx, tx, CommandArgs{Repo: repo.Name, PR: c.IssueNumber, CommentID: c.ID, Author: c.Author, Body: c.Body}, nil)
+		// The head the commenter saw: the one tcbot knows now, before any
+		// later push is accepted.
+		head := ""
+		if p, ok, err := store.GetPull(ctx, tx, repo.Name, c.IssueNumber); err != nil {
+			return err
+		} else if ok {
+			head = p.Head
+		}
+		_, err := s.river.InsertTx(ctx, tx, CommandArgs{Repo: repo.Name, PR: c.IssueNumber, CommentID: c.ID, Author: c.Author, Body: c.Body, Head: head}, nil)
 		return err
 	case ev.Rerequest != nil:
 		_, err := s.river.InsertTx(ctx, tx, RerequestArgs{Repo: repo.Name, HeadSHA: ev.Rerequest.HeadSHA}, nil)

@@ -69,6 +69,7 @@ type Server struct {
 	nextID   int64
 	faults   []*fault
 	barriers []*barrier
+	hooks    []*hook
 	calls    []Call
 	inflight map[string]int // writes being served, per repository
 	maxWrite map[string]int
@@ -353,6 +354,7 @@ func sortedKeys[V any](m map[int]V) []int {
 // The call is recorded and the write leaves the in-flight count before the
 // answer goes out, so a client that has its answer sees both.
 func (s *Server) serve(w http.ResponseWriter, req *http.Request) {
+	s.runHooks(req)
 	var done func()
 	if repoName, ok := repoOf(req.URL.Path); ok && isWrite(req.Method) {
 		key := strings.ToLower(repoName)
