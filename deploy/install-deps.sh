@@ -1,7 +1,8 @@
 #!/bin/sh
 # Installs the Debian packages tcbot needs, and only those that are missing:
-# QEMU user-mode emulation (with plugin support) and the two cross
-# compilers. Safe to run again. Needs root or sudo when something is missing.
+# QEMU user-mode emulation (with plugin support), the two cross
+# compilers and bubblewrap (the sandbox). Safe to run again. Needs root or
+# sudo when something is missing.
 set -eu
 
 need=""
@@ -12,6 +13,8 @@ have arm-linux-gnueabihf-gcc || need="$need gcc-arm-linux-gnueabihf libc6-dev-ar
 have aarch64-linux-gnu-gcc || need="$need gcc-aarch64-linux-gnu libc6-dev-arm64-cross"
 have gcc || need="$need gcc libc6-dev"
 have git || need="$need git"
+# The sandbox for code from revisions under test (bot/sandbox).
+have bwrap || need="$need bubblewrap"
 have make || need="$need make"
 for extra in "$@"; do
 	dpkg -s "$extra" >/dev/null 2>&1 || need="$need $extra"
