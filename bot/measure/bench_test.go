@@ -75,6 +75,41 @@ func BenchmarkColdRun(b *testing.B) {
 	}
 }
 
+// BenchmarkSandboxCost runs the cold run of BenchmarkColdRun with and
+// without the sandbox, interleaved (none, bubblewrap, none, ...) so the
+// shared machine's drift hits both alike, and reports both walls and the
+// ratio: every compile and every qemu-user run is one more bwrap.
+func BenchmarkSandboxCost(b *testing.B) {
+	p := plugin(b)
+	const pairs = 3
+	var wall [2]float64
+	for i := 0; i < b.N; i++ {
+		for k := 0; k < 2*pairs; k++ {
+			cfg, shas := benchConfig(b, p)
+			m, err := measure.New(context.Background(), cfg, nil, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if k%2 == 0 {
+				m.SetSandbox(nil)
+			}
+			rep, st, err := m.Run(context.Background(), measure.Request{Repo: "toolchain", Rev: shas[2], Base: shas[0]})
+			m.Store.Close()
+			if err != nil {
+				b.Fatal(err)
+			}
+			if rep.Verdict != "regression" {
+				b.Fatalf("verdict %s", rep.Verdict)
+			}
+			wall[k%2] += st.Wall.Seconds()
+		}
+	}
+	n := float64(b.N * pairs)
+	b.ReportMetric(wall[0]/n, "no-sandbox-wall-s")
+	b.ReportMetric(wall[1]/n, "bubblewrap-wall-s")
+	b.ReportMetric(100*(wall[1]-wall[0])/wall[0], "sandbox-cost-%")
+}
+
 // BenchmarkWarmRerun measures the same change again: everything is in the
 // store, so it costs resolving revisions and toolchains and reading results.
 func BenchmarkWarmRerun(b *testing.B) {

@@ -99,7 +99,7 @@ func (m *Measurer) kasBuild(ctx context.Context, ex executor.Executor, key store
 	log.WithFields(logrus.Fields{"target": t.Name, "rev": c.SHA[:12], "build": plan.BuildDir}).Info("kas build")
 	m.Progress.Start("kas "+t.Arch+" "+c.SHA[:12], 1)
 	m.busy.begin()
-	out, err := oebuild.Run(ctx, plan, ex)
+	out, err := oebuild.Run(ctx, plan, ex, m.Sandbox)
 	m.busy.end()
 	m.Progress.Finish()
 	if err != nil {

@@ -26,10 +26,16 @@ const fakeKas = `#!/bin/sh
 set -eu
 [ "$1" = build ] || { echo "fake kas: want build, got $1" >&2; exit 2; }
 project=${2%%:*}; override=${2#*:}
+if [ "${4:-}" = --runall=fetch ]; then
+	[ -z "${BB_NO_NETWORK:-}" ] || { echo "fake kas: fetch step without network" >&2; exit 2; }
+	echo fetch >> "$DL_DIR/fetch.log"
+	exit 0
+fi
+[ "${BB_NO_NETWORK:-}" = 1 ] || { echo "fake kas: the build step may use the network" >&2; exit 2; }
 [ -f "$project" ] || { echo "fake kas: no project $project" >&2; exit 2; }
 [ -n "$KAS_BUILD_DIR" ] && [ -n "$DL_DIR" ] && [ -n "$SSTATE_DIR" ] || { echo "fake kas: build dir or caches unset" >&2; exit 2; }
 rev=$(sed -n 's/.*SRCREV:pn-gcc-source-14.2.0 = "\(.*\)".*/\1/p' "$override")
-echo "$rev" >> "$(dirname "$0")/builds.log"
+echo "$rev" >> "$DL_DIR/builds.log"
 case "$rev" in
 %s) tree=base ;;
 %s) echo "ERROR: Fetcher failure for URL: the revision does not exist" >&2; exit 1 ;;
@@ -48,7 +54,12 @@ func TestOELampRecipe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fixtures, _ := filepath.Abs(filepath.Join("..", "oe", "testdata"))
+	// The fixtures sit beside the fake kas: the build runs in tcbot's
+	// sandbox, which sees kas's directory and not this source tree.
+	fixtures := filepath.Join(dir, "fixtures")
+	if err := os.CopyFS(fixtures, os.DirFS(filepath.Join("..", "oe", "testdata"))); err != nil {
+		t.Fatal(err)
+	}
 	kas := filepath.Join(dir, "kas")
 	os.WriteFile(kas, []byte(fmt.Sprintf(fakeKas, shas[0], shas[2], fixtures)), 0o755)
 
@@ -61,7 +72,8 @@ suite: oe-lamp
 kas:
   projects: {armv8: oe/qemuarm64.yml}
   toolchain: oe/toolchain-{component}.yml.tmpl
-  command: [%q, "build", "{project}:{override}"]
+  fetch_command: [%[1]q, "build", "{project}:{override}", "--", "--runall=fetch"]
+  command: [%[1]q, "build", "{project}:{override}"]
   timeout: 5m
   informational: [build-cpu-time]
 `, kas),
@@ -142,7 +154,10 @@ targets:
 	if err != nil || st.Measured != 0 || st.Reused != 2 {
 		t.Fatalf("rerun: measured %d reused %d (%v), want 0 and 2", st.Measured, st.Reused, err)
 	}
-	builds, _ := os.ReadFile(filepath.Join(dir, "builds.log"))
+	builds, _ := os.ReadFile(filepath.Join(dir, "work", "oe", "downloads", "builds.log"))
+	if fetches, _ := os.ReadFile(filepath.Join(dir, "work", "oe", "downloads", "fetch.log")); strings.Count(string(fetches), "fetch") != strings.Count(string(builds), "\n") {
+		t.Errorf("%d fetch steps for %d builds, want one each", strings.Count(string(fetches), "fetch"), strings.Count(string(builds), "\n"))
+	}
 	if n := strings.Count(string(builds), "\n"); n != 2 {
 		t.Errorf("kas ran %d times, want 2", n)
 	}

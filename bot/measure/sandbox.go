@@ -12,3 +12,10 @@ func SandboxFor(cfg *config.Config) *sandbox.Sandbox {
 	kind := sandbox.Bubblewrap
 	return &sandbox.Sandbox{Kind: kind}
 }
+
+// SetSandbox replaces the sandbox (for tests and benchmarks that compare
+// runs with and without one).
+func (m *Measurer) SetSandbox(sb *sandbox.Sandbox) {
+	m.Sandbox = sb
+	m.resolver.Sandbox = sb
+}

@@ -27,6 +27,7 @@ import (
 	"github.com/tcbot/tcbot/bot/executor"
 	"github.com/tcbot/tcbot/bot/oe/layercheck"
 	"github.com/tcbot/tcbot/bot/recipe"
+	"github.com/tcbot/tcbot/bot/sandbox"
 )
 
 // Job is one OpenEmbedded build.
@@ -47,9 +48,18 @@ type Plan struct {
 	Project  string // kas project file (absolute)
 	Override string // the rendered per-change include (absolute)
 	BuildDir string
-	Argv     []string
-	Env      []string
-	Timeout  time.Duration
+	// FetchArgv fetches every source the build needs (the recipe's
+	// fetch_command; empty: no separate fetch). It is the one step with
+	// the network, and sees only the source tree, the download
+	// directory, kas's work directory and the build directory.
+	FetchArgv []string
+	// Argv builds, without network (BB_NO_NETWORK=1).
+	Argv    []string
+	Env     []string
+	Timeout time.Duration
+	// Src is the recipes and suite tree; Downloads, Sstate and Work
+	// are kas's and bitbake's shared directories.
+	Src, Downloads, Sstate, Work string
 }
 
 // Prepare writes the source tree and the per-change include and returns
@@ -89,21 +99,35 @@ func Prepare(j Job) (*Plan, error) {
 		return nil, err
 	}
 	projectPath := filepath.Join(src, "recipes", filepath.FromSlash(project))
-	argv := recipe.Expand(k.Command, map[string][]string{"project": {projectPath}, "override": {overridePath}})
+	vars := map[string][]string{"project": {projectPath}, "override": {overridePath}}
+	argv := recipe.Expand(k.Command, vars)
+	var fetch []string
+	if len(k.FetchCommand) > 0 {
+		fetch = recipe.Expand(k.FetchCommand, vars)
+	}
+	plan := &Plan{Project: projectPath, Override: overridePath, BuildDir: buildDir, FetchArgv: fetch, Argv: argv, Timeout: timeout(k.Timeout),
+		Src: src, Downloads: filepath.Join(oe, "downloads"), Sstate: filepath.Join(oe, "sstate"), Work: filepath.Join(oe, "work")}
+	for _, d := range []string{plan.Downloads, plan.Sstate, plan.Work} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return nil, err
+		}
+	}
+	// Nothing of tcbot's environment: kas and bitbake get these alone.
 	env := []string{
-		"PATH=" + os.Getenv("PATH"),
-		"HOME=" + os.Getenv("HOME"),
+		"PATH=/usr/local/bin:/usr/bin:/bin",
+		"HOME=" + buildDir,
 		"LC_ALL=C.UTF-8",
-		"KAS_WORK_DIR=" + filepath.Join(oe, "work"),
+		"KAS_WORK_DIR=" + plan.Work,
 		"KAS_BUILD_DIR=" + buildDir,
-		"DL_DIR=" + filepath.Join(oe, "downloads"),
-		"SSTATE_DIR=" + filepath.Join(oe, "sstate"),
+		"DL_DIR=" + plan.Downloads,
+		"SSTATE_DIR=" + plan.Sstate,
 	}
 	for kk, v := range k.Env {
 		env = append(env, kk+"="+v)
 	}
 	sort.Strings(env)
-	return &Plan{Project: projectPath, Override: overridePath, BuildDir: buildDir, Argv: argv, Env: env, Timeout: timeout(k.Timeout)}, nil
+	plan.Env = env
+	return plan, nil
 }
 
 func timeout(s string) time.Duration {
@@ -197,8 +221,21 @@ func commitTree(dir string) error {
 // Run runs the build on ex (the local executor on a build host). A build
 // that fails is an Outcome with a non-zero exit; the failing recipe and
 // task are read from buildstats afterwards.
-func Run(ctx context.Context, p *Plan, ex executor.Executor) (*executor.Outcome, error) {
-	return ex.Run(ctx, executor.Spec{Name: "kas build " + filepath.Base(p.Project), Dir: p.BuildDir, Argv: p.Argv, Env: p.Env, Timeout: p.Timeout})
+//
+// Both steps run in sb: the fetch step with the network and only the
+// directories it fills, the build without the network.
+func Run(ctx context.Context, p *Plan, ex executor.Executor, sb *sandbox.Sandbox) (*executor.Outcome, error) {
+	deadline := time.Now().Add(p.Timeout)
+	if len(p.FetchArgv) > 0 {
+		o, err := ex.Run(ctx, executor.Spec{Name: "kas fetch " + filepath.Base(p.Project), Dir: p.BuildDir, Argv: p.FetchArgv, Env: p.Env, Timeout: p.Timeout,
+			Sandbox: sb.WithNetwork(), Mounts: []sandbox.Mount{sandbox.RO(p.Src), sandbox.RW(p.BuildDir), sandbox.RW(p.Downloads), sandbox.RW(p.Work)}})
+		if err != nil || !o.OK() {
+			return o, err
+		}
+	}
+	env := append(append([]string(nil), p.Env...), "BB_NO_NETWORK=1")
+	return ex.Run(ctx, executor.Spec{Name: "kas build " + filepath.Base(p.Project), Dir: p.BuildDir, Argv: p.Argv, Env: env, Timeout: time.Until(deadline),
+		Sandbox: sb, Mounts: []sandbox.Mount{sandbox.RO(p.Src), sandbox.RW(p.BuildDir), sandbox.RW(p.Downloads), sandbox.RW(p.Sstate), sandbox.RW(p.Work)}})
 }
 
 // Check validates the OpenEmbedded tree a kas recipe builds from: every kas

@@ -56,11 +56,16 @@ type KasStage struct {
 	// Toolchain is the include template that pins the repository's
 	// component ("oe/toolchain-{component}.yml.tmpl").
 	Toolchain string `yaml:"toolchain"`
-	// Command runs the build; placeholders {project} and {override}.
-	Command []string          `yaml:"command"`
-	Env     map[string]string `yaml:"env"`
-	Timeout string            `yaml:"timeout"`
-	Metrics []string          `yaml:"metrics"`
+	// Command runs the build, without network; placeholders {project}
+	// and {override}.
+	Command []string `yaml:"command"`
+	// FetchCommand fetches the sources first, with network, seeing only
+	// the download and work directories (same placeholders; empty: no
+	// fetch step, everything must be in the download directory).
+	FetchCommand []string          `yaml:"fetch_command"`
+	Env          map[string]string `yaml:"env"`
+	Timeout      string            `yaml:"timeout"`
+	Metrics      []string          `yaml:"metrics"`
 	// Informational metrics are reported but never decide (one build per
 	// side gives one sample of build CPU time).
 	Informational []string `yaml:"informational"`

@@ -73,12 +73,25 @@ type Sandbox struct {
 	Processes int
 	// UID and GID run sandboxed code when tcbot is root (default 65534).
 	UID, GID int
+	// Network keeps the host's network (only for steps that fetch
+	// sources, such as OpenEmbedded's fetch, which see nothing but their
+	// download directories). Use WithNetwork.
+	Network bool
 
 	once    sync.Once
 	bwrap   string
 	prlimit string
 	setpriv string
 	err     error
+}
+
+// WithNetwork returns the same sandbox with the host's network, for a
+// fetch step.
+func (s *Sandbox) WithNetwork() *Sandbox {
+	if s == nil {
+		return nil
+	}
+	return &Sandbox{Kind: s.Kind, Memory: s.Memory, Processes: s.Processes, UID: s.UID, GID: s.GID, Network: true}
 }
 
 // Mount is a host directory (or file) the sandboxed command sees at the
@@ -244,11 +257,18 @@ var etcFiles = []string{
 	"/etc/debian_version", "/etc/os-release", "/etc/mime.types",
 }
 
+// netEtcFiles are what a fetch step needs to resolve names and check
+// certificates.
+var netEtcFiles = []string{"/etc/resolv.conf", "/etc/hosts", "/etc/host.conf", "/etc/gai.conf", "/etc/ssl/certs", "/etc/ca-certificates", "/etc/ca-certificates.conf", "/etc/gitconfig"}
+
 func (s *Sandbox) args(argv []string, dir string, mounts []Mount) ([]string, error) {
 	a := []string{
 		"--die-with-parent", "--new-session",
-		"--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
+		"--unshare-ipc", "--unshare-pid", "--unshare-uts", "--unshare-cgroup-try",
 		"--hostname", "tcbot-sandbox",
+	}
+	if !s.Network {
+		a = append(a, "--unshare-net")
 	}
 	root := os.Geteuid() == 0
 	if !root {
@@ -263,7 +283,11 @@ func (s *Sandbox) args(argv []string, dir string, mounts []Mount) ([]string, err
 		"--perms", "1777", "--tmpfs", "/tmp",
 		"--perms", "0755", "--dir", "/etc",
 	)
-	for _, f := range etcFiles {
+	etc := etcFiles
+	if s.Network {
+		etc = append(append([]string(nil), etc...), netEtcFiles...)
+	}
+	for _, f := range etc {
 		a = append(a, "--ro-bind-try", f, f)
 	}
 	// Mount parents first, and give every directory bwrap makes on the way
