@@ -1,6 +1,8 @@
 package measure
 
 import (
+	"path/filepath"
+
 	"github.com/tcbot/tcbot/bot/config"
 	"github.com/tcbot/tcbot/bot/sandbox"
 )
@@ -10,7 +12,7 @@ import (
 // probes that identify a compiler) runs in it.
 func SandboxFor(cfg *config.Config) *sandbox.Sandbox {
 	kind := sandbox.Bubblewrap
-	return &sandbox.Sandbox{Kind: kind}
+	return &sandbox.Sandbox{Kind: kind, CacheDir: filepath.Join(cfg.Workdir, "cache")}
 }
 
 // SetSandbox replaces the sandbox (for tests and benchmarks that compare

@@ -33,6 +33,8 @@ package sandbox
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -45,6 +47,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	sandboxinit "github.com/tcbot/tcbot/bot/sandbox/init"
 )
 
 // Kinds.
@@ -73,15 +77,20 @@ type Sandbox struct {
 	Processes int
 	// UID and GID run sandboxed code when tcbot is root (default 65534).
 	UID, GID int
+	// CacheDir is where the sandbox's init program is built (default:
+	// the user's cache directory).
+	CacheDir string
 	// Network keeps the host's network (only for steps that fetch
 	// sources, such as OpenEmbedded's fetch, which see nothing but their
 	// download directories). Use WithNetwork.
 	Network bool
 
 	once    sync.Once
+	mu      sync.Mutex
 	bwrap   string
 	prlimit string
 	setpriv string
+	init    string // the built init program; "" falls back to prlimit, setpriv and env
 	err     error
 }
 
@@ -91,7 +100,14 @@ func (s *Sandbox) WithNetwork() *Sandbox {
 	if s == nil {
 		return nil
 	}
-	return &Sandbox{Kind: s.Kind, Memory: s.Memory, Processes: s.Processes, UID: s.UID, GID: s.GID, Network: true}
+	if err := s.locate(); err != nil {
+		return &Sandbox{Kind: s.Kind, Memory: s.Memory, Processes: s.Processes, UID: s.UID, GID: s.GID, CacheDir: s.CacheDir, Network: true}
+	}
+	n := &Sandbox{Kind: s.Kind, Memory: s.Memory, Processes: s.Processes, UID: s.UID, GID: s.GID, CacheDir: s.CacheDir, Network: true}
+	n.mu.Lock()
+	n.bwrap, n.prlimit, n.setpriv, n.init = s.bwrap, s.prlimit, s.setpriv, s.init
+	n.mu.Unlock()
+	return n
 }
 
 // Mount is a host directory (or file) the sandboxed command sees at the
@@ -162,17 +178,8 @@ func (s *Sandbox) Check() error {
 }
 
 func (s *Sandbox) check() error {
-	var err error
-	if s.bwrap, err = exec.LookPath("bwrap"); err != nil {
-		return fmt.Errorf("sandbox: bwrap not found: install Debian's bubblewrap (make deps does), or set sandbox: none in the config if every author of the code tcbot measures is trusted")
-	}
-	if s.prlimit, err = exec.LookPath("prlimit"); err != nil {
-		return fmt.Errorf("sandbox: prlimit not found (Debian's util-linux): it sets the sandbox's memory and process limits")
-	}
-	if os.Geteuid() == 0 {
-		if s.setpriv, err = exec.LookPath("setpriv"); err != nil {
-			return fmt.Errorf("sandbox: setpriv not found (Debian's util-linux): a root tcbot needs it to run sandboxed code as uid %d", s.uid())
-		}
+	if err := s.locate(); err != nil {
+		return err
 	}
 	dir, err := os.MkdirTemp("", "tcbot-sandbox-check-")
 	if err != nil {
@@ -211,11 +218,8 @@ func (s *Sandbox) Command(ctx context.Context, argv, env []string, dir string, m
 		}
 		return cmd, nil
 	}
-	if s.bwrap == "" {
-		// Check not run yet (or running now, from check itself).
-		if err := s.locate(); err != nil {
-			return nil, err
-		}
+	if err := s.locate(); err != nil {
+		return nil, err
 	}
 	args, err := s.args(argv, dir, mounts)
 	if err != nil {
@@ -233,20 +237,76 @@ func (s *Sandbox) Command(ctx context.Context, argv, env []string, dir string, m
 	return cmd, nil
 }
 
+// locate finds the programs a sandbox needs, once: bwrap, and the init
+// program built from init.c (or, without a C compiler, prlimit, setpriv
+// and env).
 func (s *Sandbox) locate() error {
-	var err error
-	if s.bwrap, err = exec.LookPath("bwrap"); err != nil {
-		return fmt.Errorf("sandbox: bwrap not found: install Debian's bubblewrap")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.bwrap != "" {
+		return nil
 	}
-	if s.prlimit, err = exec.LookPath("prlimit"); err != nil {
-		return fmt.Errorf("sandbox: prlimit not found (Debian's util-linux)")
+	bwrap, err := exec.LookPath("bwrap")
+	if err != nil {
+		return fmt.Errorf("sandbox: bwrap not found: install Debian's bubblewrap (make deps does), or set sandbox: none in the config if every author of the code tcbot measures is trusted")
 	}
-	if os.Geteuid() == 0 {
-		if s.setpriv, err = exec.LookPath("setpriv"); err != nil {
-			return fmt.Errorf("sandbox: setpriv not found (Debian's util-linux)")
+	if init, err := buildInit(s.CacheDir); err == nil {
+		s.init = init
+	} else {
+		if s.prlimit, err = exec.LookPath("prlimit"); err != nil {
+			return fmt.Errorf("sandbox: prlimit not found (Debian's util-linux) and no C compiler to build tcbot's sandbox init: one of them sets the sandbox's memory and process limits")
+		}
+		if os.Geteuid() == 0 {
+			if s.setpriv, err = exec.LookPath("setpriv"); err != nil {
+				return fmt.Errorf("sandbox: setpriv not found (Debian's util-linux): a root tcbot needs it (or a C compiler) to run sandboxed code as uid %d", s.uid())
+			}
 		}
 	}
+	s.bwrap = bwrap
 	return nil
+}
+
+var initSource = sandboxinit.Source
+
+// initPath is where the init program is mounted in every sandbox.
+const initPath = "/.tcbot-init"
+
+// buildInit compiles init.c (statically, so it needs nothing of the
+// sandbox's /usr) into dir once per source, with the host's cc.
+func buildInit(dir string) (string, error) {
+	if dir == "" {
+		d, err := os.UserCacheDir()
+		if err != nil {
+			return "", err
+		}
+		dir = filepath.Join(d, "tcbot")
+	}
+	sum := sha256.Sum256(initSource)
+	out := filepath.Join(dir, "sandbox-init-"+hex.EncodeToString(sum[:])[:12])
+	if st, err := os.Stat(out); err == nil && st.Mode()&0o111 != 0 {
+		return out, nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	cc, err := exec.LookPath("cc")
+	if err != nil {
+		return "", err
+	}
+	src := out + ".c"
+	if err := os.WriteFile(src, initSource, 0o644); err != nil {
+		return "", err
+	}
+	defer os.Remove(src)
+	tmp := fmt.Sprintf("%s.tmp-%d", out, os.Getpid())
+	if b, err := exec.Command(cc, "-O2", "-static", "-o", tmp, src).CombinedOutput(); err != nil {
+		os.Remove(tmp)
+		return "", fmt.Errorf("build sandbox init: %v: %s", err, b)
+	}
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return "", err
+	}
+	return out, os.Rename(tmp, out)
 }
 
 // etcFiles are the parts of /etc that programs need to start and that
@@ -328,6 +388,15 @@ func (s *Sandbox) args(argv []string, dir string, mounts []Mount) ([]string, err
 	}
 	if !inDir {
 		return nil, fmt.Errorf("sandbox: working directory %s is not inside a mount", dir)
+	}
+	if s.init != "" {
+		uid, gid := -1, -1
+		if root {
+			uid, gid = s.uid(), s.gid()
+		}
+		a = append(a, "--ro-bind", s.init, initPath, "--chdir", dir, "--",
+			initPath, strconv.FormatInt(s.memory(), 10), strconv.Itoa(s.processes()), strconv.Itoa(uid), strconv.Itoa(gid), "--")
+		return append(a, argv...), nil
 	}
 	a = append(a, "--chdir", dir, "--",
 		s.prlimit, fmt.Sprintf("--as=%d", s.memory()), fmt.Sprintf("--nproc=%d", s.processes()), "--core=0", "--")

@@ -20,10 +20,23 @@ import (
 // second job's files, and checks from what the probe reported and from
 // the host that it reached none of them.
 func TestHostileProgram(t *testing.T) {
-	sb := &sandbox.Sandbox{Kind: sandbox.Bubblewrap, Processes: 200}
-	if err := sb.Check(); err != nil {
-		t.Fatal(err)
+	for _, how := range []string{"init", "util-linux"} {
+		t.Run(how, func(t *testing.T) {
+			sb := &sandbox.Sandbox{Kind: sandbox.Bubblewrap, Processes: 200, CacheDir: t.TempDir()}
+			if err := sb.Check(); err != nil {
+				t.Fatal(err)
+			}
+			if how == "util-linux" {
+				if err := sandbox.UseUtilLinux(sb); err != nil {
+					t.Fatal(err)
+				}
+			}
+			hostile(t, sb)
+		})
 	}
+}
+
+func hostile(t *testing.T, sb *sandbox.Sandbox) {
 	h := sandboxtest.NewHost(t)
 	probe := h.BuildProbe(t, "cc", 10000)
 
