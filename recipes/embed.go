@@ -5,7 +5,8 @@ package recipes
 import "embed"
 
 // FS holds the shipped recipes (*.yaml) and the OpenEmbedded tree they
-// use (oe/: kas project files, include templates, the meta-tcbot layer).
+// use (oe/: kas project files, include templates, the meta-tcbot layer),
+// and the toolchain recipes (toolchain/: gcc, binutils, glibc, llvm).
 //
-//go:embed *.yaml oe
+//go:embed *.yaml oe toolchain
 var FS embed.FS

@@ -81,7 +81,7 @@ var Kinds = map[string]string{
 	"kernel": "build the kernel under test, boot it under qemu-system and run the suite in it",
 }
 
-var placeholderRE = regexp.MustCompile(`\{([a-z]+)(\.\.\.)?\}`)
+var placeholderRE = regexp.MustCompile(`\{([a-z_]+)(\.\.\.)?\}`)
 
 var buildVars = map[string]bool{"cc": true, "cflags": true, "ldflags": true, "output": true, "sources": true}
 var runVars = map[string]bool{"binary": true, "args": true}
