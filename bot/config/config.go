@@ -89,6 +89,9 @@ type Repo struct {
 	Component string `yaml:"component"`
 	// Kernel overrides how a kernel repository is built (recipe kernel).
 	Kernel *KernelBuild `yaml:"kernel"`
+	// Build names the toolchain recipe of a repository with toolchain:
+	// build (build.go).
+	Build *BuildToolchain `yaml:"build"`
 }
 
 // Compiler is a compiler and its flags for one arch.
@@ -440,7 +443,7 @@ func (c *Config) Validate() error {
 				}
 			}
 		case "build":
-			bad(ln("toolchain"), key("toolchain"), "toolchain kind build is not implemented in this version; use manifest or host")
+			c.validateBuild(i, r, bad)
 		default:
 			bad(ln("toolchain"), key("toolchain"), "%q: want manifest, build or host", r.Toolchain)
 		}

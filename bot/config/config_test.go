@@ -406,15 +406,27 @@ targets:
 			fix: "add host: {armv7: {cc:",
 		},
 		{
-			name: "toolchain build is not implemented yet",
+			name: "toolchain build names no recipe",
 			yaml: `repos:
   - name: gcc
     url: https://example.org/gcc.git
     toolchain: build   #<
 targets: [{name: a, arch: armv8, executor: qemu-user}]
 `,
-			key: "repos[0].toolchain",
-			fix: "use manifest or host",
+			key: "repos[0].build.recipe",
+			fix: "build: {recipe: gcc}",
+		},
+		{
+			name: "toolchain build with an unknown use",
+			yaml: `repos:
+  - name: gcc
+    url: https://example.org/gcc.git
+    toolchain: build
+    build: {recipe: gcc, use: sideways}   #<
+targets: [{name: a, arch: armv8, executor: qemu-user}]
+`,
+			key: "repos[0].build.use",
+			fix: "want overlay or full",
 		},
 		{
 			name: "unknown toolchain kind",
@@ -623,7 +635,7 @@ compare: {fdr: 2}
 		key  string
 	}{
 		{2, "repos[0].url"},
-		{3, "repos[0].toolchain"},
+		{3, "repos[0].build.recipe"},
 		{5, "targets[0].arch"},
 		{6, "targets[1].executor"},
 		{7, "compare.fdr"},

@@ -3,10 +3,11 @@
 // the compiler binary, its version or its flags change, so a stored
 // measurement is reused only for the very same toolchain.
 //
-// Kinds: "manifest" reads tcbot-toolchain.yaml from the revision under test;
-// "host" takes fixed compilers from the config; "build" (building the
-// toolchain from the checked-out source) is a later addition behind the
-// same Resolve.
+// Kinds register themselves (Register) and Resolve dispatches on the
+// repository's toolchain key: "manifest" (manifest.go) reads
+// tcbot-toolchain.yaml from the revision under test; "host" (host.go)
+// takes fixed compilers from the config; "build" (package
+// bot/toolchain/build) builds the toolchain from the revision.
 package toolchain
 
 import (
@@ -103,61 +104,102 @@ type compilerInfo struct {
 	err           error
 }
 
+// Kind is one toolchain kind (config repos[].toolchain): how the compiler
+// that builds a revision for an arch is found. Kinds register themselves
+// (Register) under their name; Resolve dispatches on it, so a new kind is
+// a file or folder of its own plus its registration.
+type Kind interface {
+	Resolve(ctx context.Context, r *Resolver, req Request) (*Toolchain, error)
+}
+
+// Request is one (repository, revision, arch) to resolve.
+type Request struct {
+	Repo   *config.Repo
+	Source Source
+	SHA    string
+	Arch   string
+}
+
+var (
+	kindsMu sync.RWMutex
+	kinds   = map[string]Kind{}
+)
+
+// Register makes a toolchain kind known by name (from an init function).
+func Register(name string, k Kind) {
+	kindsMu.Lock()
+	defer kindsMu.Unlock()
+	if _, dup := kinds[name]; dup {
+		panic("toolchain: kind " + name + " registered twice")
+	}
+	kinds[name] = k
+}
+
+// Kinds lists the registered kinds, sorted.
+func Kinds() []string {
+	kindsMu.RLock()
+	defer kindsMu.RUnlock()
+	var out []string
+	for k := range kinds {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
 // Resolve returns the toolchain that builds repo at sha for arch.
 func (r *Resolver) Resolve(ctx context.Context, repo *config.Repo, src Source, sha, arch string) (*Toolchain, error) {
-	var e Entry
-	var treeID string
-	switch repo.Toolchain {
-	case "manifest":
-		where := fmt.Sprintf("%s@%s:%s", repo.Name, short(sha), ManifestFile)
-		data, found, err := src.ReadFile(sha, ManifestFile)
-		if err != nil {
-			return nil, err
-		}
-		if !found {
-			return nil, fmt.Errorf("%s: not found: a repository with toolchain: manifest must hold %s naming the compiler per arch, or configure toolchain: host", where, ManifestFile)
-		}
-		m, err := ParseManifest(where, data)
-		if err != nil {
-			return nil, err
-		}
-		var ok bool
-		if e, ok = m[arch]; !ok {
-			return nil, fmt.Errorf("%s: no entry for arch %s: add %s: {cc: %s, cflags: \"-O2\"}", where, arch, arch, config.Arches[arch].CC)
-		}
-		treeID = sha
-	case "host":
-		h, ok := repo.Host[arch]
-		if !ok {
-			return nil, fmt.Errorf("repo %s: toolchain host names no compiler for %s", repo.Name, arch)
-		}
-		e = Entry(h)
-	case "build":
-		return nil, fmt.Errorf("repo %s: toolchain kind build is not implemented in this version", repo.Name)
-	default:
-		return nil, fmt.Errorf("repo %s: unknown toolchain kind %q", repo.Name, repo.Toolchain)
+	kindsMu.RLock()
+	k, ok := kinds[repo.Toolchain]
+	kindsMu.RUnlock()
+	if !ok {
+		return nil, fmt.Errorf("repo %s: unknown toolchain kind %q (known: %s)", repo.Name, repo.Toolchain, strings.Join(Kinds(), ", "))
 	}
-	t := &Toolchain{Arch: arch, CC: e.CC, CFlags: strings.Fields(e.CFlags), LDFlags: strings.Fields(e.LDFlags)}
+	return k.Resolve(ctx, r, Request{Repo: repo, Source: src, SHA: sha, Arch: arch})
+}
+
+// Identity adds to a toolchain's identity what a kind knows beyond the
+// compiler and its flags.
+type Identity struct {
+	// Tree is set for a compiler kept in the repository: the revision
+	// (any change of the tree may change it).
+	Tree string
+	// Salt is hashed into the identity (a built component's outputs).
+	Salt string
+	// Desc replaces the compiler's version line in descriptions.
+	Desc string
+}
+
+// FromEntry makes the toolchain of compiler entry e: a compiler on the
+// PATH or at an absolute path is identified by its binaries and version
+// (cached for the process); a path inside the repository (id.Tree set)
+// by the revision.
+func (r *Resolver) FromEntry(ctx context.Context, req Request, e Entry, id Identity) (*Toolchain, error) {
+	t := &Toolchain{Arch: req.Arch, CC: e.CC, CFlags: strings.Fields(e.CFlags), LDFlags: strings.Fields(e.LDFlags)}
 	h := sha256.New()
-	fmt.Fprintf(h, "arch %s\ncflags %q\nldflags %q\n", arch, t.CFlags, t.LDFlags)
+	fmt.Fprintf(h, "arch %s\ncflags %q\nldflags %q\n", req.Arch, t.CFlags, t.LDFlags)
 	if strings.Contains(e.CC, "/") && !filepath.IsAbs(e.CC) {
-		// A compiler kept in the repository: any change of the tree may
-		// change it, so the revision is part of the identity.
-		if repo.Toolchain != "manifest" {
-			return nil, fmt.Errorf("repo %s: host compiler %q must be a command name or an absolute path", repo.Name, e.CC)
+		if id.Tree == "" {
+			return nil, fmt.Errorf("repo %s: host compiler %q must be a command name or an absolute path", req.Repo.Name, e.CC)
 		}
 		t.InTree = true
-		fmt.Fprintf(h, "in-tree %s at %s\n", e.CC, treeID)
-		t.Desc = fmt.Sprintf("%s (in tree at %s)", e.CC, short(sha))
+		fmt.Fprintf(h, "in-tree %s at %s\n", e.CC, id.Tree)
+		t.Desc = fmt.Sprintf("%s (in tree at %s)", e.CC, short(req.SHA))
 	} else {
 		info := r.compiler(ctx, e.CC)
 		if info.err != nil {
-			return nil, fmt.Errorf("toolchain for %s of %s@%s: %w", arch, repo.Name, short(sha), info.err)
+			return nil, fmt.Errorf("toolchain for %s of %s@%s: %w", req.Arch, req.Repo.Name, short(req.SHA), info.err)
 		}
 		fmt.Fprintf(h, "cc %s\n", info.hash)
 		t.Desc = info.version
 	}
-	if len(t.CFlags) > 0 {
+	if id.Salt != "" {
+		fmt.Fprintf(h, "salt %s\n", id.Salt)
+	}
+	if id.Desc != "" {
+		t.Desc = id.Desc
+	}
+	if len(t.CFlags) > 0 && id.Desc == "" {
 		t.Desc += ", " + strings.Join(t.CFlags, " ")
 	}
 	t.ID = hex.EncodeToString(h.Sum(nil))[:16]
