@@ -17,10 +17,10 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/tcbot/tcbot/bot/buildtree"
 	"github.com/tcbot/tcbot/bot/config"
 	"github.com/tcbot/tcbot/bot/executor"
 	"github.com/tcbot/tcbot/bot/result"
-	"github.com/tcbot/tcbot/bot/sandbox"
 	"github.com/tcbot/tcbot/bot/source"
 )
 
@@ -172,18 +172,10 @@ func (m *Measurer) buildKernel(ctx context.Context, mirror *source.Mirror, repo 
 		return &k, nil
 	}
 	log := m.Log.WithFields(logrus.Fields{"repo": repo.Name, "rev": c.SHA[:12], "arch": arch})
-	start := time.Now()
-	tmp := dir + fmt.Sprintf(".tmp-%d", os.Getpid())
-	os.RemoveAll(tmp)
-	defer os.RemoveAll(tmp)
-	src, out := filepath.Join(tmp, "src"), filepath.Join(tmp, "out")
-	if err := mirror.Export(c.SHA, src); err != nil {
-		return nil, &executor.InfraError{Op: "kernel checkout", Err: err}
-	}
-	if err := os.MkdirAll(out, 0o755); err != nil {
-		return nil, &executor.InfraError{Op: "kernel build", Err: err}
-	}
-	makeArgs := []string{"make", "-C", src, "O=" + out, "ARCH=" + kernelArch[arch]}
+	// One incremental tree per (repository, arch, settings): a kernel
+	// change rebuilds what it touched, not the whole kernel.
+	tree := &buildtree.Tree{Dir: filepath.Join(m.Config.Workdir, "trees", repo.Name, "kernel-"+arch+"-"+hex.EncodeToString(sum[:])[:12])}
+	makeArgs := []string{"make", "-C", tree.Src(), "O=" + tree.Build(), "ARCH=" + kernelArch[arch]}
 	switch {
 	case strings.HasSuffix(cc, "gcc"):
 		makeArgs = append(makeArgs, "CROSS_COMPILE="+strings.TrimSuffix(cc, "gcc"))
@@ -192,46 +184,58 @@ func (m *Measurer) buildKernel(ctx context.Context, mirror *source.Mirror, repo 
 	default:
 		return nil, &executor.InfraError{Op: "kernel build", Err: fmt.Errorf("repo %s: host.%s.cc %q: want a cross gcc (aarch64-linux-gnu-gcc) or clang", repo.Name, arch, cc)}
 	}
-	timeout := m.Recipe.Kernel.Timeout
-	limit, err := time.ParseDuration(timeout)
+	limit, err := time.ParseDuration(m.Recipe.Kernel.Timeout)
 	if err != nil || limit <= 0 {
 		limit = 3 * time.Hour
 	}
-	deadline := time.Now().Add(limit)
-	local := executor.NewLocal()
-	step := func(what string, args ...string) (string, error) {
-		argv := append(append([]string{}, makeArgs...), args...)
-		m.busy.begin()
-		o, err := local.Run(ctx, executor.Spec{Name: "kernel " + what, Dir: tmp, Argv: argv, Env: kb.Env, Timeout: time.Until(deadline),
-			Sandbox: m.Sandbox, Mounts: []sandbox.Mount{sandbox.RW(tmp)}})
-		m.busy.end()
-		if err != nil {
-			return "", &executor.InfraError{Op: "kernel " + what, Err: err}
+	with := func(args ...string) []string { return append(append([]string{}, makeArgs...), args...) }
+	configure := [][]string{with(kb.Config...)}
+	if len(kb.Fragment) > 0 {
+		// The fragment is part of the tree's settings (its directory
+		// name): merged after the config targets, then olddefconfig.
+		if err := os.MkdirAll(tree.Dir, 0o755); err != nil {
+			return nil, &executor.InfraError{Op: "kernel build", Err: err}
 		}
-		if !o.OK() {
-			return fmt.Sprintf("kernel build failed: make %s: %s: %s", strings.Join(args, " "), o.Describe(), tail(append(o.Stdout, o.Stderr...), 8)), nil
+		frag := filepath.Join(tree.Dir, "fragment.config")
+		if err := os.WriteFile(frag, []byte(strings.Join(kb.Fragment, "\n")+"\n"), 0o644); err != nil {
+			return nil, &executor.InfraError{Op: "kernel build", Err: err}
 		}
-		return "", nil
+		configure = append(configure, []string{"sh", "-c", `cat "$0" >> .config`, frag}, with("olddefconfig"))
 	}
-	note, err := step("config", kb.Config...)
-	if err == nil && note == "" && len(kb.Fragment) > 0 {
-		if err = appendLines(filepath.Join(out, ".config"), kb.Fragment); err != nil {
-			err = &executor.InfraError{Op: "kernel config", Err: err}
-		} else {
-			note, err = step("olddefconfig", "olddefconfig")
-		}
+	spec := buildtree.Spec{
+		Name:      fmt.Sprintf("kernel %s of %s", arch, repo.Name),
+		Configure: configure,
+		Build:     [][]string{with(append([]string{"-j" + strconv.Itoa(max(1, m.Config.Jobs))}, kb.Targets...)...)},
+		// kbuild follows Kconfig changes itself; a changed defconfig or
+		// config fragment of the tree needs the config targets again.
+		Reconfigure: []string{"*defconfig", "*.config"},
+		Env:         kb.Env,
+		Timeout:     limit,
+		Sandbox:     m.Sandbox,
+		Progress: func(step string, elapsed time.Duration, last string) {
+			log.WithFields(logrus.Fields{"elapsed": elapsed.Round(time.Second), "last": last}).Info("kernel build: " + step)
+		},
 	}
-	if err == nil && note == "" {
-		note, err = step("build", append([]string{"-j" + strconv.Itoa(max(1, m.Config.Jobs))}, kb.Targets...)...)
-	}
+	m.busy.begin()
+	res, err := tree.Checkout(ctx, mirror, c.SHA, spec)
+	m.busy.end()
 	if err != nil {
-		return nil, err
+		return nil, &executor.InfraError{Op: "kernel build", Err: err}
 	}
-	k = sideKernel{Note: note}
-	if note == "" {
-		img := filepath.Join(out, filepath.FromSlash(kb.Image))
-		st, err := os.Stat(img)
-		if err != nil {
+	k = sideKernel{}
+	tmp := dir + fmt.Sprintf(".tmp-%d", os.Getpid())
+	os.RemoveAll(tmp)
+	defer os.RemoveAll(tmp)
+	if err := os.MkdirAll(tmp, 0o755); err != nil {
+		return nil, &executor.InfraError{Op: "kernel build", Err: err}
+	}
+	if !res.OK {
+		args := strings.Join(strings.Fields(strings.TrimPrefix(res.Step, strings.Join(makeArgs, " "))), " ")
+		k.Note = fmt.Sprintf("kernel build failed: make %s: %s", args, oneLineTail(res.Tail, 8))
+	} else {
+		img := filepath.Join(tree.Build(), filepath.FromSlash(kb.Image))
+		st, err := os.Lstat(img)
+		if err != nil || !st.Mode().IsRegular() {
 			k.Note = fmt.Sprintf("kernel build made no %s (is image right for make %s?)", kb.Image, strings.Join(kb.Targets, " "))
 		} else {
 			k.Path, k.Size = filepath.Join(dir, filepath.Base(img)), st.Size()
@@ -240,10 +244,10 @@ func (m *Measurer) buildKernel(ctx context.Context, mirror *source.Mirror, repo 
 			}
 		}
 	}
-	// Only the image stays: the tree and the objects go.
-	os.RemoveAll(src)
-	os.RemoveAll(out)
 	if err := writeJSON(filepath.Join(tmp, kernelManifest), k); err != nil {
+		return nil, &executor.InfraError{Op: "kernel build", Err: err}
+	}
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
 		return nil, &executor.InfraError{Op: "kernel build", Err: err}
 	}
 	if err := os.Rename(tmp, dir); err != nil {
@@ -252,21 +256,10 @@ func (m *Measurer) buildKernel(ctx context.Context, mirror *source.Mirror, repo 
 		}
 		return nil, &executor.InfraError{Op: "kernel build", Err: err}
 	}
-	log.WithFields(logrus.Fields{"wall": time.Since(start).Round(time.Second), "size": k.Size, "failed": k.Note != ""}).Info("kernel built")
+	log.WithFields(logrus.Fields{"wall": res.Wall.Round(time.Second), "incremental": res.Incremental, "size": k.Size, "failed": k.Note != ""}).Info("kernel built")
 	return &k, nil
 }
 
-func appendLines(path string, lines []string) error {
-	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
-	if err != nil {
-		return err
-	}
-	_, err = io.WriteString(f, "\n"+strings.Join(lines, "\n")+"\n")
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
 
 func copyFile(from, to string) error {
 	in, err := os.Open(from)
