@@ -260,7 +260,6 @@ func (m *Measurer) buildKernel(ctx context.Context, mirror *source.Mirror, repo 
 	return &k, nil
 }
 
-
 func copyFile(from, to string) error {
 	in, err := os.Open(from)
 	if err != nil {
