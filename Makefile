@@ -4,7 +4,7 @@ BIN     := bin/tcbot
 PLUGIN  := build/insncount.so
 CC      ?= cc
 
-.PHONY: all deps test-deps build build-plugin test bench demo vet clean
+.PHONY: all deps test-deps build build-plugin test test-real bench demo vet clean
 
 all: build
 
@@ -13,11 +13,12 @@ deps:
 	./deploy/install-deps.sh
 
 ## test-deps: also what the tests need: kas (its schema checks the
-## OpenEmbedded files), openssh-server (the SSH tests start their own sshd)
+## OpenEmbedded files), binutils-source (a real binutils is built and
+## measured), openssh-server (the SSH tests start their own sshd)
 ## qemu-system-arm (the qemu-system tests boot Debian's Arm kernels) and
 ## postgresql (the store's conformance suite and the scale-out tests)
 test-deps: deps
-	./deploy/install-deps.sh kas openssh-server qemu-system-arm postgresql
+	./deploy/install-deps.sh kas openssh-server qemu-system-arm postgresql binutils-source
 
 ## build: the tcbot binary and the QEMU instruction-counting plugin
 build: $(BIN) $(PLUGIN)
@@ -35,6 +36,13 @@ $(PLUGIN): benchmarks/plugin/insncount.c benchmarks/plugin/qemu-plugin-api.h
 test: test-deps build
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 20m ./...
+
+## test-real: the opt-in tests on real upstream sources (TCBOT_TEST_REAL=1):
+## GCC from gcc-12-source end to end (cold builds take about 20 minutes
+## per arch on 2 cores; the build trees are kept under ~/.cache/tcbot-test)
+test-real: test-deps build
+	./deploy/install-deps.sh binutils-source gcc-12-source glibc-source linux-source-6.1 libgmp-dev libmpfr-dev libmpc-dev flex bison bc libssl-dev libelf-dev
+	TCBOT_TEST_REAL=1 $(GO) test -count=1 -v -timeout 4h -run 'Real|FromSource' ./bot/toolchain/build/ ./bot/measure/
 
 ## bench: speed of tcbot itself (cold run, warm rerun, overhead, webhook
 ## ingestion on SQLite and PostgreSQL, queue jobs/s with 1, 2, 4 workers)

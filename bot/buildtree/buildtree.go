@@ -61,7 +61,7 @@ type Spec struct {
 	// Mounts are more read-only paths the steps need (a host sysroot
 	// outside /usr, say); the tree itself is always writable.
 	Mounts []sandbox.Mount
-	// Progress, if set, is told every few seconds what runs: the step,
+	// Progress, if set, is told every 20 seconds what runs: the step,
 	// its elapsed time and the last line of its output.
 	Progress func(step string, elapsed time.Duration, last string)
 }
@@ -101,10 +101,19 @@ type state struct {
 
 const stateFile = "state.json"
 
+// progressEvery is how often a long step reports its progress.
+var progressEvery = 20 * time.Second
+
 var inProcess sync.Map // tree dir -> *sync.Mutex
 
+// Syncer writes a revision's files into a directory incrementally
+// (source.Mirror.Sync).
+type Syncer interface {
+	Sync(sha, dir string, have source.Files) (source.Files, []string, error)
+}
+
 // Checkout moves the tree to revision sha of mirror and builds it.
-func (t *Tree) Checkout(ctx context.Context, mirror *source.Mirror, sha string, spec Spec) (*Result, error) {
+func (t *Tree) Checkout(ctx context.Context, mirror Syncer, sha string, spec Spec) (*Result, error) {
 	mu, _ := inProcess.LoadOrStore(t.Dir, &sync.Mutex{})
 	mu.(*sync.Mutex).Lock()
 	defer mu.(*sync.Mutex).Unlock()
@@ -139,7 +148,7 @@ func (t *Tree) Checkout(ctx context.Context, mirror *source.Mirror, sha string, 
 	return res, nil
 }
 
-func (t *Tree) build(ctx context.Context, mirror *source.Mirror, sha string, spec Spec, specID string, st state, deadline time.Time) (*Result, error) {
+func (t *Tree) build(ctx context.Context, mirror Syncer, sha string, spec Spec, specID string, st state, deadline time.Time) (*Result, error) {
 	clean := st.Dirty || !st.OK || st.Spec != specID || st.Files == nil
 	if clean {
 		if err := os.RemoveAll(t.Src()); err != nil {
@@ -214,7 +223,7 @@ func (t *Tree) run(ctx context.Context, argv []string, spec Spec, log io.Writer,
 	done := make(chan struct{})
 	if spec.Progress != nil {
 		go func() {
-			tick := time.NewTicker(5 * time.Second)
+			tick := time.NewTicker(progressEvery)
 			defer tick.Stop()
 			for {
 				select {

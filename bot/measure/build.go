@@ -69,6 +69,9 @@ func (m *Measurer) build(ctx context.Context, mirror *source.Mirror, sets []*bui
 		}
 		cc := b.tc.CC
 		mounts := []sandbox.Mount{sandbox.RW(tmp)}
+		for _, d := range b.tc.Mounts {
+			mounts = append(mounts, sandbox.RO(d))
+		}
 		if b.tc.InTree {
 			checkout := filepath.Join(m.Config.Workdir, "checkouts", mirror.Name, b.commit.SHA)
 			if _, err := os.Stat(checkout); err != nil {
@@ -90,7 +93,7 @@ func (m *Measurer) build(ctx context.Context, mirror *source.Mirror, sets []*bui
 			bench := bench
 			b := b
 			argv := recipe.Expand(m.Recipe.Build.Command, map[string][]string{
-				"cc": {cc}, "cflags": b.tc.CFlags, "ldflags": append(append([]string{}, b.tc.LDFlags...), bench.LDFlags...),
+				"cc": {cc}, "cflags": append(append([]string{}, b.tc.CFlags...), b.tc.PathFlags...), "ldflags": append(append([]string{}, b.tc.LDFlags...), bench.LDFlags...),
 				"output": {"bin/" + bench.Name}, "sources": bench.Sources,
 			})
 			jobs = append(jobs, func(ctx context.Context) {

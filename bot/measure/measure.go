@@ -21,6 +21,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -171,7 +172,16 @@ func (m *Measurer) Run(ctx context.Context, req Request) (*report.Report, Stats,
 		sd.failed = map[string]string{}
 		for _, t := range targets {
 			tc, err := m.resolver.Resolve(ctx, repo, mirror, sd.commit.SHA, t.Arch)
-			if err != nil {
+			var broken *toolchain.BuildError
+			switch {
+			case errors.As(err, &broken) && sd.name == "head":
+				// The change's toolchain does not build: its failure.
+				sd.meas[t.Name] = m.toolchainFailed(repo.Name, sd, t, broken)
+				continue
+			case errors.As(err, &broken):
+				err = fmt.Errorf("the baseline is broken: %w", err)
+				fallthrough
+			case err != nil:
 				sd.failed[t.Name] = err.Error()
 				infra = append(infra, fmt.Sprintf("%s: %s: %v", t.Name, sd.name, err))
 				continue
@@ -188,6 +198,16 @@ func (m *Measurer) Run(ctx context.Context, req Request) (*report.Report, Stats,
 				log.WithFields(logrus.Fields{"side": sd.name, "target": t.Name}).Debug("reusing stored measurement")
 			}
 		}
+	}
+
+	// A toolchain built from the head byte-identical to the base's on
+	// every target (a documentation change) changes nothing measurable.
+	if note := identicalToolchains(sides, targets); note != "" {
+		rep := m.newReport(req, repo.Name, base, head, compare.Outcome{Verdict: compare.Unchanged}, infra)
+		rep.Notes = append(rep.Notes, note)
+		st.Wall, st.Busy = time.Since(start), m.busy.total()
+		log.WithField("wall", st.Wall.Round(time.Millisecond)).Info("change measured: identical toolchain")
+		return rep, st, nil
 	}
 
 	// Build what is missing, once per (arch, toolchain).
@@ -298,7 +318,8 @@ func (m *Measurer) compareOptions(targets []config.Target) compare.Options {
 	opts.MinEffect, opts.Q = cfg.Compare.MinEffect, cfg.Compare.FDR
 	opts.Informational = map[string][]string{}
 	for _, t := range targets {
-		opts.Informational[t.Name] = t.Informational
+		// A toolchain's build time is one sample a side: it informs.
+		opts.Informational[t.Name] = append(append([]string(nil), t.Informational...), result.BuildTime)
 	}
 	return opts
 }

@@ -404,6 +404,7 @@ func (m *Measurer) assemble(repo string, sd *side, t config.Target, sides []*sid
 			add(b.Name, result.Time, "", false, runs.times...)
 		}
 	}
+	meas.Results = append(meas.Results, toolchainResults(m.Suite.Name, t, tc)...)
 	meas.Results = append(meas.Results, bootResults(m.Suite.Name, sd, t, baseMeas)...)
 	result.Sort(meas.Results)
 	return meas, nil

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/sirupsen/logrus"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/tcbot/tcbot/bot/recipe"
 	"github.com/tcbot/tcbot/bot/store"
 	"github.com/tcbot/tcbot/bot/suite"
+	"github.com/tcbot/tcbot/bot/toolchain"
 	"github.com/tcbot/tcbot/recipes"
 )
 
@@ -104,5 +106,10 @@ func New(ctx context.Context, cfg *config.Config, log logrus.FieldLogger, prog p
 	}
 	m := &Measurer{Config: cfg, Store: st, Suite: s, Recipes: recs, Plugin: plugin, Log: log, Progress: prog, Sandbox: sb}
 	m.resolver.Sandbox = sb
+	rfs, rwhere, _, _ := Sources(cfg)
+	m.resolver.Env = toolchain.BuildEnv{Workdir: cfg.Workdir, Jobs: cfg.Jobs, Recipes: rfs, RecipesWhere: rwhere, Log: log,
+		Progress: func(what string, elapsed time.Duration, last string) {
+			m.Log.WithFields(logrus.Fields{"elapsed": elapsed.Round(time.Second), "last": last}).Info(what)
+		}}
 	return m, nil
 }

@@ -70,6 +70,12 @@ func Markdown(w io.Writer, r Report) error {
 		}
 	}
 
+	if len(r.Notes) > 0 {
+		fmt.Fprintln(bw)
+		for _, n := range r.Notes {
+			fmt.Fprintf(bw, "- %s\n", mdEscape(n))
+		}
+	}
 	if len(r.Errors) > 0 {
 		fmt.Fprintln(bw)
 		for _, e := range r.Errors {

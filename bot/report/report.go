@@ -36,6 +36,10 @@ type Report struct {
 	// Errors are infrastructure problems met while measuring, e.g.
 	// "armv8-qemu: qemu-aarch64 not found".
 	Errors []string `json:"errors,omitempty"`
+	// Notes explain the verdict where the comparisons cannot, e.g. why
+	// nothing was measured ("the compiler is byte-identical to the
+	// base's").
+	Notes []string `json:"notes,omitempty"`
 	// Reproduce is the one command that reproduces the report.
 	Reproduce string `json:"reproduce"`
 }

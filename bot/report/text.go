@@ -70,6 +70,12 @@ func Text(w io.Writer, r Report) error {
 		tw.Flush()
 	}
 
+	if len(r.Notes) > 0 {
+		fmt.Fprintln(bw)
+		for _, n := range r.Notes {
+			fmt.Fprintf(bw, "Note: %s\n", oneLine(n))
+		}
+	}
 	if len(r.Errors) > 0 {
 		fmt.Fprintln(bw)
 		fmt.Fprintln(bw, "Errors")

@@ -17,6 +17,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,6 +26,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sirupsen/logrus"
 	"gopkg.in/yaml.v3"
 
 	"github.com/tcbot/tcbot/bot/config"
@@ -48,6 +50,39 @@ type Toolchain struct {
 	// Desc describes the toolchain for people ("aarch64-linux-gnu-gcc
 	// (Debian 12.2.0-14) 12.2.0, -O2").
 	Desc string
+	// PathFlags are added to every compile after CFlags but are not part
+	// of the identity: they name where a built toolchain lives (-B DIR/),
+	// which differs by revision even when the toolchain does not.
+	PathFlags []string
+	// Mounts are directories the compiler needs (read-only) in the
+	// sandbox beyond the host system: a built toolchain's.
+	Mounts []string
+	// Built is set for a toolchain built from the revision (kind build).
+	Built *Built
+}
+
+// Built says how a toolchain of kind build was built.
+type Built struct {
+	Component string
+	Recipe    string
+	Use       string // overlay, full or sysroot
+	// Wall is the build's wall time when it was built (not when it was
+	// taken from the cache); Incremental says whether it followed a warm
+	// tree.
+	Wall        time.Duration
+	Incremental bool
+	Cached      bool
+}
+
+// BuildError is a toolchain that failed to build from its revision: the
+// change's failure (at head) or a broken baseline (at base), never an
+// infrastructure error.
+type BuildError struct {
+	Component, Arch, Step, Tail string
+}
+
+func (e *BuildError) Error() string {
+	return fmt.Sprintf("%s for %s failed to build: %s: %s", e.Component, e.Arch, e.Step, e.Tail)
 }
 
 // Entry is one arch of a toolchain manifest.
@@ -94,9 +129,31 @@ type Resolver struct {
 	// Sandbox runs the compiler's identity probes (--version, cc1's
 	// path): a manifest names the compiler, so it may be anything.
 	Sandbox *sandbox.Sandbox
+	// Env is what kinds that build a toolchain need of the process.
+	Env BuildEnv
 
 	mu    sync.Mutex
 	cache map[string]compilerInfo
+}
+
+// BuildEnv is where and how toolchains are built (kind build).
+type BuildEnv struct {
+	Workdir string
+	Jobs    int
+	// Recipes holds toolchain/NAME.yaml; RecipesWhere names it.
+	Recipes      fs.FS
+	RecipesWhere string
+	// Progress is told what a long build is doing (step, elapsed, the
+	// last line of its log); may be nil.
+	Progress func(what string, elapsed time.Duration, last string)
+	Log      logrus.FieldLogger
+}
+
+// Identify returns the identity hash and version line of a compiler on
+// the PATH or at an absolute path (cached for the process).
+func (r *Resolver) Identify(ctx context.Context, cc string) (hash, version string, err error) {
+	c := r.compiler(ctx, cc)
+	return c.hash, c.version, c.err
 }
 
 type compilerInfo struct {
@@ -161,6 +218,9 @@ func (r *Resolver) Resolve(ctx context.Context, repo *config.Repo, src Source, s
 // Identity adds to a toolchain's identity what a kind knows beyond the
 // compiler and its flags.
 type Identity struct {
+	// Fixed leaves the compiler binary out of the identity (Salt then
+	// identifies it): a built compiler lives at a path per revision.
+	Fixed bool
 	// Tree is set for a compiler kept in the repository: the revision
 	// (any change of the tree may change it).
 	Tree string
@@ -185,6 +245,8 @@ func (r *Resolver) FromEntry(ctx context.Context, req Request, e Entry, id Ident
 		t.InTree = true
 		fmt.Fprintf(h, "in-tree %s at %s\n", e.CC, id.Tree)
 		t.Desc = fmt.Sprintf("%s (in tree at %s)", e.CC, short(req.SHA))
+	} else if id.Fixed {
+		t.Desc = e.CC
 	} else {
 		info := r.compiler(ctx, e.CC)
 		if info.err != nil {
