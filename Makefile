@@ -4,7 +4,7 @@ BIN     := bin/tcbot
 PLUGIN  := build/insncount.so
 CC      ?= cc
 
-.PHONY: all deps test-deps build build-plugin test test-real bench demo vet clean
+.PHONY: all deps test-deps build build-plugin test test-real bench demo demo-gcc vet clean
 
 all: build
 
@@ -54,6 +54,13 @@ bench: build
 ## demo: install what is missing, build, and run the end-to-end demo
 demo: deps build
 	./$(BIN) demo
+
+## demo-gcc: the GCC demo (tcbot demo --gcc): cc1 built from a GCC
+## repository made of Debian's gcc-12-source, a documentation commit and
+## a disabled pass measured on both arches
+demo-gcc: deps build
+	./deploy/install-deps.sh gcc-12-source libgmp-dev libmpfr-dev libmpc-dev
+	./$(BIN) demo --gcc
 
 clean:
 	rm -rf bin build

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/sirupsen/logrus"
@@ -182,6 +183,7 @@ func compareCmd(log *logrus.Logger, stdout, stderr io.Writer) *cobra.Command {
 
 func demoCmd(log *logrus.Logger, stdout, stderr io.Writer) *cobra.Command {
 	var dir, format string
+	var gcc bool
 	c := &cobra.Command{
 		Use:   "demo",
 		Short: "measure a temporary toolchain repository with a no-op commit and an injected regression",
@@ -191,6 +193,14 @@ func demoCmd(log *logrus.Logger, stdout, stderr io.Writer) *cobra.Command {
 				return err
 			}
 			keep := dir != ""
+			if dir == "" && gcc {
+				// GCC's build trees are worth keeping: the next run is warm.
+				d, err := os.UserCacheDir()
+				if err != nil {
+					return err
+				}
+				dir, keep = filepath.Join(d, "tcbot-demo-gcc"), true
+			}
 			if dir == "" {
 				d, err := os.MkdirTemp("", "tcbot-demo-")
 				if err != nil {
@@ -198,7 +208,11 @@ func demoCmd(log *logrus.Logger, stdout, stderr io.Writer) *cobra.Command {
 				}
 				dir = d
 			}
-			ok, err := demo.Run(cmd.Context(), demo.Options{Dir: dir, Format: format, Stdout: stdout, Stderr: stderr, Log: log, Progress: progress.New(stderr)})
+			run := demo.Run
+			if gcc {
+				run = demo.RunGCC
+			}
+			ok, err := run(cmd.Context(), demo.Options{Dir: dir, Format: format, Stdout: stdout, Stderr: stderr, Log: log, Progress: progress.New(stderr)})
 			if !keep {
 				os.RemoveAll(dir)
 			}
@@ -211,7 +225,8 @@ func demoCmd(log *logrus.Logger, stdout, stderr io.Writer) *cobra.Command {
 			return nil
 		},
 	}
-	c.Flags().StringVar(&dir, "dir", "", "keep the demo repository, config and database in this directory (default: a temporary one, removed)")
+	c.Flags().StringVar(&dir, "dir", "", "keep the demo repository, config and database in this directory (default: a temporary one, removed; with --gcc: ~/.cache/tcbot-demo-gcc, kept)")
+	c.Flags().BoolVar(&gcc, "gcc", false, "the GCC demo: a GCC repository from Debian's gcc-12-source, its cc1 built from each revision (about 40 minutes cold on 2 cores, a minute warm)")
 	c.Flags().StringVar(&format, "format", "text", "report format: text, markdown or json")
 	return c
 }

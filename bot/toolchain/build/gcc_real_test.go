@@ -14,31 +14,12 @@ import (
 
 	"github.com/tcbot/tcbot/bot/compare"
 	"github.com/tcbot/tcbot/bot/config"
+	"github.com/tcbot/tcbot/bot/demo"
 	"github.com/tcbot/tcbot/bot/measure"
 	"github.com/tcbot/tcbot/bot/report"
 	"github.com/tcbot/tcbot/bot/result"
 	"github.com/tcbot/tcbot/bot/toolchain/build/realsrc"
 )
-
-const gccTarball = "/usr/src/gcc-12/gcc-12.2.0-dfsg.tar.xz"
-
-// gccPrepare makes the dfsg tarball build: Debian's own fix for the
-// stripped documentation (genhooks stops at s-tm-texi without it).
-var gccPrepare = []realsrc.Commit{{Subject: "Debian: build without the GFDL documentation", Patch: "/usr/src/gcc-12/debian/patches/gcc-gfdl-build.diff", Strip: 2}}
-
-// gccCommits: a documentation-only commit, and a real kind of GCC change:
-// a pass disabled (induction variable optimisations), which makes loops
-// on both arches execute more instructions.
-var gccCommits = []realsrc.Commit{
-	{Subject: "doc: fix a typo in trouble.texi", Edits: []realsrc.Edit{{
-		File: "gcc/doc/trouble.texi", Old: "@node Actual Bugs\n", New: "@node Actual Bugs\n@c Reviewed.\n",
-	}}},
-	{Subject: "ivopts: disable induction variable optimizations", Edits: []realsrc.Edit{{
-		File: "gcc/tree-ssa-loop-ivopts.cc",
-		Old:  "  virtual bool gate (function *) { return flag_ivopts != 0; }",
-		New:  "  virtual bool gate (function *) { return false; }",
-	}}},
-}
 
 // TestRealGCC is make test-real's GCC path, end to end on gcc-12-source:
 // cold builds of cc1 for both arches (the host's cross gcc uses them
@@ -51,11 +32,11 @@ func TestRealGCC(t *testing.T) {
 	if os.Getenv("TCBOT_TEST_REAL") == "" {
 		t.Skip("set TCBOT_TEST_REAL=1 (make test-real): builds GCC from source")
 	}
-	realsrc.Need(t, gccTarball, "gcc-12-source", true)
+	realsrc.Need(t, demo.GCCTarball, "gcc-12-source", true)
 	t0 := time.Now()
-	repo := realsrc.Make(t, "gcc-12.2.0", gccTarball, gccPrepare, gccCommits)
+	repo := realsrc.Make(t, "gcc-12.2.0", demo.GCCTarball, demo.GCCChanges)
 	t.Logf("repository ready in %s", time.Since(t0).Round(time.Second))
-	base, docs, pass := repo.SHAs[gccPrepare[0].Subject], repo.SHAs[gccCommits[0].Subject], repo.SHAs[gccCommits[1].Subject]
+	base, docs, pass := repo.SHAs[demo.GCCChanges[0].Subject], repo.SHAs[demo.GCCChanges[1].Subject], repo.SHAs[demo.GCCChanges[2].Subject]
 
 	work := filepath.Join(realsrc.CacheDir(t), "gcc-work")
 	m := realMeasurer(t, work, "gcc", repo.Dir, "build: {recipe: gcc}")
