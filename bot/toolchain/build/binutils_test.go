@@ -10,6 +10,7 @@ import (
 
 	"github.com/tcbot/tcbot/bot/compare"
 	"github.com/tcbot/tcbot/bot/config"
+	"github.com/tcbot/tcbot/bot/demo"
 	"github.com/tcbot/tcbot/bot/measure"
 	"github.com/tcbot/tcbot/bot/report"
 	"github.com/tcbot/tcbot/bot/result"
@@ -19,24 +20,24 @@ import (
 const binutilsTarball = "/usr/src/binutils/binutils-2.40.tar.xz"
 
 // binutilsCommits are shaped like real binutils commits: a documentation
-// fix (the assembler and linker do not change) and a change to gas's
-// handling of code alignment (.p2align N,,MAX pads to the full boundary,
-// ignoring MAX), which GCC's loop and function alignment hit on both
-// arches.
-var binutilsCommits = []realsrc.Commit{
-	{Subject: "gas: doc: fix a typo in the .p2align description", Edits: []realsrc.Edit{{
+// fix (the assembler and linker do not change) and a change to both of
+// gas's Arm back ends: AArch64 pads every aligned function and loop to
+// twice the boundary GCC asked for (more padding executed), ARM relaxes
+// fewer Thumb branches to their 16-bit form (bigger code).
+var binutilsCommits = []demo.Change{
+	{Subject: "gas: doc: fix a typo in the .p2align description", Edits: []demo.Edit{{
 		File: "gas/doc/as.texi",
 		Old:  "@section @code{.p2align[wl] [@var{abs-expr}[, @var{abs-expr}[, @var{abs-expr}]]]}",
 		New:  "@section @code{.p2align[wl] [@var{abs-expr}[, @var{abs-expr}[, @var{abs-expr}]]]} ",
 	}}},
-	{Subject: "gas: aarch64, arm: always pad code to the full alignment", Edits: []realsrc.Edit{{
+	{Subject: "gas: aarch64: align code to twice the requested boundary; arm: narrow fewer branches", Edits: []demo.Edit{{
 		File: "gas/config/tc-aarch64.h",
 		Old:  "      frag_align_code (N, MAX);\t\t\t\t\t\t\t\\",
-		New:  "      frag_align_code (N, 0);\t\t\t\t\t\t\t\\",
+		New:  "      frag_align_code ((N) + 1, (MAX) ? 2 * (MAX) + 1 : 0);\t\\",
 	}, {
-		File: "gas/config/tc-arm.h",
-		Old:  "      arm_frag_align_code (N, MAX);\t\t\t\t\t\t\\",
-		New:  "      arm_frag_align_code (N, 0);\t\t\t\t\t\t\\",
+		File: "gas/config/tc-arm.c",
+		Old:  "  /* Offset is a signed value *2 */\n  limit = 1 << bits;",
+		New:  "  /* Offset is a signed value *2; keep a margin.  */\n  limit = 1 << (bits - 3);",
 	}}},
 }
 
@@ -52,7 +53,7 @@ func TestBinutilsFromSource(t *testing.T) {
 		t.Skip("builds binutils (minutes cold)")
 	}
 	realsrc.Need(t, binutilsTarball, "binutils-source", false)
-	repo := realsrc.Make(t, "binutils-2.40", binutilsTarball, nil, binutilsCommits)
+	repo := realsrc.Make(t, "binutils-2.40", binutilsTarball, binutilsCommits)
 	base, docs, gas := repo.SHAs["release"], repo.SHAs[binutilsCommits[0].Subject], repo.SHAs[binutilsCommits[1].Subject]
 
 	work := filepath.Join(realsrc.CacheDir(t), "binutils-work")
@@ -100,16 +101,27 @@ targets:
 	if rep.Verdict != compare.Regression {
 		t.Errorf("gas alignment change: verdict %s, want regression", rep.Verdict)
 	}
-	for _, target := range []string{"armv7-qemu", "armv8-qemu"} {
-		worse := 0
-		for _, c := range rep.Comparisons {
-			if c.Target == target && c.Verdict == compare.Regression && (c.Metric == result.CodeSize || c.Metric == result.Instructions) {
-				worse++
-			}
+	worse := 0
+	for _, c := range rep.Comparisons {
+		if c.Target == "armv8-qemu" && c.Verdict == compare.Regression && c.Metric == result.Instructions {
+			worse++
 		}
-		if worse == 0 {
-			t.Errorf("%s: no code-size or instruction regression from padding every alignment fully", target)
+	}
+	if worse == 0 {
+		t.Error("armv8-qemu: no instruction regression from padding every alignment to twice its boundary")
+	}
+	// On ARMv7 the wider branches are in the benchmarks' own code, a
+	// small part of a static binary (most of it is the host's libc, which
+	// is not assembled again): the code must have grown, if below the
+	// threshold — proof that the built assembler was used.
+	grew := false
+	for _, g := range rep.Geomeans {
+		if g.Target == "armv7-qemu" && g.Metric == result.CodeSize && g.DeltaPct > 0 {
+			grew = true
 		}
+	}
+	if !grew {
+		t.Error("armv7-qemu: the code did not grow: were the benchmarks assembled with the built gas?")
 	}
 	// The gas change was built incrementally, following the tree.
 	ms, _ := filepath.Glob(filepath.Join(work, "toolchains", "binutils", "binutils-overlay-*", gas+"-*", "tcbot-toolchain.json"))
