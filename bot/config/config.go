@@ -7,7 +7,6 @@
 package config
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -31,22 +30,22 @@ type Config struct {
 	Database string        `yaml:"database"`
 	Workdir  string        `yaml:"workdir"`
 	Listen   string        `yaml:"listen"`
-	GitHub   *GitHub       `yaml:"github"`
-	Repos    []Repo        `yaml:"repos"`
-	Targets  []Target      `yaml:"targets"`
-	Compare  CompareConfig `yaml:"compare"`
+	GitHub   *GitHub       `yaml:"github" want:"keys such as {token_env: NAME, webhook_secret_env: NAME}"`
+	Repos    []Repo        `yaml:"repos" want:"a list of repositories such as [{name: gcc, url: https://example.org/gcc.git}]"`
+	Targets  []Target      `yaml:"targets" want:"a list of targets such as [{name: armv8-qemu, arch: armv8, executor: qemu-user}]"`
+	Compare  CompareConfig `yaml:"compare" want:"keys such as {fdr: 0.05, min_effect: 2}"`
 	// Jobs is how many builds or emulator runs go at once; default: cores.
-	Jobs int `yaml:"jobs"`
+	Jobs int `yaml:"jobs" want:"a positive whole number such as 4" min:"1"`
 	// Plugin is the QEMU instruction-counting plugin; default: built from
 	// the embedded source into workdir on first use.
 	Plugin string `yaml:"plugin"`
 	// Workers is how many jobs `tcbot serve` works at once (default: cores).
-	Workers int `yaml:"workers"`
+	Workers int `yaml:"workers" want:"a positive whole number such as 4" min:"1"`
 	// Sweeps are scheduled measurements of branch heads.
-	Sweeps []Sweep `yaml:"sweeps"`
+	Sweeps []Sweep `yaml:"sweeps" want:"a list such as [{name: nightly, schedule: \"0 2 * * *\", repos: [gcc]}]"`
 	// Reconcile is how often serve checks for work that should exist and
 	// does not (default 5m).
-	Reconcile Duration `yaml:"reconcile"`
+	Reconcile Duration `yaml:"reconcile" want:"a duration such as 5m or 90s"`
 	// PublicURL is where people reach this tcbot's dashboard; commit
 	// statuses link there.
 	PublicURL string `yaml:"public_url"`
@@ -55,35 +54,50 @@ type Config struct {
 	// rebuilding tcbot).
 	RecipesDir    string `yaml:"recipes_dir"`
 	BenchmarksDir string `yaml:"benchmarks_dir"`
+	// Sandbox is what the code of a revision under test (compilers, build
+	// steps, benchmarks) runs in: bubblewrap (default) or none.
+	Sandbox string `yaml:"sandbox"`
+	// Trust: all says every author of a pull request is trusted, which
+	// lets serve and worker run with sandbox: none.
+	Trust string `yaml:"trust"`
+	// SandboxLimits bound what runs in the sandbox.
+	SandboxLimits SandboxLimits `yaml:"sandbox_limits" want:"keys such as {memory: 8GiB, processes: 1024}"`
 
-	root *yaml.Node
+	root    *yaml.Node
+	secrets *Secrets // filled by LoadSecrets
 }
 
 // Sweep is a cron-scheduled measurement of the branch heads of repos.
 type Sweep struct {
 	Name     string   `yaml:"name"`
 	Schedule string   `yaml:"schedule"` // robfig/cron syntax: "0 2 * * *", "@daily"
-	Repos    []string `yaml:"repos"`
+	Repos    []string `yaml:"repos" want:"a list of repository names such as [gcc]"`
 }
 
 // GitHub configures reporting to GitHub (used by `tcbot serve`).
+//
+// Secrets are never written in the config: each is named by a file
+// (token_file, mode 0600) or an environment variable (token_env), and read
+// by LoadSecrets.
 type GitHub struct {
-	APIURL           string `yaml:"api_url"`
-	TokenEnv         string `yaml:"token_env"`
-	WebhookSecretEnv string `yaml:"webhook_secret_env"`
+	APIURL            string `yaml:"api_url"`
+	TokenEnv          string `yaml:"token_env"`
+	TokenFile         string `yaml:"token_file"`
+	WebhookSecretEnv  string `yaml:"webhook_secret_env"`
+	WebhookSecretFile string `yaml:"webhook_secret_file"`
 }
 
 // Repo is one watched repository.
 type Repo struct {
 	Name      string   `yaml:"name"`
 	URL       string   `yaml:"url"`
-	Branches  []string `yaml:"branches"`
-	Poll      Duration `yaml:"poll"`
+	Branches  []string `yaml:"branches" want:"a list of branch names such as [main]"`
+	Poll      Duration `yaml:"poll" want:"a duration such as 5m or 90s, or 0 for no polling" zero:"ok"`
 	GitHub    string   `yaml:"github"`
 	Recipe    string   `yaml:"recipe"`
 	Toolchain string   `yaml:"toolchain"`
 	// Host names the compilers per arch for toolchain: host.
-	Host map[string]Compiler `yaml:"host"`
+	Host map[string]Compiler `yaml:"host" want:"compilers by arch such as {armv8: {cc: aarch64-linux-gnu-gcc}}"`
 	// Component is what this repository is to an OpenEmbedded build
 	// (recipe oe-lamp): gcc, binutils, glibc or linux.
 	Component string `yaml:"component"`
@@ -112,20 +126,20 @@ type Target struct {
 	// QEMU overrides the emulator binary (qemu-arm / qemu-aarch64).
 	QEMU string `yaml:"qemu"`
 	// Samples is how many times each benchmark runs per revision.
-	Samples int      `yaml:"samples"`
-	Timeout Duration `yaml:"timeout"`
+	Samples int      `yaml:"samples" want:"a whole number from 1 to 1000, such as 10" min:"1" max:"1000"`
+	Timeout Duration `yaml:"timeout" want:"a duration such as 5m or 90s"`
 	// Informational lists metrics recorded but never used for a verdict on
 	// this target; default under qemu-user: time and compile-time; on
 	// boards: compile-time.
-	Informational []string `yaml:"informational"`
+	Informational []string `yaml:"informational" want:"a list of metrics such as [time, compile-time]"`
 	// SSH says how to reach a board (executor: ssh).
-	SSH *SSHTarget `yaml:"ssh"`
+	SSH *SSHTarget `yaml:"ssh" want:"keys such as {host: board1, user: bench, key_file: FILE, known_hosts: FILE}"`
 	// RunWrapper runs each benchmark through a command on the board, e.g.
 	// [qemu-aarch64, -cpu, cortex-a57], so an x86 host can stand in for a
 	// board in tests.
-	RunWrapper []string `yaml:"run_wrapper"`
+	RunWrapper []string `yaml:"run_wrapper" want:"a command as a list such as [qemu-aarch64, -cpu, cortex-a57]"`
 	// LAVA says how to run in a LAVA lab (executor: lava).
-	LAVA *LAVATarget `yaml:"lava"`
+	LAVA *LAVATarget `yaml:"lava" want:"keys such as {url: https://lava.example.org/, token_env: NAME, device_type: qemu}"`
 	// The keys of executor: qemu-system (kernel, memory, ...).
 	QEMUSystemTarget `yaml:",inline"`
 }
@@ -136,10 +150,13 @@ type Target struct {
 type LAVATarget struct {
 	// URL is the lab's root, e.g. https://lava.example.org/.
 	URL string `yaml:"url"`
-	// TokenEnv names the environment variable holding a REST API token.
+	// TokenEnv names the environment variable holding a REST API token;
+	// TokenFile, instead, a file holding it (mode 0600). Read them with
+	// Token.
 	TokenEnv   string   `yaml:"token_env"`
+	TokenFile  string   `yaml:"token_file"`
 	DeviceType string   `yaml:"device_type"`
-	Tags       []string `yaml:"tags"`
+	Tags       []string `yaml:"tags" want:"a list of device tags such as [fast]"`
 	// JobTemplate is a job definition template (Go text/template) to use
 	// instead of deploy/lava/qemu-job.yaml.tmpl, e.g. for board device
 	// types.
@@ -156,60 +173,37 @@ type LAVATarget struct {
 	ArtifactURL    string `yaml:"artifact_url"`
 	// Retries is how many times a job LAVA ends Incomplete or Canceled is
 	// submitted again (default 2).
-	Retries  *int   `yaml:"retries"`
+	Retries  *int   `yaml:"retries" want:"a whole number from 0 to 10" min:"0" max:"10"`
 	Priority string `yaml:"priority"` // high, medium (default), low or 0-100
 	// Visibility of the jobs: public (default) or personal.
 	Visibility  string   `yaml:"visibility"`
-	Memory      int      `yaml:"memory"` // guest RAM in MiB (default 1024)
-	BootTimeout Duration `yaml:"boot_timeout"`
+	Memory      int      `yaml:"memory" want:"the guest's RAM in MiB, such as 1024" min:"1" max:"1048576"` // default 1024
+	BootTimeout Duration `yaml:"boot_timeout" want:"a duration such as 3m"`
+
+	// token is the token LoadSecrets read; loaded says it did.
+	token  string
+	loaded bool
 }
 
 // SSHTarget is a board reached over SSH. Host keys are always checked
 // against KnownHosts.
 type SSHTarget struct {
 	Host       string  `yaml:"host"`
-	Port       int     `yaml:"port"`
+	Port       int     `yaml:"port" want:"a TCP port from 1 to 65535, such as 22" min:"1" max:"65535"`
 	User       string  `yaml:"user"`
 	KeyFile    string  `yaml:"key_file"`
 	KnownHosts string  `yaml:"known_hosts"`
-	MaxLoad    float64 `yaml:"max_load"` // health check: 1-minute load average below this (default 2)
+	MaxLoad    float64 `yaml:"max_load" want:"a load average such as 2" min:"0.01"` // health check: 1-minute load average below this (default 2)
 }
 
 // CompareConfig tunes the comparison.
 type CompareConfig struct {
 	// Thresholds in percent for exact metrics (instructions 0.2, code-size 0.1).
-	Thresholds map[string]float64 `yaml:"thresholds"`
+	Thresholds map[string]float64 `yaml:"thresholds" want:"a percentage from 0 to 100 per metric, such as {instructions: 0.2}"`
 	// MinEffect in percent for noisy metrics (default 2).
-	MinEffect float64 `yaml:"min_effect"`
+	MinEffect float64 `yaml:"min_effect" want:"a percentage such as 2"`
 	// FDR is the Benjamini-Hochberg false discovery rate (default 0.05).
-	FDR float64 `yaml:"fdr"`
-}
-
-// Duration is a time.Duration written as "5m" or "90s" in YAML.
-type Duration time.Duration
-
-// UnmarshalYAML reads "5m", "90s" or 0. A value that is not a duration
-// decodes as 0; Validate reports it with its key, so decoding goes on and
-// every other problem of the file is reported too.
-func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
-	v, err := parseDuration(n.Value)
-	if err != nil {
-		*d = 0
-		return nil
-	}
-	*d = Duration(v)
-	return nil
-}
-
-func parseDuration(s string) (time.Duration, error) {
-	if s == "0" || s == "" {
-		return 0, nil
-	}
-	v, err := time.ParseDuration(s)
-	if err == nil && v < 0 {
-		err = fmt.Errorf("negative")
-	}
-	return v, err
+	FDR float64 `yaml:"fdr" want:"a rate between 0 and 1, such as 0.05"`
 }
 
 // Arches tcbot builds for, with their default tools.
@@ -246,15 +240,19 @@ func Parse(path string, data []byte) (*Config, error) {
 	if len(root.Content) == 0 {
 		return nil, fmt.Errorf("%s: empty config: it needs at least repos and targets (see README, Configuration)", path)
 	}
-	dec := yaml.NewDecoder(strings.NewReader(string(data)))
-	dec.KnownFields(true)
-	if err := dec.Decode(c); err != nil {
-		return nil, fmt.Errorf("%s: %s", path, cleanYAMLError(err))
-	}
 	c.root = &root
+	// Every value of the wrong shape is reported with its key and turned
+	// into null, so decoding cannot stop at the first one and the rest of
+	// the file is checked too.
+	probs := c.checkShape()
+	if err := root.Decode(c); err != nil {
+		// checkShape missed something yaml.v3 refuses: still say where.
+		probs = append(probs, problem{0, fmt.Errorf("%s: %s", path, cleanYAMLError(err))})
+	}
 	c.applyDefaults()
-	if err := c.Validate(); err != nil {
-		return nil, err
+	probs = append(probs, c.validate()...)
+	if len(probs) > 0 {
+		return nil, joinProblems(probs)
 	}
 	return c, nil
 }
@@ -303,17 +301,24 @@ func (c *Config) applyDefaults() {
 	if c.Listen == "" {
 		c.Listen = "127.0.0.1:8080"
 	}
-	if c.Jobs <= 0 {
+	// Only absent values get defaults: a negative one stays for Validate
+	// to report.
+	if c.Jobs == 0 {
 		c.Jobs = runtime.NumCPU()
 	}
-	if c.Workers <= 0 {
+	if c.Workers == 0 {
 		c.Workers = runtime.NumCPU()
 	}
-	if c.Reconcile <= 0 {
+	if c.Reconcile == 0 {
 		c.Reconcile = Duration(5 * time.Minute)
 	}
-	if c.GitHub != nil && c.GitHub.APIURL == "" {
-		c.GitHub.APIURL = "https://api.github.com/"
+	c.sandboxDefaults()
+	if c.GitHub != nil {
+		if c.GitHub.APIURL == "" {
+			c.GitHub.APIURL = "https://api.github.com/"
+		}
+		c.GitHub.TokenFile = c.Abs(c.GitHub.TokenFile)
+		c.GitHub.WebhookSecretFile = c.Abs(c.GitHub.WebhookSecretFile)
 	}
 	c.Plugin = c.Abs(c.Plugin)
 	c.RecipesDir = c.Abs(c.RecipesDir)
@@ -344,7 +349,7 @@ func (c *Config) applyDefaults() {
 		if t.QEMU == "" {
 			t.QEMU = a.QEMU
 		}
-		if t.Samples <= 0 {
+		if t.Samples == 0 {
 			// Exact counts need one run; board timings need ~10 a side
 			// for the false-discovery control to find anything.
 			t.Samples = 1
@@ -359,7 +364,7 @@ func (c *Config) applyDefaults() {
 				t.SSH.Port = 22
 			}
 		}
-		if t.Timeout <= 0 {
+		if t.Timeout == 0 {
 			t.Timeout = Duration(5 * time.Minute)
 		}
 		if t.Informational == nil && t.Executor == "qemu-user" {
@@ -368,6 +373,7 @@ func (c *Config) applyDefaults() {
 		if t.LAVA != nil {
 			t.LAVA.JobTemplate = c.Abs(t.LAVA.JobTemplate)
 			t.LAVA.Kernel = c.Abs(t.LAVA.Kernel)
+			t.LAVA.TokenFile = c.Abs(t.LAVA.TokenFile)
 		}
 		if t.Informational == nil && (t.Executor == "ssh" || t.Executor == "lava") {
 			t.Informational = []string{"compile-time"}
@@ -386,13 +392,17 @@ var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]*$`)
 // Validate checks the config and returns every problem found, each naming
 // file, line and key.
 func (c *Config) Validate() error {
-	var errs []error
+	return joinProblems(c.validate())
+}
+
+func (c *Config) validate() []problem {
+	var probs []problem
 	bad := func(line int, key, format string, args ...any) {
 		loc := c.Path
 		if line > 0 {
 			loc = fmt.Sprintf("%s:%d", c.Path, line)
 		}
-		errs = append(errs, fmt.Errorf("%s: %s: %s", loc, key, fmt.Sprintf(format, args...)))
+		probs = append(probs, problem{line, fmt.Errorf("%s: %s: %s", loc, key, fmt.Sprintf(format, args...))})
 	}
 	switch {
 	case strings.HasPrefix(c.Database, "postgres://"), strings.HasPrefix(c.Database, "postgresql://"):
@@ -411,10 +421,22 @@ func (c *Config) Validate() error {
 		bad(c.line("database"), "database", "%q: want sqlite://PATH or postgres://USER@HOST[:PORT]/DB", c.Database)
 	}
 	if c.GitHub != nil {
-		if c.GitHub.TokenEnv == "" {
-			bad(c.line("github", "token_env"), "github.token_env", "missing: name the environment variable that holds the token (secrets are never written in the config)")
+		g := c.GitHub
+		c.validateSecret(bad, "github", []any{"github"}, "token", g.TokenEnv, g.TokenFile, "the GitHub token", true)
+		c.validateSecret(bad, "github", []any{"github"}, "webhook_secret", g.WebhookSecretEnv, g.WebhookSecretFile, "the webhook secret", false)
+	}
+	for _, n := range []struct {
+		key string
+		v   int
+	}{{"jobs", c.Jobs}, {"workers", c.Workers}} {
+		if n.v < 0 {
+			bad(c.line(n.key), n.key, "%d is negative: want a positive whole number such as 4", n.v)
 		}
 	}
+	if c.Reconcile < 0 {
+		bad(c.line("reconcile"), "reconcile", "%v is negative: want a duration such as 5m or 90s", time.Duration(c.Reconcile))
+	}
+	c.validateSandbox(bad)
 	if len(c.Repos) == 0 {
 		bad(c.line("repos"), "repos", "no repositories: add at least one {name, url}")
 	}
@@ -455,10 +477,8 @@ func (c *Config) Validate() error {
 				bad(c.line("repos", i, "host", arch), key("host."+arch+".cc"), "missing compiler")
 			}
 		}
-		if v := c.value("repos", i, "poll"); v != nil {
-			if _, err := parseDuration(v.Value); err != nil {
-				bad(v.Line, key("poll"), "%q is not a duration: write e.g. 5m or 90s, or 0 for no polling", v.Value)
-			}
+		if r.Poll < 0 {
+			bad(ln("poll"), key("poll"), "%v is negative: want a duration such as 5m or 90s, or 0 for no polling", time.Duration(r.Poll))
 		}
 		switch r.Component {
 		case "", "gcc", "binutils", "glibc", "linux":
@@ -494,10 +514,8 @@ func (c *Config) Validate() error {
 		} else if msg != "" {
 			bad(ln("executor"), key("executor"), "%s", msg)
 		}
-		if v := c.value("targets", i, "timeout"); v != nil {
-			if _, err := parseDuration(v.Value); err != nil {
-				bad(v.Line, key("timeout"), "%q is not a duration: write e.g. 5m or 90s", v.Value)
-			}
+		if t.Timeout < 0 {
+			bad(ln("timeout"), key("timeout"), "%v is negative: want a duration such as 5m or 90s", time.Duration(t.Timeout))
 		}
 		if t.Executor == "ssh" {
 			switch {
@@ -519,8 +537,8 @@ func (c *Config) Validate() error {
 		} else if t.LAVA != nil {
 			bad(c.line("targets", i, "lava"), key("lava"), "only for executor: lava")
 		}
-		if t.Samples > 1000 {
-			bad(ln("samples"), key("samples"), "%d is too many (at most 1000)", t.Samples)
+		if t.Samples > 1000 || t.Samples < 0 {
+			bad(ln("samples"), key("samples"), "%d: want a whole number from 1 to 1000, such as 10", t.Samples)
 		}
 	}
 	seenSweep := map[string]bool{}
@@ -554,7 +572,7 @@ func (c *Config) Validate() error {
 	if !(c.Compare.MinEffect >= 0 && c.Compare.MinEffect <= 100) {
 		bad(c.line("compare", "min_effect"), "compare.min_effect", "%v: want a non-negative percentage", c.Compare.MinEffect)
 	}
-	return errors.Join(errs...)
+	return probs
 }
 
 var envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
@@ -571,13 +589,7 @@ func (c *Config) validateLAVA(i int, t Target, bad func(line int, key, format st
 	if u, err := url.Parse(l.URL); l.URL == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		bad(ln("url"), key("url"), "%q: want the lab's root URL, e.g. https://lava.example.org/", l.URL)
 	}
-	switch {
-	case l.TokenEnv == "":
-		bad(ln("token_env"), key("token_env"), "missing: name the environment variable that holds the lab's REST token (secrets are never written in the config)")
-	case !envNameRE.MatchString(l.TokenEnv):
-		// Not quoted: it may be the token itself, pasted by mistake.
-		bad(ln("token_env"), key("token_env"), "not an environment variable name: name the variable that holds the token (the token itself never goes in the config)")
-	}
+	c.validateSecret(bad, fmt.Sprintf("targets[%d].lava", i), []any{"targets", i, "lava"}, "token", l.TokenEnv, l.TokenFile, "the lab's REST token", true)
 	if l.DeviceType == "" {
 		bad(ln("device_type"), key("device_type"), "missing: the lab's device type to run on, e.g. qemu")
 	}
@@ -621,10 +633,8 @@ func (c *Config) validateLAVA(i int, t Target, bad func(line int, key, format st
 	if l.Memory < 0 || l.Memory > 1<<20 {
 		bad(ln("memory"), key("memory"), "%d: want the guest's RAM in MiB, e.g. 1024", l.Memory)
 	}
-	if v := c.value("targets", i, "lava", "boot_timeout"); v != nil {
-		if _, err := parseDuration(v.Value); err != nil {
-			bad(v.Line, key("boot_timeout"), "%q is not a duration: write e.g. 3m", v.Value)
-		}
+	if l.BootTimeout < 0 {
+		bad(ln("boot_timeout"), key("boot_timeout"), "%v is negative: want a duration such as 3m", time.Duration(l.BootTimeout))
 	}
 }
 
@@ -662,15 +672,6 @@ func (c *Config) walk(path ...any) (*yaml.Node, int) {
 		n = next
 	}
 	return n, line
-}
-
-// value returns the scalar node at a key path, or nil.
-func (c *Config) value(path ...any) *yaml.Node {
-	n, _ := c.walk(path...)
-	if n == nil || n.Kind != yaml.ScalarNode {
-		return nil
-	}
-	return n
 }
 
 // line finds the line of a key path; 0 when unknown. It falls back to the

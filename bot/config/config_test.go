@@ -447,8 +447,8 @@ targets: [{name: a, arch: armv8, executor: qemu-user}]
     poll: 5 minutes   #<
 targets: [{name: a, arch: armv8, executor: qemu-user}]
 `,
-			key: "", // see TestBadPollDurationErrorNamesKey
-			fix: "write e.g. 5m",
+			key: "repos[0].poll",
+			fix: "want a duration such as 5m",
 		},
 		{
 			name: "false discovery rate above 1",
@@ -786,6 +786,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("repos:\n  - poll: 5 minutes\n"))
 	f.Add([]byte("compare: {fdr: .nan, thresholds: {x: -1}}\n"))
 	f.Add([]byte("- just\n- a list\n"))
+	f.Add([]byte("jobs: two\nreconcile: 10\nrepos: [{name: a, url: u, poll: [1], branches: &b [main]}, {name: b, url: v, branches: *b}]\ntargets: [&t {name: b, arch: armv8, executor: qemu-user, samples: -3}, {<<: *t, name: c}]\nsandbox_limits: {memory: 8 lots}\n"))
 	f.Add([]byte(""))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		const path = "/etc/tcbot/tcbot.yaml"

@@ -22,10 +22,10 @@ type QEMUSystemTarget struct {
 	// busybox-static for the arch, fetched likewise).
 	Busybox string `yaml:"busybox"`
 	// Memory is the guest's memory in MiB (default 1024).
-	Memory int `yaml:"memory"`
+	Memory int `yaml:"memory" want:"the guest's memory in MiB, 64 to 16384, such as 1024" min:"64" max:"16384"`
 	// BootTimeout bounds a boot, from starting QEMU to the guest's
 	// prompt (default 60s).
-	BootTimeout Duration `yaml:"boot_timeout"`
+	BootTimeout Duration `yaml:"boot_timeout" want:"a duration such as 60s or 2m"`
 	// KernelArgs are added to the kernel command line.
 	KernelArgs string `yaml:"kernel_args"`
 	// RealTime runs the guest's clock in real time. By default it counts
@@ -56,7 +56,7 @@ func (c *Config) qemuSystemDefaults(t *Target) {
 	if t.CPU == "" {
 		t.CPU = a.CPU
 	}
-	if t.Samples <= 0 {
+	if t.Samples == 0 {
 		// Timings get the boards' statistics: ~10 samples a side for the
 		// false-discovery control to find anything.
 		t.Samples = 10
@@ -67,7 +67,7 @@ func (c *Config) qemuSystemDefaults(t *Target) {
 	if t.Memory == 0 {
 		t.Memory = DefaultQEMUSystemMemory
 	}
-	if t.BootTimeout <= 0 {
+	if t.BootTimeout == 0 {
 		t.BootTimeout = Duration(DefaultQEMUSystemBootTimeout)
 	}
 	t.Kernel = c.Abs(t.Kernel)
@@ -90,10 +90,8 @@ func (c *Config) validateQEMUSystem(i int, t Target, bad func(line int, key, for
 	if t.Memory < 64 || t.Memory > 16384 {
 		bad(ln("memory"), key("memory"), "%d: want the guest's memory in MiB, 64 to 16384 (default %d)", t.Memory, DefaultQEMUSystemMemory)
 	}
-	if v := c.value("targets", i, "boot_timeout"); v != nil {
-		if d, err := parseDuration(v.Value); err != nil || d == 0 {
-			bad(v.Line, key("boot_timeout"), "%q is not a duration: write e.g. 60s or 2m", v.Value)
-		}
+	if t.BootTimeout < 0 {
+		bad(ln("boot_timeout"), key("boot_timeout"), "%v is negative: want a duration such as 60s or 2m", time.Duration(t.BootTimeout))
 	}
 	if t.RunWrapper != nil {
 		bad(ln("run_wrapper"), key("run_wrapper"), "only for executor: ssh (a qemu-system guest runs the benchmarks itself)")

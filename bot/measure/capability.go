@@ -10,9 +10,10 @@ import (
 
 // CanRun reports whether this host can run target t's executor, without
 // running anything: the emulator is installed (qemu-user, qemu-system),
-// the key and known_hosts files can be read (ssh), the API token is in the
-// environment (lava). A `tcbot worker` refuses at start to serve a target
-// it cannot run, rather than failing each of its jobs later.
+// the key and known_hosts files can be read (ssh), the API token is there
+// (lava: in the file or environment variable the config names, as
+// config.LoadSecrets read it). A `tcbot worker` refuses at start to serve
+// a target it cannot run, rather than failing each of its jobs later.
 func CanRun(t config.Target) error {
 	switch t.Executor {
 	case "qemu-user", "qemu-system":
@@ -41,7 +42,13 @@ func CanRun(t config.Target) error {
 		if t.LAVA == nil {
 			return fmt.Errorf("target %s: executor lava needs a lava: section", t.Name)
 		}
-		if t.LAVA.TokenEnv == "" || os.Getenv(t.LAVA.TokenEnv) == "" {
+		tok, err := t.LAVA.Token()
+		switch {
+		case err != nil:
+			return fmt.Errorf("target %s: %v", t.Name, err)
+		case tok == "" && t.LAVA.TokenFile != "":
+			return fmt.Errorf("target %s: lava.token_file: %s, which should hold the lab's API token, is missing or empty here: write the token there (chmod 600)", t.Name, t.LAVA.TokenFile)
+		case tok == "":
 			return fmt.Errorf("target %s: lava.token_env: the environment variable %q holding the lab's API token is empty here: export it", t.Name, t.LAVA.TokenEnv)
 		}
 	default:

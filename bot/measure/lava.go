@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"text/template"
 	"time"
 
@@ -23,8 +22,9 @@ import (
 // device.
 func batched(t config.Target) bool { return t.Executor == "lava" }
 
-// newLAVA makes the executor of a LAVA target. The token is read from the
-// environment variable the config names, here and nowhere else.
+// newLAVA makes the executor of a LAVA target. The token is the one
+// config.LoadSecrets read from the file or environment variable the config
+// names (LAVATarget.Token), here and nowhere else.
 func (m *Measurer) newLAVA(t config.Target, files []string) (executor.Executor, error) {
 	l := t.LAVA
 	if l == nil {
@@ -51,9 +51,18 @@ func (m *Measurer) newLAVA(t config.Target, files []string) (executor.Executor, 
 	if m.Log != nil {
 		log = m.Log.WithField("target", t.Name)
 	}
+	token, err := l.Token()
+	if err != nil {
+		return nil, fmt.Errorf("target %s: %w", t.Name, err)
+	}
+	// Where the token came from, for the executor's messages.
+	source := l.TokenEnv
+	if l.TokenFile != "" {
+		source = l.TokenFile
+	}
 	return &lava.Executor{
-		Client:     &lava.Client{URL: l.URL, Token: strings.TrimSpace(os.Getenv(l.TokenEnv))},
-		TokenEnv:   l.TokenEnv,
+		Client:     &lava.Client{URL: l.URL, Token: token},
+		TokenEnv:   source,
 		DeviceType: l.DeviceType, Tags: l.Tags,
 		Arch: t.Arch, CPU: t.CPU,
 		Kernel: l.Kernel, KernelArgs: l.KernelArgs, Memory: l.Memory,

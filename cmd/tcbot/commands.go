@@ -102,6 +102,9 @@ func emit(stdout io.Writer, rep *report.Report, format string) error {
 // reportFlags are the flags every report-printing command shares.
 type reportFlags struct {
 	cfgPath, repo, targets, format string
+	// measures: the command runs measurements, so it reads the config's
+	// secrets (LAVA tokens) first.
+	measures bool
 }
 
 func (r *reportFlags) add(c *cobra.Command) {
@@ -128,6 +131,11 @@ func (r *reportFlags) measured(ctx context.Context, log *logrus.Logger, prog pro
 	if err != nil {
 		return err
 	}
+	if r.measures {
+		if _, err := cfg.LoadSecrets(); err != nil {
+			return err
+		}
+	}
 	m, err := measure.New(ctx, cfg, log, prog)
 	if err != nil {
 		return err
@@ -141,7 +149,7 @@ func (r *reportFlags) measured(ctx context.Context, log *logrus.Logger, prog pro
 }
 
 func runCmd(log *logrus.Logger, stdout, stderr io.Writer) *cobra.Command {
-	var rf reportFlags
+	rf := reportFlags{measures: true}
 	var rev, base string
 	c := &cobra.Command{
 		Use:   "run --config F --repo R --rev REV [--base REV]",
@@ -259,6 +267,10 @@ func configCmd(stdout io.Writer) *cobra.Command {
 				break
 			}
 			fmt.Fprintf(stdout, "%s: ok: %d repos, %d targets, suite %s (%d benchmarks, version %s)\n", cfg.Path, len(cfg.Repos), len(cfg.Targets), s.Name, len(s.Benchmarks), s.Version)
+			fmt.Fprintf(stdout, "  %s\n", cfg.SandboxSummary())
+			if w := cfg.SandboxWarning(); w != "" {
+				fmt.Fprintln(stdout, w)
+			}
 			for _, r := range cfg.Repos {
 				fmt.Fprintf(stdout, "  repo %s: %s, recipe %s (%s), toolchain %s\n", r.Name, r.URL, r.Recipe, recs[r.Name].Source, r.Toolchain)
 			}
@@ -286,6 +298,9 @@ func targetCmd(log *logrus.Logger, stdout io.Writer) *cobra.Command {
 			}
 			cfg, err := loadConfig(cfgPath)
 			if err != nil {
+				return err
+			}
+			if _, err := cfg.LoadSecrets(); err != nil {
 				return err
 			}
 			m, err := measure.New(cmd.Context(), cfg, log, progress.Discard{})

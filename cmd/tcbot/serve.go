@@ -131,12 +131,21 @@ func runService(ctx context.Context, log *logrus.Logger, stderr io.Writer, o run
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	var gh service.Forge
 	var secret []byte
+	if err := cfg.CheckUntrusted(true); err != nil {
+		return err
+	}
+	// Every secret is read here, once, and its environment variable
+	// removed, before anything that starts a child process.
+	secrets, err := cfg.LoadSecrets()
+	if err != nil {
+		return err
+	}
 	if cfg.GitHub != nil {
-		secret = []byte(os.Getenv(cfg.GitHub.WebhookSecretEnv))
-		if !o.worker && (cfg.GitHub.WebhookSecretEnv == "" || len(secret) == 0) {
-			return fmt.Errorf("%s: github.webhook_secret_env: GitHub mode needs a webhook secret: set webhook_secret_env to the name of an environment variable and export it", cfg.Path)
+		secret = []byte(secrets.WebhookSecret)
+		if !o.worker && len(secret) == 0 {
+			return fmt.Errorf("%s: github.webhook_secret_env / webhook_secret_file: GitHub mode needs a webhook secret, and there is none in %s: export it in the environment variable webhook_secret_env names, or write it in the file webhook_secret_file names (mode 0600)", cfg.Path, cfg.GitHub.WebhookSecretSource())
 		}
-		token := os.Getenv(cfg.GitHub.TokenEnv)
+		token := secrets.GitHubToken
 		switch {
 		case token != "":
 			client, err := forge.New(forge.Options{APIURL: cfg.GitHub.APIURL, Token: token, Log: log, Registerer: reg})
@@ -147,9 +156,9 @@ func runService(ctx context.Context, log *logrus.Logger, stderr io.Writer, o run
 		case o.worker:
 			// A worker only sets pending and error statuses; reports are
 			// posted by serve.
-			log.Warnf("%s is empty: this worker sets no pending or error commit statuses (serve still posts every report)", cfg.GitHub.TokenEnv)
+			log.Warnf("no GitHub token in %s: this worker sets no pending or error commit statuses (serve still posts every report)", cfg.GitHub.TokenSource())
 		default:
-			return fmt.Errorf("%s: github.token_env: the environment variable %s is empty: export the GitHub token there", cfg.Path, cfg.GitHub.TokenEnv)
+			return fmt.Errorf("%s: github.token_env / token_file: there is no GitHub token in %s: export it in the environment variable token_env names, or write it in the file token_file names (mode 0600)", cfg.Path, cfg.GitHub.TokenSource())
 		}
 	}
 	m, err := measure.New(ctx, cfg, log, progress.Discard{})
