@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"html/template"
 	"io"
@@ -23,15 +24,25 @@ import (
 
 // Accept implements webhook.Sink: the delivery is recorded and its work
 // queued in one transaction; the handler replies as soon as it commits.
+// A delivery route ignores (webhook.Ignore) is still recorded, so its
+// redelivery is a duplicate; the ignore is returned once that committed.
 func (s *Service) Accept(ctx context.Context, ev webhook.Event) (duplicate bool, err error) {
+	var ignored error
 	err = s.store.Tx(ctx, func(tx store.Tx) error {
 		dup, err := store.RecordDelivery(ctx, tx, ev.Delivery, ev.Kind, ev.Action)
 		if err != nil || dup {
 			duplicate = dup
 			return err
 		}
-		return s.route(ctx, tx, ev)
+		err = s.route(ctx, tx, ev)
+		if _, ok := errors.AsType[*webhook.IgnoredError](err); ok {
+			ignored, err = err, nil
+		}
+		return err
 	})
+	if err == nil && ignored != nil {
+		return false, ignored
+	}
 	return duplicate, err
 }
 
@@ -41,7 +52,7 @@ func (s *Service) route(ctx context.Context, tx store.Tx, ev webhook.Event) erro
 	log := s.log.WithFields(logrus.Fields{"delivery": ev.Delivery, "event": ev.Kind, "action": ev.Action, "repo": ev.Repo})
 	if repo == nil {
 		log.Info("delivery for a repository tcbot does not watch")
-		return nil
+		return webhook.Ignore("repository not watched")
 	}
 	switch {
 	case ev.Push != nil:

@@ -16,7 +16,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m := &metrics{
 		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tcbot_webhooks_total",
-			Help: "GitHub webhook deliveries received, by event and result (queued, duplicate, ignored, bad_signature, bad_request, too_large, error).",
+			Help: "GitHub webhook deliveries received, by event and result: queued, duplicate, ignored, bad_signature, bad_request, too_large, too_slow (body not received within the read timeout), busy (refused unread: as many bodies as allowed were being read), error.",
 		}, []string{"event", "result"}),
 		seconds: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "tcbot_webhook_seconds",

@@ -710,7 +710,7 @@ func TestNewHandler(t *testing.T) {
 		}
 	}
 	want := `
-# HELP tcbot_webhooks_total GitHub webhook deliveries received, by event and result (queued, duplicate, ignored, bad_signature, bad_request, too_large, error).
+# HELP tcbot_webhooks_total GitHub webhook deliveries received, by event and result: queued, duplicate, ignored, bad_signature, bad_request, too_large, too_slow (body not received within the read timeout), busy (refused unread: as many bodies as allowed were being read), error.
 # TYPE tcbot_webhooks_total counter
 tcbot_webhooks_total{event="ping",result="ignored"} 2
 `

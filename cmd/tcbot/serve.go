@@ -184,7 +184,7 @@ func runService(ctx context.Context, log *logrus.Logger, stderr io.Writer, o run
 			return fmt.Errorf("%s: listen %s: %w", cfg.Path, listen, err)
 		}
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	srv := newHTTPServer(h)
 	// Jobs outlive the request that queued them: they run under a
 	// context that only the drain cancels.
 	jobCtx, cancelJobs := context.WithCancel(context.WithoutCancel(ctx))
