@@ -93,6 +93,7 @@ func TestHostilePullRequest(t *testing.T) {
 	cfgText := fmt.Sprintf(`workdir: %s
 database: sqlite://%s
 benchmarks_dir: suite
+sandbox_limits: {processes: %d}
 repos:
   - {name: tc, url: repo}
 targets:
@@ -103,7 +104,7 @@ targets:
     samples: 2
     run_wrapper: [qemu-aarch64, -cpu, cortex-a57]
     ssh: {host: 127.0.0.1, port: %d, user: %s, key_file: %s, known_hosts: %s, max_load: 1000}
-`, work, db, board.Port, board.User, board.Key, board.KnownHosts)
+`, work, db, procs, board.Port, board.User, board.Key, board.KnownHosts)
 	path := filepath.Join(dir, "tcbot.yaml")
 	os.WriteFile(path, []byte(cfgText), 0o644)
 	cfg, err := config.Load(path)
@@ -115,10 +116,9 @@ targets:
 		t.Fatal(err)
 	}
 	defer m.Store.Close()
-	if !m.Sandbox.Enabled() {
-		t.Fatal("the default config runs without a sandbox")
+	if !m.Sandbox.Enabled() || m.Sandbox.Processes != procs {
+		t.Fatalf("the config's sandbox is not the measurer's: %+v", m.Sandbox)
 	}
-	m.Sandbox.Processes = procs
 
 	for i, target := range []string{"armv8-qemu", "armv8-board"} {
 		t.Run(target, func(t *testing.T) {

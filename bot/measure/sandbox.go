@@ -18,8 +18,11 @@ import (
 // from a revision under test (compilers, build systems, benchmarks, the
 // probes that identify a compiler) runs in it.
 func SandboxFor(cfg *config.Config) *sandbox.Sandbox {
-	kind := sandbox.Bubblewrap
-	return &sandbox.Sandbox{Kind: kind, CacheDir: filepath.Join(cfg.Workdir, "cache")}
+	if cfg.Sandbox == config.SandboxNone {
+		return nil
+	}
+	return &sandbox.Sandbox{Kind: sandbox.Bubblewrap, CacheDir: filepath.Join(cfg.Workdir, "cache"),
+		Memory: int64(cfg.SandboxLimits.Memory), Processes: cfg.SandboxLimits.Processes}
 }
 
 // SetSandbox replaces the sandbox (for tests and benchmarks that compare
