@@ -17,17 +17,17 @@ const GCCTarball = "/usr/src/gcc-12/gcc-12.2.0-dfsg.tar.xz"
 
 // GCCChanges are the GCC demo repository's commits on top of the
 // release: Debian's fix that makes the dfsg tarball build without its
-// stripped documentation, a documentation-only commit (the compiler does
-// not change), and a real kind of GCC change: a pass disabled (induction
+// stripped documentation, a ChangeLog-only commit (the compiler does not
+// change), and a real kind of GCC change: a pass disabled (induction
 // variable optimisations), which makes loops execute more instructions on
 // both arches.
 var GCCChanges = []Change{
 	{Subject: "Debian: build without the GFDL documentation", Patch: "/usr/src/gcc-12/debian/patches/gcc-gfdl-build.diff", Strip: 2},
-	{Subject: "doc: fix a typo in trouble.texi", Edits: []Edit{{
-		File: "gcc/doc/trouble.texi", Old: "@node Actual Bugs\n", New: "@node Actual Bugs\n@c Reviewed.\n",
+	{Subject: "ChangeLog: note the 12.2.0 release tag", Edits: []Edit{{
+		File: "gcc/ChangeLog", Old: "\t* GCC 12.2.0 released.\n", New: "\t* GCC 12.2.0 released (tag releases/gcc-12.2.0).\n",
 	}}},
 	{Subject: "ivopts: disable induction variable optimizations", Edits: []Edit{{
-		File: "gcc/tree-ssa-loop-ivopts.cc",
+		File: "gcc/tree-ssa-loop.cc",
 		Old:  "  virtual bool gate (function *) { return flag_ivopts != 0; }",
 		New:  "  virtual bool gate (function *) { return false; }",
 	}}},

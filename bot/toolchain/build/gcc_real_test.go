@@ -23,7 +23,7 @@ import (
 
 // TestRealGCC is make test-real's GCC path, end to end on gcc-12-source:
 // cold builds of cc1 for both arches (the host's cross gcc uses them
-// through -B), a documentation commit (identical compiler: unchanged
+// through -B), a ChangeLog-only commit (identical compiler: unchanged
 // without compiling a benchmark), a pass disabled (a regression on both
 // arches, from incremental builds), and an incremental build equal to a
 // cold build of the same revision (byte-identical cc1). Opt in with
@@ -58,9 +58,9 @@ func TestRealGCC(t *testing.T) {
 	if rep.Verdict != compare.Unchanged {
 		t.Errorf("a revision against itself: %s", rep.Verdict)
 	}
-	rep, st = run("documentation commit", docs, base)
+	rep, st = run("ChangeLog-only commit", docs, base)
 	if rep.Verdict != compare.Unchanged || st.Builds != 0 || len(rep.Notes) == 0 {
-		t.Errorf("documentation commit: %s, %d compiled, notes %q: want unchanged with an identical compiler", rep.Verdict, st.Builds, rep.Notes)
+		t.Errorf("ChangeLog-only commit: %s, %d compiled, notes %q: want unchanged with an identical compiler", rep.Verdict, st.Builds, rep.Notes)
 	}
 	rep, st = run("pass disabled (incremental builds)", pass, docs)
 	if rep.Verdict != compare.Regression {
