@@ -117,3 +117,43 @@ func TestLimitsAndErrors(t *testing.T) {
 		t.Errorf("a nil sandbox: enabled %v, %q", none.Enabled(), none.Describe())
 	}
 }
+
+// TestAsOrdinaryUser runs the hostile-program test again as an ordinary
+// user (nobody), when the tests run as root: a tcbot that is not root gets
+// the same sandbox from a user namespace.
+func TestAsOrdinaryUser(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("already an ordinary user")
+	}
+	dir := t.TempDir()
+	// The test's own temporary directories, made for this test alone.
+	if err := os.Chmod(filepath.Dir(dir), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o1777); err != nil {
+		t.Fatal(err)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "sandbox.test")
+	data, err := os.ReadFile(self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-test.run", "^TestHostileProgram$", "-test.v")
+	cmd.Dir = dir
+	cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + dir, "TMPDIR=" + dir, "XDG_CACHE_HOME=" + dir}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: sandbox.NobodyID, Gid: sandbox.NobodyID}}
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "--- PASS: TestHostileProgram") {
+		t.Fatalf("as uid %d: %v\n%s", sandbox.NobodyID, err, out)
+	}
+	if strings.Contains(string(out), "SKIP") {
+		t.Fatalf("as uid %d the test skipped:\n%s", sandbox.NobodyID, out)
+	}
+}
