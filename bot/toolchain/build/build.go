@@ -42,7 +42,6 @@ import (
 	"github.com/tcbot/tcbot/bot/buildtree"
 	"github.com/tcbot/tcbot/bot/config"
 	"github.com/tcbot/tcbot/bot/recipe"
-	"github.com/tcbot/tcbot/bot/sandbox"
 	"github.com/tcbot/tcbot/bot/source"
 	"github.com/tcbot/tcbot/bot/toolchain"
 )
@@ -153,7 +152,9 @@ func (kind) Resolve(ctx context.Context, r *toolchain.Resolver, req toolchain.Re
 		t, err = r.FromEntry(ctx, req, toolchain.Entry{CC: hostCC, CFlags: cflags}, toolchain.Identity{Salt: salt,
 			Desc: fmt.Sprintf("%s with %s from %s@%s (static, private sysroot), %s", hostVersion, rec.Component, repo.Name, short(req.SHA), cflags)})
 		if err == nil {
-			t.PathFlags = sysrootFlags(filepath.Join(cache, "install"))
+			var inc []byte
+			inc, err = r.Sandbox.Output(ctx, 30*time.Second, []string{hostCC, "-print-file-name=include"}, []string{"PATH=/usr/bin:/bin", "LC_ALL=C"}, "", nil)
+			t.PathFlags = sysrootFlags(filepath.Join(cache, "install"), strings.TrimSpace(string(inc)), triplet)
 		}
 	default: // full
 		var extra []string
@@ -384,12 +385,15 @@ func shellWords(s string) []string {
 	return out
 }
 
-// sysrootFlags link the benchmarks statically against the C library
-// installed in dir (DESTDIR of make install: dir/usr/include, dir/usr/lib).
-func sysrootFlags(dir string) []string {
+// sysrootFlags build the benchmarks against the C library installed in dir
+// (DESTDIR of make install: dir/usr/include, dir/usr/lib) and link them
+// statically with it: its headers first, then the compiler's own
+// (gccInclude) and the kernel's from Debian's cross sysroot; its crt files
+// through -B and its libc.a through -L, ahead of the host's.
+func sysrootFlags(dir, gccInclude, triplet string) []string {
 	return []string{
 		"-nostdinc", "-isystem", filepath.Join(dir, "usr", "include"),
-		"-isystem", "{gcc_include}", // replaced by measure: the compiler's own headers
+		"-isystem", gccInclude, "-isystem", "/usr/" + triplet + "/include",
 		"-B" + filepath.Join(dir, "usr", "lib") + "/", "-L" + filepath.Join(dir, "usr", "lib"),
 	}
 }
@@ -516,4 +520,3 @@ func short(sha string) string {
 	return sha
 }
 
-var _ = sandbox.RO
