@@ -66,6 +66,13 @@ func LoadRecipes(cfg *config.Config) (map[string]*recipe.Recipe, *suite.Suite, e
 			out[r.Name] = rec
 			continue
 		}
+		if r.Toolchain == "build" && r.Build != nil {
+			// The toolchain recipe must load too (config check is the
+			// only check of recipes no test builds, such as llvm's).
+			if _, err := recipe.LoadToolchain(rfs, rwhere, r.Build.Recipe); err != nil {
+				return nil, nil, fmt.Errorf("%s: repo %s: build.recipe: %w", cfg.Path, r.Name, err)
+			}
+		}
 		if rec.Kind == "kernel" && r.Toolchain != "host" {
 			return nil, nil, fmt.Errorf("%s: repo %s: toolchain: %q: recipe %s builds the kernel under test with fixed compilers: want toolchain: host and host: {armv8: {cc: aarch64-linux-gnu-gcc}, ...}", cfg.Path, r.Name, r.Toolchain, rec.Name)
 		}
