@@ -61,8 +61,9 @@ type Spec struct {
 	// Mounts are more read-only paths the steps need (a host sysroot
 	// outside /usr, say); the tree itself is always writable.
 	Mounts []sandbox.Mount
-	// Progress, if set, is told every 20 seconds what runs: the step,
-	// its elapsed time and the last line of its output.
+	// Progress, if set, is told when each step starts and every 20
+	// seconds what runs: the step, its elapsed time and the last line of
+	// its output; and, with an empty step, when the build ended.
 	Progress func(step string, elapsed time.Duration, last string)
 }
 
@@ -130,6 +131,9 @@ func (t *Tree) Checkout(ctx context.Context, mirror Syncer, sha string, spec Spe
 	deadline := start.Add(spec.Timeout)
 	if spec.Timeout <= 0 {
 		deadline = start.Add(6 * time.Hour)
+	}
+	if spec.Progress != nil {
+		defer spec.Progress("", 0, "") // the build ended
 	}
 	st := t.load()
 	specID := specHash(spec)
@@ -222,6 +226,7 @@ func (t *Tree) run(ctx context.Context, argv []string, spec Spec, log io.Writer,
 	start := time.Now()
 	done := make(chan struct{})
 	if spec.Progress != nil {
+		spec.Progress(step, 0, "")
 		go func() {
 			tick := time.NewTicker(progressEvery)
 			defer tick.Stop()

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -59,6 +60,7 @@ func TestTreeFollowsRevisions(t *testing.T) {
 	}
 	tree := &buildtree.Tree{Dir: filepath.Join(t.TempDir(), "tree")}
 	var progress []string
+	var mu sync.Mutex
 	spec := buildtree.Spec{
 		Name:        "proj armv8",
 		Configure:   [][]string{{tree.Src() + "/configure"}},
@@ -67,7 +69,11 @@ func TestTreeFollowsRevisions(t *testing.T) {
 		Env:         []string{"PATH=/usr/bin:/bin", "LC_ALL=C"},
 		Timeout:     time.Minute,
 		Sandbox:     sb,
-		Progress:    func(step string, _ time.Duration, last string) { progress = append(progress, step) },
+		Progress: func(step string, _ time.Duration, last string) {
+			mu.Lock()
+			progress = append(progress, step)
+			mu.Unlock()
+		},
 	}
 	ctx := context.Background()
 	build := func(sha string) *buildtree.Result {
@@ -129,5 +135,14 @@ func TestTreeFollowsRevisions(t *testing.T) {
 	if !r.OK || !r.Clean {
 		t.Fatalf("after an interrupted build: %+v, want a clean build", r)
 	}
-	_ = progress
+	// Each step was announced, and each build's end.
+	mu.Lock()
+	defer mu.Unlock()
+	joined := strings.Join(progress, "|")
+	if !strings.Contains(joined, "make prog") || !strings.Contains(joined, "/configure") || !strings.Contains(joined, "||") && progress[len(progress)-1] != "" {
+		t.Errorf("progress reports %q: want each step and an empty step at each build's end", progress)
+	}
+	if progress[len(progress)-1] != "" {
+		t.Errorf("the last progress report %q does not say the build ended", progress[len(progress)-1])
+	}
 }

@@ -212,9 +212,7 @@ func (m *Measurer) buildKernel(ctx context.Context, mirror *source.Mirror, repo 
 		Env:         kb.Env,
 		Timeout:     limit,
 		Sandbox:     m.Sandbox,
-		Progress: func(step string, elapsed time.Duration, last string) {
-			log.WithFields(logrus.Fields{"elapsed": elapsed.Round(time.Second), "last": last}).Info("kernel build: " + step)
-		},
+		Progress:    m.buildProgress(fmt.Sprintf("build kernel %s %s@%s", arch, repo.Name, c.SHA[:12])),
 	}
 	m.busy.begin()
 	res, err := tree.Checkout(ctx, mirror, c.SHA, spec)

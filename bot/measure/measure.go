@@ -78,6 +78,9 @@ type Measurer struct {
 	// binaries instead of booting and uploading again; Run cleans them
 	// up at its end.
 	kept map[string]executor.Executor
+	// activity is what a long build is doing (Activity).
+	activityMu sync.Mutex
+	activity   string
 }
 
 // Request is one change to measure.

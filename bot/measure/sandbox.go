@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"time"
+
+	"github.com/sirupsen/logrus"
 
 	"github.com/tcbot/tcbot/bot/config"
 	"github.com/tcbot/tcbot/bot/result"
@@ -101,4 +104,30 @@ func short(sha string) string {
 		return sha[:12]
 	}
 	return sha
+}
+
+// Activity is what the Measurer is doing now, for the dashboard: the step
+// of a long toolchain or kernel build, its elapsed time and the last line
+// of its log; "" when no such build runs.
+func (m *Measurer) Activity() string {
+	m.activityMu.Lock()
+	defer m.activityMu.Unlock()
+	return m.activity
+}
+
+// buildProgress reports a long build's progress (what is building) to the
+// log and to Activity; a call with an empty step says it ended.
+func (m *Measurer) buildProgress(what string) func(step string, elapsed time.Duration, last string) {
+	return func(step string, elapsed time.Duration, last string) {
+		m.activityMu.Lock()
+		if step == "" {
+			m.activity = ""
+		} else {
+			m.activity = fmt.Sprintf("%s: %s (%s): %s", what, step, elapsed.Round(time.Second), last)
+		}
+		m.activityMu.Unlock()
+		if step != "" && elapsed > 0 && m.Log != nil {
+			m.Log.WithFields(logrus.Fields{"elapsed": elapsed.Round(time.Second), "last": last}).Info(what + ": " + step)
+		}
+	}
 }

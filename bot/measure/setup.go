@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/sirupsen/logrus"
 
@@ -115,8 +114,7 @@ func New(ctx context.Context, cfg *config.Config, log logrus.FieldLogger, prog p
 	m.resolver.Sandbox = sb
 	rfs, rwhere, _, _ := Sources(cfg)
 	m.resolver.Env = toolchain.BuildEnv{Workdir: cfg.Workdir, Jobs: cfg.Jobs, Recipes: rfs, RecipesWhere: rwhere, Log: log,
-		Progress: func(what string, elapsed time.Duration, last string) {
-			m.Log.WithFields(logrus.Fields{"elapsed": elapsed.Round(time.Second), "last": last}).Info(what)
-		}}
+		Progress: m.buildProgress,
+	}
 	return m, nil
 }

@@ -92,6 +92,11 @@ func (s *Service) beat(ctx context.Context) error {
 	if err := store.Heartbeat(ctx, s.store.Q(), s.id, s.host, s.targetNames()); err != nil {
 		return err
 	}
+	if s.meas != nil {
+		if err := store.SetWorkerActivity(ctx, s.store.Q(), s.id, s.meas.Activity()); err != nil {
+			return err
+		}
+	}
 	n, err := s.rescueOrphans(ctx)
 	if err != nil {
 		return fmt.Errorf("rescue jobs of dead workers: %w", err)

@@ -182,8 +182,8 @@ var dashboardTmpl = template.Must(template.New("d").Funcs(template.FuncMap{"ago"
 {{range .Changes}}<tr><td><a href="changes/{{.ID}}">{{.ID}}</a></td><td>{{.Repo}}</td><td><code>{{printf "%.12s" .Head}}</code></td><td><code>{{printf "%.12s" .Base}}</code></td><td>{{.Origin}}</td><td>{{if .PR}}#{{.PR}}{{end}}</td><td>{{.State}}</td><td class="{{.Verdict}}">{{.Verdict}}</td><td>{{.Note}}</td><td>{{.CreatedAt.Format "2006-01-02 15:04:05"}}</td></tr>
 {{end}}</table>
 <h2>Workers</h2><p>Processes taking jobs, with the targets whose measurements they run.</p>
-<table><tr><th>worker</th><th>host</th><th>targets</th><th>last heartbeat</th></tr>
-{{range .Workers}}<tr><td>{{.ID}}</td><td>{{.Host}}</td><td>{{range $i, $t := .Targets}}{{if $i}}, {{end}}{{$t}}{{else}}none{{end}}</td><td class="{{if gt (ago .Heartbeat) $.DeadAfter}}silent{{end}}">{{printf "%.0f" (ago .Heartbeat)}} s ago</td></tr>
+<table><tr><th>worker</th><th>host</th><th>targets</th><th>last heartbeat</th><th>doing</th></tr>
+{{range .Workers}}<tr><td>{{.ID}}</td><td>{{.Host}}</td><td>{{range $i, $t := .Targets}}{{if $i}}, {{end}}{{$t}}{{else}}none{{end}}</td><td class="{{if gt (ago .Heartbeat) $.DeadAfter}}silent{{end}}">{{printf "%.0f" (ago .Heartbeat)}} s ago</td><td><code>{{.Activity}}</code></td></tr>
 {{end}}</table></body></html>
 `))
 

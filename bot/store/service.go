@@ -341,6 +341,15 @@ type Worker struct {
 	Targets   []string
 	Started   time.Time
 	Heartbeat time.Time
+	// Activity is what the worker is doing, as of its last heartbeat: a
+	// long build's step, elapsed time and last log line ("" when idle).
+	Activity string
+}
+
+// SetWorkerActivity records what a worker is doing (see Worker.Activity).
+func SetWorkerActivity(ctx context.Context, q Querier, id, activity string) error {
+	_, err := q.Exec(ctx, `UPDATE workers SET activity = ? WHERE id = ?`, activity, id)
+	return err
 }
 
 // Heartbeat records that a worker process is alive.
@@ -361,7 +370,7 @@ func RemoveWorker(ctx context.Context, q Querier, id string) error {
 // Workers lists the worker processes that ever sent a heartbeat and did
 // not stop cleanly, newest heartbeat first.
 func Workers(ctx context.Context, q Querier) ([]Worker, error) {
-	rows, err := q.Query(ctx, `SELECT id, host, targets, started_at, heartbeat_at FROM workers ORDER BY heartbeat_at DESC, id`)
+	rows, err := q.Query(ctx, `SELECT id, host, targets, started_at, heartbeat_at, activity FROM workers ORDER BY heartbeat_at DESC, id`)
 	if err != nil {
 		return nil, err
 	}
@@ -370,7 +379,7 @@ func Workers(ctx context.Context, q Querier) ([]Worker, error) {
 	for rows.Next() {
 		var w Worker
 		var targets, started, beat string
-		if err := rows.Scan(&w.ID, &w.Host, &targets, &started, &beat); err != nil {
+		if err := rows.Scan(&w.ID, &w.Host, &targets, &started, &beat, &w.Activity); err != nil {
 			return nil, err
 		}
 		if targets != "" {

@@ -168,6 +168,9 @@ var migrations = []string{
 		started_at   TEXT NOT NULL,
 		heartbeat_at TEXT NOT NULL
 	);`,
+	// 4: what a worker is doing (a long toolchain or kernel build's step,
+	// elapsed time and last line), for the dashboard.
+	`ALTER TABLE workers ADD COLUMN activity TEXT NOT NULL DEFAULT '';`,
 }
 
 // typed adapts a migration to a dialect.

@@ -143,9 +143,10 @@ type BuildEnv struct {
 	// Recipes holds toolchain/NAME.yaml; RecipesWhere names it.
 	Recipes      fs.FS
 	RecipesWhere string
-	// Progress is told what a long build is doing (step, elapsed, the
-	// last line of its log); may be nil.
-	Progress func(what string, elapsed time.Duration, last string)
+	// Progress returns the function a long build of what reports its
+	// progress to (step, elapsed, the last line of its log; an empty step
+	// when it ends); may be nil.
+	Progress func(what string) func(step string, elapsed time.Duration, last string)
 	Log      logrus.FieldLogger
 }
 

@@ -203,8 +203,7 @@ func buildRevision(ctx context.Context, r *toolchain.Resolver, src Syncer, req t
 		Sandbox:     r.Sandbox,
 	}
 	if env.Progress != nil {
-		what := fmt.Sprintf("build %s %s@%s", name, req.Repo.Name, short(req.SHA))
-		spec.Progress = func(step string, elapsed time.Duration, last string) { env.Progress(what+": "+step, elapsed, last) }
+		spec.Progress = env.Progress(fmt.Sprintf("build %s %s@%s", name, req.Repo.Name, short(req.SHA)))
 	}
 	if use != "overlay" {
 		// The install directory is the tree's; a new revision installs
@@ -519,4 +518,3 @@ func short(sha string) string {
 	}
 	return sha
 }
-
