@@ -70,6 +70,13 @@ func (w *pullWorker) Work(ctx context.Context, job *river.Job[PullArgs]) error {
 		return err
 	}
 	return s.store.Tx(ctx, func(tx store.Tx) error {
+		// The webhook and the reconcile pass can both see the same push:
+		// a head already being measured for this pull request is not
+		// measured twice.
+		inflight, err := store.ListChanges(ctx, tx, "repo = ? AND pr = ? AND head = ? AND state IN ('queued', 'running')", 1, a.Repo, a.Number, a.Head)
+		if err != nil || len(inflight) > 0 {
+			return err
+		}
 		return s.startChange(ctx, tx, &store.Change{Repo: a.Repo, Head: a.Head, Origin: "pr", PR: a.Number})
 	})
 }
@@ -370,7 +377,9 @@ func (s *Service) postPRReport(ctx context.Context, repo *config.Repo, c *store.
 	if err := report.Markdown(&md, *rep); err != nil {
 		return err
 	}
-	body := fmt.Sprintf("%s\n<!-- tcbot:state head=%s verdict=%s -->\n%s", reportMarker, c.Head, rep.Verdict, md.String())
+	// GitHub takes 65,536 characters: a longer report ends with a link to
+	// the whole one on the dashboard.
+	body := forge.CapBody(fmt.Sprintf("%s\n<!-- tcbot:state head=%s verdict=%s -->\n%s", reportMarker, c.Head, rep.Verdict, md.String()), s.changeURL(c.ID))
 	bad := func(v string) bool { return v == string(compare.Regression) || v == string(compare.Failed) }
 	id, old, found, err := s.gh.FindComment(ctx, gr, c.PR, reportMarker)
 	if err != nil {
@@ -508,7 +517,7 @@ func (s *Service) postSweepIssue(ctx context.Context, repo *config.Repo, c *stor
 			return err
 		}
 		title := fmt.Sprintf("tcbot: %s on %s %s (sweep %s)", rep.Verdict, repo.Name, branch, sweep)
-		_, _, err := s.gh.UpsertIssue(ctx, gr, marker, title, marker+"\n"+md.String())
+		_, _, err := s.gh.UpsertIssue(ctx, gr, marker, title, forge.CapBody(marker+"\n"+md.String(), s.changeURL(c.ID)))
 		return err
 	}
 	if rep.Verdict == compare.Error {

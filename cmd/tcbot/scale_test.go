@@ -151,15 +151,29 @@ targets:
 
 	// 2. SIGKILL a worker mid-job: the other worker serving the target
 	// finishes it, and one report is posted.
+	// Mallory has no write access: nothing of her pull request runs
+	// until Alice approves its head; then a rerun may run it again.
 	deliver("pull_request", pullOpened(10, shas[1], "mallory"))
-	id := gh.AddComment(repoName, 10, "alice", "/tcbot rerun armv8-qemu")
-	deliver("issue_comment", fmt.Sprintf(`{"action":"created","issue":{"number":10,"pull_request":{"url":"x"},"user":{"login":"mallory"}},
-		"comment":{"id":%d,"body":"/tcbot rerun armv8-qemu","user":{"login":"alice"}},"repository":{"full_name":"%s"},"sender":{"login":"alice"}}`, id, repoName))
+	comment := func(body string) {
+		t.Helper()
+		id := gh.AddComment(repoName, 10, "alice", body)
+		deliver("issue_comment", fmt.Sprintf(`{"action":"created","issue":{"number":10,"pull_request":{"url":"x"},"user":{"login":"mallory"}},
+		"comment":{"id":%d,"body":%q,"user":{"login":"alice"}},"repository":{"full_name":"%s"},"sender":{"login":"alice"}}`, id, body, repoName))
+	}
+	comment("/tcbot ok-to-test")
+	waitFor(t, "the approved head's report", 4*time.Minute, func() bool {
+		cs, _ := store.ListChanges(ctx, st.Q(), "pr = ? AND reported = 1", 10, 10)
+		return len(cs) == 1 && reports(10) == 1
+	})
+	comment("/tcbot rerun armv8-qemu")
 	var victim string
 	var change int64
 	waitFor(t, "the rerun to be measuring", 2*time.Minute, func() bool {
 		cs, _ := store.ListChanges(ctx, st.Q(), "pr = ?", 10, 10)
 		for _, c := range cs {
+			if !strings.HasPrefix(c.Note, "rerun") {
+				continue
+			}
 			cts, _ := store.ChangeTargets(ctx, st.Q(), c.ID)
 			for _, ct := range cts {
 				if ct.Target == "armv8-qemu" && ct.State == store.TargetRunning && ct.Worker != "" {
@@ -176,7 +190,10 @@ targets:
 	workers[victim].cmd.Wait()
 	killedAt := time.Now()
 	survivor := map[string]string{"w1": "w2", "w2": "w1"}[victim]
-	waitFor(t, "the rerun's report after the kill", 3*time.Minute, func() bool { return reports(10) == 1 })
+	waitFor(t, "the rerun's report after the kill", 3*time.Minute, func() bool {
+		c, err := store.GetChange(ctx, st.Q(), change)
+		return err == nil && c.State == store.ChangeDone && c.Reported
+	})
 	t.Logf("killed %s mid-job; %s finished it and the report came %s after the kill", victim, survivor, time.Since(killedAt).Round(100*time.Millisecond))
 	cts, err = store.ChangeTargets(ctx, st.Q(), change)
 	if err != nil || len(cts) != 1 || cts[0].State != store.TargetDone || cts[0].Worker != survivor {
