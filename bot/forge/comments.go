@@ -12,9 +12,10 @@ import (
 
 const perPage = 100 // GitHub's largest page
 
-// FindComment returns the newest comment on issue or pull request pr whose
-// body holds marker (the caller puts an HTML comment such as
-// "<!-- tcbot:report -->" in the bodies it posts). It reads every page.
+// FindComment returns the newest of tcbot's own comments (see Login) on
+// issue or pull request pr whose body holds marker (the caller puts an
+// HTML comment such as "<!-- tcbot:report -->" in the bodies it posts).
+// Anyone else's comment is ignored, marker or not. It reads every page.
 func (c *Client) FindComment(ctx context.Context, r Repo, pr int, marker string) (id int64, body string, found bool, err error) {
 	if marker == "" {
 		return 0, "", false, fmt.Errorf("find comment on %s#%d: empty marker", r, pr)
@@ -27,8 +28,13 @@ func (c *Client) FindComment(ctx context.Context, r Repo, pr int, marker string)
 	return id, body, found, nil
 }
 
-// findComment returns the newest comment whose body satisfies match.
+// findComment returns the newest of tcbot's own comments whose body
+// satisfies match.
 func (c *Client) findComment(ctx context.Context, r Repo, pr int, match func(string) bool) (id int64, body string, found bool, err error) {
+	self, err := c.Login(ctx)
+	if err != nil {
+		return 0, "", false, err
+	}
 	opts := &github.IssueListCommentsOptions{ListOptions: github.ListOptions{PerPage: perPage}}
 	for {
 		comments, resp, err := c.gh.Issues.ListComments(ctx, r.Owner, r.Name, pr, opts)
@@ -36,7 +42,7 @@ func (c *Client) findComment(ctx context.Context, r Repo, pr int, match func(str
 			return 0, "", false, err
 		}
 		for _, cm := range comments {
-			if match(cm.GetBody()) {
+			if mine(cm.GetUser().GetLogin(), self) && match(cm.GetBody()) {
 				id, body, found = cm.GetID(), cm.GetBody(), true
 			}
 		}
@@ -47,12 +53,14 @@ func (c *Client) findComment(ctx context.Context, r Repo, pr int, match func(str
 	}
 }
 
-// UpsertComment makes the newest comment holding marker on pr read body:
-// it edits that comment in place (not at all if it already reads body), or
-// creates one. Safe to repeat after any failure: it never posts twice.
+// UpsertComment makes tcbot's newest comment holding marker on pr read
+// body (cut to GitHub's limit by CapBody): it edits that comment in place
+// (not at all if it already reads body), or creates one. Safe to repeat
+// after any failure: it never posts twice.
 func (c *Client) UpsertComment(ctx context.Context, r Repo, pr int, marker, body string) (id int64, created bool, err error) {
+	body = CapBody(body, "")
 	if marker == "" || !strings.Contains(body, marker) {
-		return 0, false, fmt.Errorf("upsert comment on %s#%d: body does not hold marker %q, so it could not be found again", r, pr, marker)
+		return 0, false, fmt.Errorf("upsert comment on %s#%d: body does not hold marker %q (within GitHub's %d characters), so it could not be found again", r, pr, marker, MaxBody)
 	}
 	ctx = c.withBudget(ctx)
 	unlock, err := c.lockWrites(ctx, r)
@@ -91,10 +99,12 @@ func (c *Client) UpsertComment(ctx context.Context, r Repo, pr int, marker, body
 	return id, true, nil
 }
 
-// CreateComment posts a new comment on issue or pull request pr. After an
-// answer that leaves it unknown whether GitHub posted it (a 5xx, a broken
-// connection), it retries only if the newest comment is not already body.
+// CreateComment posts a new comment on issue or pull request pr (body cut
+// to GitHub's limit by CapBody). After an answer that leaves it unknown
+// whether GitHub posted it (a 5xx, a broken connection), it retries only if
+// tcbot's newest comment is not already body.
 func (c *Client) CreateComment(ctx context.Context, r Repo, pr int, body string) (int64, error) {
+	body = CapBody(body, "")
 	ctx = c.withBudget(ctx)
 	unlock, err := c.lockWrites(ctx, r)
 	if err != nil {
@@ -110,7 +120,7 @@ func (c *Client) CreateComment(ctx context.Context, r Repo, pr int, body string)
 	return id, nil
 }
 
-// newestCommentIs reports whether the newest comment on pr reads body.
+// newestCommentIs reports whether tcbot's newest comment on pr reads body.
 func (c *Client) newestCommentIs(ctx context.Context, r Repo, pr int, body string) (int64, bool, error) {
 	id, last, found, err := c.findComment(ctx, r, pr, func(string) bool { return true })
 	if err != nil || !found || last != body {
@@ -127,8 +137,11 @@ func (c *Client) createComment(ctx context.Context, r Repo, pr int, body string)
 	return cm.GetID(), nil
 }
 
-// EditComment replaces the body of comment id.
+// EditComment replaces the body of comment id (cut to GitHub's limit by
+// CapBody). Find the comment with FindComment: only tcbot's own are meant
+// to be edited, and GitHub lets a token with write access edit anyone's.
 func (c *Client) EditComment(ctx context.Context, r Repo, id int64, body string) error {
+	body = CapBody(body, "")
 	ctx = c.withBudget(ctx)
 	unlock, err := c.lockWrites(ctx, r)
 	if err != nil {

@@ -17,6 +17,13 @@
 //   - Writes to one repository are serialized within a Client (GitHub asks
 //     integrations to do so, and it keeps find-then-create atomic); reads
 //     run concurrently. A Client is safe for concurrent use.
+//   - Only what tcbot wrote is tcbot's: lookups by marker (FindComment,
+//     UpsertComment, UpsertIssue, CloseIssue, and the look before posting
+//     again) consider only comments and issues whose author is the token's
+//     own login (see Login), so anyone else's text holding a marker is never
+//     taken for tcbot's, edited or closed.
+//   - Every body sent fits GitHub's limit of MaxBody characters: a longer
+//     one is cut (see CapBody) rather than refused.
 //   - The token goes into the Authorization header and nowhere else: not into
 //     errors, not into logs.
 //   - Every HTTP call is counted in tcbot_github_calls_total{method,status}.
@@ -85,6 +92,11 @@ type Client struct {
 
 	writeMu sync.Mutex
 	writes  map[string]chan struct{} // per lower-cased owner/name: a one-slot semaphore
+
+	graphqlPath string        // GraphQL's endpoint, relative to the REST base URL
+	asking      chan struct{} // one-slot: one Login asks GitHub at a time
+	loginMu     sync.Mutex
+	login       string // the token's login, once known
 }
 
 // New returns a Client for o.
@@ -135,6 +147,13 @@ func New(o Options) (*Client, error) {
 		permTTL: o.PermissionTTL,
 		perms:   map[string]permEntry{},
 		writes:  map[string]chan struct{}{},
+		asking:  make(chan struct{}, 1),
+		// https://api.github.com/graphql; https://HOST/api/graphql on GitHub
+		// Enterprise Server, whose REST API is at https://HOST/api/v3/.
+		graphqlPath: "graphql",
+	}
+	if strings.HasSuffix(base.Path, "/api/v3/") {
+		c.graphqlPath = "../graphql"
 	}
 	retry := &retryTransport{
 		base:    o.HTTPTransport,

@@ -360,10 +360,11 @@ func TestCallsAreCounted(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// GET: the pull request, GET /user (tcbot's login, asked once) and the comments.
 	want := `
 # HELP tcbot_github_calls_total GitHub API calls by HTTP method and final status code after retries ("error" when no answer arrived).
 # TYPE tcbot_github_calls_total counter
-tcbot_github_calls_total{method="GET",status="200"} 2
+tcbot_github_calls_total{method="GET",status="200"} 3
 tcbot_github_calls_total{method="GET",status="404"} 1
 tcbot_github_calls_total{method="POST",status="201"} 2
 `

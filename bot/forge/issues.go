@@ -10,12 +10,17 @@ import (
 )
 
 // IssueLabel labels the issues tcbot opens; UpsertIssue and CloseIssue look
-// only among open issues with it.
+// only among open issues with it that tcbot opened (see Login).
 const IssueLabel = "tcbot"
 
-// openIssues returns the open issues labelled IssueLabel whose body holds
-// marker, oldest first. Pull requests, which GitHub lists as issues too, are skipped.
+// openIssues returns the open issues labelled IssueLabel that tcbot opened
+// and whose body holds marker, oldest first. Pull requests, which GitHub
+// lists as issues too, are skipped, and so is anyone else's issue.
 func (c *Client) openIssues(ctx context.Context, r Repo, marker string) ([]*github.Issue, error) {
+	self, err := c.Login(ctx)
+	if err != nil {
+		return nil, err
+	}
 	opts := &github.IssueListByRepoOptions{
 		State:       "open",
 		Labels:      []string{IssueLabel},
@@ -30,7 +35,7 @@ func (c *Client) openIssues(ctx context.Context, r Repo, marker string) ([]*gith
 			return nil, err
 		}
 		for _, is := range page {
-			if !is.IsPullRequest() && strings.Contains(is.GetBody(), marker) {
+			if !is.IsPullRequest() && mine(is.GetUser().GetLogin(), self) && strings.Contains(is.GetBody(), marker) {
 				found = append(found, is)
 			}
 		}
@@ -43,11 +48,13 @@ func (c *Client) openIssues(ctx context.Context, r Repo, marker string) ([]*gith
 }
 
 // UpsertIssue makes the open tcbot issue whose body holds marker read
-// title and body: it edits the oldest such issue (not at all if it already
-// reads so), or opens one labelled IssueLabel. Safe to repeat after any failure.
+// title and body (cut to GitHub's limits, the body by CapBody): it edits
+// the oldest such issue (not at all if it already reads so), or opens one
+// labelled IssueLabel. Safe to repeat after any failure.
 func (c *Client) UpsertIssue(ctx context.Context, r Repo, marker, title, body string) (number int, created bool, err error) {
+	title, body = truncate(title, maxTitle), CapBody(body, "")
 	if marker == "" || !strings.Contains(body, marker) {
-		return 0, false, fmt.Errorf("upsert issue on %s: body does not hold marker %q, so it could not be found again", r, marker)
+		return 0, false, fmt.Errorf("upsert issue on %s: body does not hold marker %q (within GitHub's %d characters), so it could not be found again", r, marker, MaxBody)
 	}
 	ctx = c.withBudget(ctx)
 	unlock, err := c.lockWrites(ctx, r)
@@ -92,13 +99,14 @@ func (c *Client) UpsertIssue(ctx context.Context, r Repo, marker, title, body st
 }
 
 // CloseIssue closes every open tcbot issue whose body holds marker, first
-// commenting comment on it (unless comment is empty or is already its
-// newest comment, as after an interrupted earlier call). With no such issue
-// open it does nothing and reports closed false.
+// commenting comment on it (unless comment is empty or is already tcbot's
+// newest comment there, as after an interrupted earlier call). With no such
+// issue open it does nothing and reports closed false.
 func (c *Client) CloseIssue(ctx context.Context, r Repo, marker, comment string) (closed bool, err error) {
 	if marker == "" {
 		return false, fmt.Errorf("close issue on %s: empty marker", r)
 	}
+	comment = CapBody(comment, "")
 	ctx = c.withBudget(ctx)
 	unlock, err := c.lockWrites(ctx, r)
 	if err != nil {

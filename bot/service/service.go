@@ -47,7 +47,10 @@ import (
 )
 
 // Forge is what the service needs of GitHub (bot/forge implements it).
+// Lookups by marker find only comments and issues the token's own login
+// wrote (Login), so anyone's look-alike is left alone.
 type Forge interface {
+	Login(ctx context.Context) (string, error)
 	FindComment(ctx context.Context, r forge.Repo, pr int, marker string) (int64, string, bool, error)
 	UpsertComment(ctx context.Context, r forge.Repo, pr int, marker, body string) (int64, bool, error)
 	CreateComment(ctx context.Context, r forge.Repo, pr int, body string) (int64, error)
@@ -127,6 +130,15 @@ func New(ctx context.Context, o Options) (*Service, error) {
 	}
 	if o.Registry == nil {
 		o.Registry = prometheus.NewRegistry()
+	}
+	if o.Forge != nil && !o.WorkerOnly {
+		// tcbot edits and closes only what it wrote itself: it must know
+		// who it is on GitHub before it looks for anything.
+		login, err := o.Forge.Login(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("%s: GitHub mode needs to know who tcbot is on GitHub (check the token and that GitHub is reachable): %w", o.Config.Path, err)
+		}
+		o.Log.WithField("login", login).Info("GitHub: tcbot acts as " + login)
 	}
 	s := &Service{
 		cfg: o.Config, store: o.Measurer.Store, meas: o.Measurer, gh: o.Forge, secret: o.Secret,

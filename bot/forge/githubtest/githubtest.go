@@ -7,6 +7,11 @@
 // It serves the endpoints tcbot's forge package uses; any other request gets
 // GitHub's 404 and is recorded (see Unhandled), so a test notices a call the
 // stand-in does not know. A Server is safe for concurrent use.
+//
+// Like GitHub, it knows who is calling: each token belongs to a user (see
+// AddToken), GET /user names them, what they create is theirs, and what
+// they may change depends on whose it is and on their role in the
+// repository. A body over GitHub's 65,536 characters is refused.
 package githubtest
 
 import (
@@ -27,9 +32,16 @@ import (
 	"github.com/tcbot/tcbot/bot/forge"
 )
 
-// BotLogin is the login of whoever holds the server's token: comments,
-// issues and reactions made through the API are theirs.
+// BotLogin is the login of whoever holds the token given to New: comments,
+// issues and reactions made through the API with it are theirs. Unless
+// SetPermission says otherwise, BotLogin has write access to every
+// repository, as an App installed with issues and pull requests write
+// permission has.
 const BotLogin = "tcbot[bot]"
+
+// MaxBody is the longest comment or issue body GitHub accepts, in
+// characters (Unicode code points).
+const MaxBody = 65536
 
 // Comment is an issue or pull request comment.
 type Comment struct {
@@ -46,6 +58,7 @@ type Status struct{ Context, State, Description, TargetURL string }
 type Issue struct {
 	Number             int
 	Title, Body, State string
+	Author             string
 	Labels             []string
 	Comments           []string
 }
@@ -60,11 +73,11 @@ type Call struct {
 // Server is the stand-in. Repository names are compared case-insensitively,
 // as GitHub does; any repository exists.
 type Server struct {
-	t     testing.TB
-	srv   *httptest.Server
-	token string
+	t   testing.TB
+	srv *httptest.Server
 
 	mu       sync.Mutex
+	tokens   map[string]caller // by token
 	repos    map[string]*repo
 	nextID   int64
 	faults   []*fault
@@ -92,9 +105,17 @@ type pull struct {
 
 type issue struct {
 	Issue
-	Author  string
 	Created time.Time
 	Updated time.Time
+}
+
+// caller is who holds a token.
+type caller struct {
+	login string
+	// app: an App installation token, which GET /user refuses ("Resource
+	// not accessible by integration") while GraphQL's viewer names the
+	// App's bot user.
+	app bool
 }
 
 type reaction struct {
@@ -118,19 +139,47 @@ type barrier struct {
 	all            chan struct{}
 }
 
-// New starts a stand-in that accepts token; t.Cleanup closes it.
+// New starts a stand-in that accepts token, BotLogin's; t.Cleanup closes it.
 func New(t testing.TB, token string) *Server {
 	s := &Server{
 		t:        t,
-		token:    token,
+		tokens:   map[string]caller{},
 		repos:    map[string]*repo{},
 		nextID:   1000,
 		inflight: map[string]int{},
 		maxWrite: map[string]int{},
 	}
+	if token != "" {
+		s.tokens[token] = caller{login: BotLogin}
+	}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	t.Cleanup(s.srv.Close)
 	return s
+}
+
+// AddToken makes the server accept token as user login's personal access
+// token: what a test posts with it (a hostile user's comment, say) is
+// login's, and login's rights are what SetPermission gave them (none by
+// default: they may change only what they wrote).
+func (s *Server) AddToken(token, login string) {
+	s.addToken(token, caller{login: login})
+}
+
+// AddAppToken makes the server accept token as a GitHub App installation
+// token whose bot user is login (such as "my-app[bot]"): GET /user refuses
+// it with 403, as GitHub does, and GraphQL's viewer names login.
+func (s *Server) AddAppToken(token, login string) {
+	s.addToken(token, caller{login: login, app: true})
+}
+
+func (s *Server) addToken(token string, c caller) {
+	s.t.Helper()
+	if token == "" || c.login == "" {
+		s.t.Fatalf("githubtest: a token needs a value and a login")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tokens[token] = c
 }
 
 // URL is the API base URL to give forge.Options.APIURL, with a trailing slash.
@@ -156,7 +205,8 @@ func (s *Server) repo(name string) *repo {
 var roles = []string{"admin", "maintain", "write", "triage", "read", "none"}
 
 // SetPermission gives user role perm on repo: admin, maintain, write,
-// triage, read or none. Users never given one are unknown to GitHub (404).
+// triage, read or none. Users never given one are unknown to GitHub (404),
+// except BotLogin, who has write.
 func (s *Server) SetPermission(repo, user, perm string) {
 	s.t.Helper()
 	if !slices.Contains(roles, perm) {
@@ -208,11 +258,47 @@ func (s *Server) SetPullHead(repo string, number int, sha string) {
 }
 
 // AddComment adds a comment by user (a human, say) on issue or pull
-// request number and returns its ID.
+// request number and returns its ID. Unlike the API it checks nothing.
 func (s *Server) AddComment(repo string, number int, user, body string) int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.addComment(s.repo(repo), number, user, body).ID
+}
+
+// AddIssue adds an open issue by user with labels (as if a maintainer had
+// labelled it) and returns its number. Unlike the API it checks nothing.
+func (s *Server) AddIssue(repo, user, title, body string, labels ...string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.repo(repo)
+	n := r.nextNumber()
+	t := now()
+	r.issues[n] = &issue{Issue: Issue{Number: n, Title: title, Body: body, State: "open", Author: user, Labels: labels}, Created: t, Updated: t}
+	return n
+}
+
+// nextNumber is the number of the next issue or pull request.
+func (r *repo) nextNumber() int {
+	n := 1
+	for k := range r.issues {
+		n = max(n, k+1)
+	}
+	for k := range r.pulls {
+		n = max(n, k+1)
+	}
+	return n
+}
+
+// role is user's role on the repository: what SetPermission gave them,
+// write for BotLogin by default, or "" for a user GitHub does not know.
+func (r *repo) role(user string) string {
+	if role, ok := r.perms[strings.ToLower(user)]; ok {
+		return role
+	}
+	if strings.EqualFold(user, BotLogin) {
+		return "write"
+	}
+	return ""
 }
 
 func (s *Server) addComment(r *repo, number int, user, body string) *Comment {
@@ -392,7 +478,8 @@ type reply struct {
 }
 
 func (s *Server) answer(req *http.Request) reply {
-	if !s.authorized(req) {
+	who, ok := s.authorized(req)
+	if !ok {
 		return reply{status: http.StatusUnauthorized, body: ghError("Bad credentials")}
 	}
 	if !s.await(req) {
@@ -416,9 +503,11 @@ func (s *Server) answer(req *http.Request) reply {
 			return reply{status: http.StatusBadRequest, body: ghError("Problems parsing JSON")}
 		}
 	}
-	q := &request{req: req, params: params, body: body, header: http.Header{}}
+	q := &request{req: req, params: params, body: body, header: http.Header{}, caller: who}
 	s.mu.Lock()
-	q.repo = s.repo(params["owner"] + "/" + params["repo"])
+	if params["owner"] != "" {
+		q.repo = s.repo(params["owner"] + "/" + params["repo"])
+	}
 	status, out := h(s, q)
 	s.mu.Unlock()
 	if f != nil { // applied, but the client hears of a failure
@@ -427,10 +516,16 @@ func (s *Server) answer(req *http.Request) reply {
 	return reply{status: status, header: q.header, body: out}
 }
 
-func (s *Server) authorized(req *http.Request) bool {
+// authorized returns who holds the request's token.
+func (s *Server) authorized(req *http.Request) (caller, bool) {
 	scheme, tok, ok := strings.Cut(req.Header.Get("Authorization"), " ")
-	return ok && s.token != "" && tok == s.token &&
-		(strings.EqualFold(scheme, "Bearer") || strings.EqualFold(scheme, "token"))
+	if !ok || tok == "" || !(strings.EqualFold(scheme, "Bearer") || strings.EqualFold(scheme, "token")) {
+		return caller{}, false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.tokens[tok]
+	return c, ok
 }
 
 func matches(method, prefix string, req *http.Request) bool {

@@ -344,7 +344,7 @@ func TestPullsAndIssues(t *testing.T) {
 	if _, _, err := c.Issues.CreateComment(ctx, "acme", "gcc", 3, &github.IssueComment{Body: github.String("closing")}); err != nil {
 		t.Fatal(err)
 	}
-	want := []githubtest.Issue{{Number: 3, Title: "Regression", Body: "b", State: "closed", Labels: []string{"tcbot"}, Comments: []string{"closing"}}}
+	want := []githubtest.Issue{{Number: 3, Title: "Regression", Body: "b", State: "closed", Author: githubtest.BotLogin, Labels: []string{"tcbot"}, Comments: []string{"closing"}}}
 	if got := s.Issues("acme/gcc"); fmt.Sprintf("%+v", got) != fmt.Sprintf("%+v", want) {
 		t.Errorf("Issues = %+v, want %+v", got, want)
 	}

@@ -16,8 +16,9 @@ type request struct {
 	req    *http.Request
 	params map[string]string
 	body   map[string]any
-	repo   *repo
+	repo   *repo // nil outside /repos/{owner}/{repo}
 	header http.Header
+	caller caller // who holds the token
 }
 
 type handler func(s *Server, q *request) (status int, body any)
@@ -27,6 +28,8 @@ var endpoints = []struct {
 	method, pattern string
 	h               handler
 }{
+	{"GET", "/user", getUser},
+	{"POST", "/graphql", graphql},
 	{"GET", "/repos/:owner/:repo/issues/comments/:id", getComment},
 	{"PATCH", "/repos/:owner/:repo/issues/comments/:id", editComment},
 	{"POST", "/repos/:owner/:repo/issues/comments/:id/reactions", createReaction},
@@ -115,6 +118,61 @@ func userJSON(login string) map[string]any {
 	return map[string]any{"login": login, "id": id, "type": typ, "html_url": "https://github.com/" + login}
 }
 
+// --- who is calling, and what they may do ---
+
+func getUser(s *Server, q *request) (int, any) {
+	if q.caller.app {
+		return http.StatusForbidden, map[string]any{
+			"message":           "Resource not accessible by integration",
+			"documentation_url": "https://docs.github.com/rest/users/users#get-the-authenticated-user",
+		}
+	}
+	return http.StatusOK, userJSON(q.caller.login)
+}
+
+// graphql answers the one query the stand-in knows, { viewer { login } },
+// which GitHub answers for App installation tokens too.
+func graphql(s *Server, q *request) (int, any) {
+	query, _ := q.str("query")
+	if f := strings.Fields(strings.NewReplacer("{", " { ", "}", " } ").Replace(query)); !slices.Contains(f, "viewer") || !slices.Contains(f, "login") || len(f) > 8 {
+		return http.StatusOK, map[string]any{"errors": []any{map[string]any{"message": "githubtest: only { viewer { login } } is served, not " + query}}}
+	}
+	return http.StatusOK, map[string]any{"data": map[string]any{"viewer": map[string]any{"login": q.caller.login}}}
+}
+
+var rank = map[string]int{"read": 1, "triage": 2, "write": 3, "maintain": 4, "admin": 5}
+
+// may reports whether the caller may change something author wrote: its
+// author may, and so may anyone with role least or more on the repository.
+func (q *request) may(author, least string) bool {
+	return strings.EqualFold(author, q.caller.login) || q.atLeast(least)
+}
+
+func (q *request) atLeast(role string) bool {
+	return rank[q.repo.role(q.caller.login)] >= rank[role]
+}
+
+// forbidden is GitHub's answer to a token without rights on a resource.
+func (q *request) forbidden() (int, any) {
+	msg := "Resource not accessible by personal access token"
+	if q.caller.app {
+		msg = "Resource not accessible by integration"
+	}
+	return http.StatusForbidden, map[string]any{"message": msg, "documentation_url": "https://docs.github.com/rest"}
+}
+
+// tooLong is GitHub's answer to a field over its limit in characters.
+func tooLong(resource, field string, limit int) (int, any) {
+	return http.StatusUnprocessableEntity, map[string]any{
+		"message": "Validation Failed",
+		"errors": []any{map[string]any{"resource": resource, "field": field, "code": "custom",
+			"message": fmt.Sprintf("%s is too long (maximum is %d characters)", field, limit)}},
+		"documentation_url": "https://docs.github.com/rest",
+	}
+}
+
+const maxTitle = 256
+
 // --- comments ---
 
 func (q *request) commentJSON(number int, c *Comment) map[string]any {
@@ -171,7 +229,10 @@ func createComment(s *Server, q *request) (int, any) {
 	if !ok || body == "" {
 		return invalid("IssueComment", "body", "missing_field")
 	}
-	c := s.addComment(q.repo, int(n), BotLogin, body)
+	if utf8.RuneCountInString(body) > MaxBody {
+		return tooLong("IssueComment", "body", MaxBody)
+	}
+	c := s.addComment(q.repo, int(n), q.caller.login, body)
 	if is, ok := q.repo.issues[int(n)]; ok {
 		is.Updated = c.Created
 	}
@@ -199,9 +260,15 @@ func editComment(s *Server, q *request) (int, any) {
 	if c == nil {
 		return notFound()
 	}
+	if !q.may(c.User, "write") {
+		return q.forbidden()
+	}
 	body, ok := q.str("body")
 	if !ok || body == "" {
 		return invalid("IssueComment", "body", "missing_field")
+	}
+	if utf8.RuneCountInString(body) > MaxBody {
+		return tooLong("IssueComment", "body", MaxBody)
 	}
 	c.Body, c.Updated, c.Edits = body, now(), c.Edits+1
 	return http.StatusOK, q.commentJSON(n, c)
@@ -235,12 +302,12 @@ func createReaction(s *Server, q *request) (int, any) {
 		return map[string]any{"id": r.id, "node_id": fmt.Sprintf("REA_%d", r.id), "user": userJSON(r.user), "content": r.content}
 	}
 	for _, r := range q.repo.reacts[id] {
-		if r.user == BotLogin && r.content == content {
+		if r.user == q.caller.login && r.content == content {
 			return http.StatusOK, reactionJSON(r) // GitHub answers 200 with the existing reaction
 		}
 	}
 	s.nextID++
-	r := reaction{id: s.nextID, content: content, user: BotLogin}
+	r := reaction{id: s.nextID, content: content, user: q.caller.login}
 	q.repo.reacts[id] = append(q.repo.reacts[id], r)
 	return http.StatusCreated, reactionJSON(r)
 }
@@ -272,7 +339,7 @@ func createStatus(s *Server, q *request) (int, any) {
 	t := stamp(now())
 	return http.StatusCreated, map[string]any{
 		"id": s.nextID, "url": q.api("/statuses/%s", sha), "state": st.State, "description": st.Description,
-		"target_url": st.TargetURL, "context": st.Context, "created_at": t, "updated_at": t, "creator": userJSON(BotLogin),
+		"target_url": st.TargetURL, "context": st.Context, "created_at": t, "updated_at": t, "creator": userJSON(q.caller.login),
 	}
 }
 
@@ -280,8 +347,8 @@ func createStatus(s *Server, q *request) (int, any) {
 
 func getPermission(s *Server, q *request) (int, any) {
 	user := q.params["user"]
-	role, ok := q.repo.perms[strings.ToLower(user)]
-	if !ok {
+	role := q.repo.role(user)
+	if role == "" {
 		return notFound()
 	}
 	// "permission" is the legacy level: maintain reads as write, triage as read.
@@ -392,7 +459,7 @@ func (q *request) issueJSON(is *issue) map[string]any {
 
 // pullAsIssue is a pull request as the issues endpoints list it.
 func (q *request) pullAsIssue(p *pull) map[string]any {
-	out := q.issueJSON(&issue{Issue: Issue{Number: p.Number, Title: p.Title, State: p.State}, Author: p.Author, Created: p.Created, Updated: p.Created})
+	out := q.issueJSON(&issue{Issue: Issue{Number: p.Number, Title: p.Title, State: p.State, Author: p.Author}, Created: p.Created, Updated: p.Created})
 	out["pull_request"] = map[string]any{"url": q.api("/pulls/%d", p.Number), "html_url": q.web("/pull/%d", p.Number)}
 	return out
 }
@@ -461,22 +528,25 @@ func createIssue(s *Server, q *request) (int, any) {
 	if title == "" {
 		return invalid("Issue", "title", "missing_field")
 	}
+	if utf8.RuneCountInString(title) > maxTitle {
+		return tooLong("Issue", "title", maxTitle)
+	}
 	body, _ := q.str("body")
+	if utf8.RuneCountInString(body) > MaxBody {
+		return tooLong("Issue", "body", MaxBody)
+	}
 	var labels []string
 	if v, ok := q.body["labels"]; ok {
 		if labels, ok = stringList(v); !ok {
 			return invalid("Issue", "labels", "invalid")
 		}
 	}
-	n := 1
-	for k := range q.repo.issues {
-		n = max(n, k+1)
+	if !q.atLeast("write") {
+		labels = nil // GitHub silently drops labels set without push access
 	}
-	for k := range q.repo.pulls {
-		n = max(n, k+1)
-	}
+	n := q.repo.nextNumber()
 	t := now()
-	is := &issue{Issue: Issue{Number: n, Title: title, Body: body, State: "open", Labels: labels}, Author: BotLogin, Created: t, Updated: t}
+	is := &issue{Issue: Issue{Number: n, Title: title, Body: body, State: "open", Labels: labels, Author: q.caller.login}, Created: t, Updated: t}
 	q.repo.issues[n] = is
 	return http.StatusCreated, q.issueJSON(is)
 }
@@ -501,25 +571,46 @@ func editIssue(s *Server, q *request) (int, any) {
 	if !ok || is == nil {
 		return notFound()
 	}
+	// Title and body: the author or a writer; state: the author or a
+	// triager; labels: a triager. Nothing is applied unless all is allowed.
+	_, title := q.body["title"]
+	_, body := q.body["body"]
+	_, state := q.body["state"]
+	_, labels := q.body["labels"]
+	if (title || body) && !q.may(is.Author, "write") || state && !q.may(is.Author, "triage") || labels && !q.atLeast("triage") {
+		return q.forbidden()
+	}
 	if v, ok := q.str("title"); ok {
 		if v == "" {
 			return invalid("Issue", "title", "missing_field")
 		}
+		if utf8.RuneCountInString(v) > maxTitle {
+			return tooLong("Issue", "title", maxTitle)
+		}
+	}
+	if v, ok := q.str("body"); ok && utf8.RuneCountInString(v) > MaxBody {
+		return tooLong("Issue", "body", MaxBody)
+	}
+	if v, ok := q.str("state"); ok && v != "open" && v != "closed" {
+		return invalid("Issue", "state", "invalid")
+	}
+	var newLabels []string
+	if v, ok := q.body["labels"]; ok {
+		if newLabels, ok = stringList(v); !ok {
+			return invalid("Issue", "labels", "invalid")
+		}
+	}
+	if v, ok := q.str("title"); ok {
 		is.Title = v
 	}
 	if v, ok := q.str("body"); ok {
 		is.Body = v
 	}
 	if v, ok := q.str("state"); ok {
-		if v != "open" && v != "closed" {
-			return invalid("Issue", "state", "invalid")
-		}
 		is.State = v
 	}
-	if v, ok := q.body["labels"]; ok {
-		if is.Labels, ok = stringList(v); !ok {
-			return invalid("Issue", "labels", "invalid")
-		}
+	if labels {
+		is.Labels = newLabels
 	}
 	is.Updated = now()
 	return http.StatusOK, q.issueJSON(is)
