@@ -40,6 +40,12 @@ type Toolchain struct {
 	// Outputs name, for overlay, the files the driver finds through -B
 	// (as, ld, cc1) and where the build leaves them.
 	Outputs map[string]string `yaml:"outputs"`
+	// CFlags are added to the benchmarks' compiler flags with this
+	// toolchain (not part of its identity): for an overlay cc1, the host
+	// compiler's own header directories ({host_include},
+	// {host_include_fixed}), which an upstream cc1 does not look for
+	// where Debian keeps them.
+	CFlags []string `yaml:"cflags"`
 	// VersionFile holds the component's version in the source tree
 	// (gcc/BASE-VER): overlay is refused when it differs from the host
 	// compiler's.
@@ -73,7 +79,7 @@ var Uses = map[string]string{
 }
 
 var toolchainVars = map[string]bool{"src": true, "build": true, "install": true, "triplet": true, "jobs": true,
-	"host_cc": true, "host_configure": true, "host_arch_options": true}
+	"host_cc": true, "host_configure": true, "host_arch_options": true, "host_include": true, "host_include_fixed": true}
 
 // LoadToolchain reads toolchain recipe name from fsys (toolchain/NAME.yaml)
 // or, when name ends in .yaml, the file of that name.
@@ -145,6 +151,9 @@ func ParseToolchain(where string, data []byte) (*Toolchain, error) {
 		return nil, err
 	}
 	if err := check("build", t.Build); err != nil {
+		return nil, err
+	}
+	if err := check("cflags", [][]string{append([]string{"cc"}, t.CFlags...)}); err != nil {
 		return nil, err
 	}
 	if t.Full != nil {

@@ -147,14 +147,21 @@ func (kind) Resolve(ctx context.Context, r *toolchain.Resolver, req toolchain.Re
 			Desc: fmt.Sprintf("%s with %s %s from %s@%s (overlay), %s", hostVersion, rec.Component, strings.Join(files, ", "), repo.Name, short(req.SHA), cflags)})
 		if err == nil {
 			t.PathFlags = []string{"-B" + filepath.Join(cache, "bin") + "/"}
+			if len(rec.CFlags) > 0 {
+				var inc, fixed string
+				if inc, err = hostFile(ctx, r, hostCC, "include"); err == nil {
+					fixed, err = hostFile(ctx, r, hostCC, "include-fixed")
+				}
+				t.PathFlags = append(t.PathFlags, recipe.Expand(rec.CFlags, map[string][]string{"host_include": {inc}, "host_include_fixed": {fixed}, "triplet": {triplet}})...)
+			}
 		}
 	case "sysroot":
 		t, err = r.FromEntry(ctx, req, toolchain.Entry{CC: hostCC, CFlags: cflags}, toolchain.Identity{Salt: salt,
 			Desc: fmt.Sprintf("%s with %s from %s@%s (static, private sysroot), %s", hostVersion, rec.Component, repo.Name, short(req.SHA), cflags)})
 		if err == nil {
-			var inc []byte
-			inc, err = r.Sandbox.Output(ctx, 30*time.Second, []string{hostCC, "-print-file-name=include"}, []string{"PATH=/usr/bin:/bin", "LC_ALL=C"}, "", nil)
-			t.PathFlags = sysrootFlags(filepath.Join(cache, "install"), strings.TrimSpace(string(inc)), triplet)
+			var inc string
+			inc, err = hostFile(ctx, r, hostCC, "include")
+			t.PathFlags = sysrootFlags(filepath.Join(cache, "install"), inc, triplet)
 		}
 	default: // full
 		var extra []string
@@ -382,6 +389,20 @@ func shellWords(s string) []string {
 		out = append(out, cur.String())
 	}
 	return out
+}
+
+// hostFile is where the host compiler keeps one of its own files
+// (-print-file-name): its header directories.
+func hostFile(ctx context.Context, r *toolchain.Resolver, hostCC, name string) (string, error) {
+	out, err := r.Sandbox.Output(ctx, 30*time.Second, []string{hostCC, "-print-file-name=" + name}, []string{"PATH=/usr/bin:/bin", "LC_ALL=C"}, "", nil)
+	if err != nil {
+		return "", err
+	}
+	p := strings.TrimSpace(string(out))
+	if !filepath.IsAbs(p) {
+		return "", fmt.Errorf("%s -print-file-name=%s: %q is not a path", hostCC, name, p)
+	}
+	return p, nil
 }
 
 // sysrootFlags build the benchmarks against the C library installed in dir
