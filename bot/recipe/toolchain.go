@@ -42,9 +42,8 @@ type Toolchain struct {
 	Outputs map[string]string `yaml:"outputs"`
 	// CFlags are added to the benchmarks' compiler flags with this
 	// toolchain (not part of its identity): for an overlay cc1, the host
-	// compiler's own header directories ({host_include},
-	// {host_include_fixed}), which an upstream cc1 does not look for
-	// where Debian keeps them.
+	// compiler's own header directory ({host_include}), which an
+	// upstream cc1 does not look for where Debian keeps it.
 	CFlags []string `yaml:"cflags"`
 	// VersionFile holds the component's version in the source tree
 	// (gcc/BASE-VER): overlay is refused when it differs from the host
@@ -79,7 +78,7 @@ var Uses = map[string]string{
 }
 
 var toolchainVars = map[string]bool{"src": true, "build": true, "install": true, "triplet": true, "jobs": true,
-	"host_cc": true, "host_configure": true, "host_arch_options": true, "host_include": true, "host_include_fixed": true}
+	"host_cc": true, "host_configure": true, "host_arch_options": true, "host_include": true}
 
 // LoadToolchain reads toolchain recipe name from fsys (toolchain/NAME.yaml)
 // or, when name ends in .yaml, the file of that name.

@@ -148,11 +148,9 @@ func (kind) Resolve(ctx context.Context, r *toolchain.Resolver, req toolchain.Re
 		if err == nil {
 			t.PathFlags = []string{"-B" + filepath.Join(cache, "bin") + "/"}
 			if len(rec.CFlags) > 0 {
-				var inc, fixed string
-				if inc, err = hostFile(ctx, r, hostCC, "include"); err == nil {
-					fixed, err = hostFile(ctx, r, hostCC, "include-fixed")
-				}
-				t.PathFlags = append(t.PathFlags, recipe.Expand(rec.CFlags, map[string][]string{"host_include": {inc}, "host_include_fixed": {fixed}, "triplet": {triplet}})...)
+				var inc string
+				inc, err = hostFile(ctx, r, hostCC, "include")
+				t.PathFlags = append(t.PathFlags, recipe.Expand(rec.CFlags, map[string][]string{"host_include": {inc}, "triplet": {triplet}})...)
 			}
 		}
 	case "sysroot":
