@@ -133,7 +133,7 @@ func (kind) Resolve(ctx context.Context, r *toolchain.Resolver, req toolchain.Re
 	}
 	sort.Strings(files)
 	h := sha256.New()
-	fmt.Fprintf(h, "recipe %s use %s host %s\n", rec.Name, use, hostHash)
+	fmt.Fprintf(h, "recipe %s use %s host %s cflags %q\n", rec.Name, use, hostHash, rec.CFlags)
 	for _, f := range files {
 		fmt.Fprintf(h, "%s %s\n", f, m.Files[f])
 	}
