@@ -143,8 +143,25 @@ func Run(ctx context.Context, o Options) (ok bool, err error) {
 	if err != nil {
 		return false, err
 	}
+	return measureCases(ctx, o, "toolchain", repoDir, Config(o.Dir), []demoCase{
+		{what: "the no-op commit", want: "unchanged", head: shas[1], subject: subjectOf(shas[1], shas)},
+		{what: "the injected regression", want: "regression", head: shas[2], subject: subjectOf(shas[2], shas)},
+	})
+}
+
+// demoCase is one change a demo measures and the verdict it must get.
+type demoCase struct {
+	what, want    string
+	head, base    string // base "": the head's parent
+	subject, wait string // subject and what the wait is for, shown while measuring
+}
+
+// measureCases writes the config, measures each case of repo through the
+// same code path as tcbot run, prints the reports and a summary; ok is
+// true when every case got its verdict.
+func measureCases(ctx context.Context, o Options, repo, repoDir, cfgText string, cases []demoCase) (ok bool, err error) {
 	cfgPath := filepath.Join(o.Dir, "tcbot.yaml")
-	if err := os.WriteFile(cfgPath, []byte(Config(o.Dir)), 0o644); err != nil {
+	if err := os.WriteFile(cfgPath, []byte(cfgText), 0o644); err != nil {
 		return false, err
 	}
 	cfg, err := config.Load(cfgPath)
@@ -157,18 +174,15 @@ func Run(ctx context.Context, o Options) (ok bool, err error) {
 	}
 	defer m.Store.Close()
 	fmt.Fprintf(o.Stderr, "demo: repository %s, config %s\n", repoDir, cfgPath)
-	cases := []struct {
-		what, want string
-		head       string
-	}{
-		{"the no-op commit", "unchanged", shas[1]},
-		{"the injected regression", "regression", shas[2]},
-	}
 	ok = true
 	var lines []string
 	for _, c := range cases {
-		fmt.Fprintf(o.Stderr, "demo: measuring %s %s (%s)\n", c.what, c.head[:12], subjectOf(c.head, shas))
-		rep, st, err := m.Run(ctx, measure.Request{Repo: "toolchain", Rev: c.head})
+		about := c.subject
+		if c.wait != "" {
+			about = c.wait
+		}
+		fmt.Fprintf(o.Stderr, "demo: measuring %s %s (%s)\n", c.what, c.head[:12], about)
+		rep, st, err := m.Run(ctx, measure.Request{Repo: repo, Rev: c.head, Base: c.base})
 		if err != nil {
 			return false, err
 		}

@@ -5,11 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"time"
-
-	"github.com/tcbot/tcbot/bot/config"
-	"github.com/tcbot/tcbot/bot/measure"
-	"github.com/tcbot/tcbot/bot/report"
 )
 
 // GCCTarball is Debian's GCC 12 source (package gcc-12-source).
@@ -54,7 +49,7 @@ targets:
 // RunGCC runs the GCC demo in o.Dir (keep it: its build trees make the
 // next run warm). The first run builds cc1 for both arches from scratch
 // (about 20 minutes each on 2 cores); later runs take the built compilers
-// from the cache. ok is true when the documentation commit came out
+// from the cache. ok is true when the ChangeLog-only commit came out
 // unchanged (identical compiler) and the disabled pass as a regression.
 func RunGCC(ctx context.Context, o Options) (ok bool, err error) {
 	if _, err := os.Stat(GCCTarball); err != nil {
@@ -68,50 +63,10 @@ func RunGCC(ctx context.Context, o Options) (ok bool, err error) {
 	if err != nil {
 		return false, err
 	}
-	cfgPath := filepath.Join(o.Dir, "tcbot.yaml")
-	if err := os.WriteFile(cfgPath, []byte(GCCConfig(o.Dir)), 0o644); err != nil {
-		return false, err
-	}
-	cfg, err := config.Load(cfgPath)
-	if err != nil {
-		return false, err
-	}
-	m, err := measure.New(ctx, cfg, o.Log, o.Progress)
-	if err != nil {
-		return false, err
-	}
-	defer m.Store.Close()
-	fmt.Fprintf(o.Stderr, "demo: repository %s, config %s\n", repoDir, cfgPath)
 	base, docs, pass := shas[1], shas[2], shas[3]
-	cases := []struct {
-		what, want string
-		head, base string
-	}{
-		{"the documentation commit", "unchanged", docs, base},
-		{"the disabled pass", "regression", pass, docs},
-	}
-	ok = true
-	var lines []string
-	for _, c := range cases {
-		fmt.Fprintf(o.Stderr, "demo: measuring %s %s (builds GCC's cc1 for both arches unless built before)\n", c.what, c.head[:12])
-		start := time.Now()
-		rep, _, err := m.Run(ctx, measure.Request{Repo: "gcc", Rev: c.head, Base: c.base})
-		if err != nil {
-			return false, err
-		}
-		if err := report.Render(o.Stdout, *rep, o.Format); err != nil {
-			return false, err
-		}
-		fmt.Fprintln(o.Stdout)
-		mark := "as expected"
-		if string(rep.Verdict) != c.want {
-			mark = "UNEXPECTED, wanted " + c.want
-			ok = false
-		}
-		lines = append(lines, fmt.Sprintf("demo: %s %s: %s (%s) in %s", c.what, c.head[:12], rep.Verdict, mark, time.Since(start).Round(time.Second)))
-	}
-	for _, l := range lines {
-		fmt.Fprintln(o.Stderr, l)
-	}
-	return ok, nil
+	wait := "builds GCC's cc1 for both arches unless built before"
+	return measureCases(ctx, o, "gcc", repoDir, GCCConfig(o.Dir), []demoCase{
+		{what: "the ChangeLog-only commit", want: "unchanged", head: docs, base: base, wait: wait},
+		{what: "the disabled pass", want: "regression", head: pass, base: docs, wait: wait},
+	})
 }
