@@ -145,9 +145,18 @@ func TestAsOrdinaryUser(t *testing.T) {
 	if err := os.WriteFile(bin, data, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	// The checkout may be private: the probe's source goes along.
+	src, err := os.ReadFile(sandboxtest.Source())
+	if err != nil {
+		t.Fatal(err)
+	}
+	probe := filepath.Join(dir, "probe.c")
+	if err := os.WriteFile(probe, src, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	cmd := exec.Command(bin, "-test.run", "^TestHostileProgram$", "-test.v")
 	cmd.Dir = dir
-	cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + dir, "TMPDIR=" + dir, "XDG_CACHE_HOME=" + dir}
+	cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + dir, "TMPDIR=" + dir, "XDG_CACHE_HOME=" + dir, "TCBOT_TEST_PROBE_SOURCE=" + probe}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: sandbox.NobodyID, Gid: sandbox.NobodyID}}
 	out, err := cmd.CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "--- PASS: TestHostileProgram") {

@@ -116,8 +116,12 @@ func (h *Host) RemoveEscapes() {
 	}
 }
 
-// Source is the probe's C source.
+// Source is the probe's C source ($TCBOT_TEST_PROBE_SOURCE, for a test
+// rerun as another user who cannot read the checkout).
 func Source() string {
+	if p := os.Getenv("TCBOT_TEST_PROBE_SOURCE"); p != "" {
+		return p
+	}
 	_, file, _, _ := runtime.Caller(0)
 	return filepath.Join(filepath.Dir(file), "..", "testdata", "probe.c")
 }
