@@ -4,11 +4,14 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -134,4 +137,201 @@ func findOutput(t *testing.T, work, repo, sha, prog string) string {
 	h := sha256.New()
 	io.Copy(h, f)
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+// TestRealGCCCold checks two things of a cold build, on armv8 (it costs
+// two cold builds of cc1, about 45 minutes on 2 cores; opt in with
+// TCBOT_TEST_REAL=1 and TCBOT_TEST_REAL_COLD=1):
+//
+//   - the incremental build equals a cold build of the same revision:
+//     the warm tree, moved through the ChangeLog and ivopts commits, is
+//     set aside and the ivopts revision built again from nothing in the
+//     same place; both cc1 must be byte-identical (cc1 embeds its source
+//     paths, so the place is the same);
+//   - tcbot's cold first build (writing the sources from the mirror,
+//     configure and make, in the sandbox) costs at most 1.1x a plain
+//     configure and make all-gcc of the same tree, outside any sandbox.
+func TestRealGCCCold(t *testing.T) {
+	if os.Getenv("TCBOT_TEST_REAL") == "" || os.Getenv("TCBOT_TEST_REAL_COLD") == "" {
+		t.Skip("set TCBOT_TEST_REAL=1 TCBOT_TEST_REAL_COLD=1: two cold GCC builds")
+	}
+	realsrc.Need(t, demo.GCCTarball, "gcc-12-source", true)
+	repo := realsrc.Make(t, "gcc-12.2.0", demo.GCCTarball, demo.GCCChanges)
+	base, docs, pass := repo.SHAs[demo.GCCChanges[0].Subject], repo.SHAs[demo.GCCChanges[1].Subject], repo.SHAs[demo.GCCChanges[2].Subject]
+	work := filepath.Join(realsrc.CacheDir(t), "gcc-work")
+	ctx := context.Background()
+	arm8 := []string{"armv8-qemu"}
+
+	// The incremental side: base, then docs, then pass, in the warm tree.
+	m := realMeasurer(t, work, "gcc", repo.Dir, "build: {recipe: gcc}")
+	for _, r := range [][2]string{{base, base}, {docs, base}, {pass, docs}} {
+		if _, _, err := m.Run(ctx, measure.Request{Repo: "gcc", Rev: r[0], Base: r[1], Targets: arm8}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	warm := findOutput(t, work, "gcc", pass, "cc1")
+	warmMan := readManifestFile(t, work, "gcc", pass)
+	t.Logf("incremental cc1 of the ivopts commit: %s (incremental %v, %.0f s)", warm[:16], warmMan.Incremental, warmMan.Wall)
+
+	// Set the warm tree and pass's cached build aside; build pass cold in
+	// the same place.
+	tree := filepath.Join(work, "trees", "gcc", "gcc-overlay-armv8")
+	aside := filepath.Join(work, "aside")
+	os.RemoveAll(aside)
+	if err := os.MkdirAll(aside, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tree, filepath.Join(aside, "tree")); err != nil {
+		t.Fatal(err)
+	}
+	cached, _ := filepath.Glob(filepath.Join(work, "toolchains", "gcc", "gcc-overlay-armv8", pass+"-*"))
+	for i, c := range cached {
+		if err := os.Rename(c, filepath.Join(aside, fmt.Sprintf("cache-%d", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	restore := func() { // the cold tree is as warm as the old one: keep it
+		os.RemoveAll(aside)
+	}
+	defer restore()
+	m2 := realMeasurer(t, work, "gcc", repo.Dir, "build: {recipe: gcc}")
+	t0, cpu0 := time.Now(), childCPU()
+	if _, _, err := m2.Run(ctx, measure.Request{Repo: "gcc", Rev: pass, Base: pass, Targets: arm8}); err != nil {
+		t.Fatal(err)
+	}
+	tcbotCPU := childCPU() - cpu0
+	coldMan := readManifestFile(t, work, "gcc", pass)
+	cold := findOutput(t, work, "gcc", pass, "cc1")
+	t.Logf("cold cc1 of the ivopts commit: %s (incremental %v, build %.0f s, whole measurement %s)", cold[:16], coldMan.Incremental, coldMan.Wall, time.Since(t0).Round(time.Second))
+	if coldMan.Incremental {
+		t.Errorf("the build after setting the tree aside was incremental")
+	}
+	if warm != cold {
+		t.Errorf("incremental cc1 %s differs from the cold build's %s", warm, cold)
+	}
+
+	// A plain configure and make all-gcc of the same sources, with the
+	// same options and environment, outside tcbot and its sandbox.
+	cfgOut, err := exec.Command(filepath.Join(tree, "build", "config.status"), "--config").Output()
+	if err != nil {
+		t.Fatalf("config.status --config: %v", err)
+	}
+	plain := filepath.Join(aside, "plain")
+	os.MkdirAll(plain, 0o755)
+	script := fmt.Sprintf("cd %s && %s/configure %s >configure.log 2>&1 && make -j2 all-gcc >make.log 2>&1", plain, filepath.Join(tree, "src"), strings.TrimSpace(string(cfgOut)))
+	cmd := exec.Command("sh", "-c", script)
+	cmd.Env = append(os.Environ(), "CFLAGS=-O2 -g0", "CXXFLAGS=-O2 -g0", "MAKEINFO=true")
+	t1, cpu1 := time.Now(), childCPU()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		log, _ := os.ReadFile(filepath.Join(plain, "make.log"))
+		t.Fatalf("plain build: %v\n%s\n%s", err, out, tail(string(log), 20))
+	}
+	plainWall, plainCPU := time.Since(t1).Seconds(), childCPU()-cpu1
+	// The machine is shared: wall time moves with the neighbours, the
+	// CPU time of the build's processes much less. Both are reported;
+	// the bound holds on CPU time, and on wall time when the machine
+	// was quiet (TCBOT_TEST_REAL_QUIET=1).
+	t.Logf("cold first build: tcbot %.0f s wall, %.0f s CPU (whole measurement with the suite: %.0f s CPU); plain configure+make all-gcc %.0f s wall, %.0f s CPU: ratio %.3f wall, %.3f CPU",
+		coldMan.Wall, coldMan.CPU, tcbotCPU, plainWall, plainCPU, coldMan.Wall/plainWall, coldMan.CPU/plainCPU)
+	if r := coldMan.CPU / plainCPU; r > 1.1 {
+		t.Errorf("tcbot's cold build costs %.2fx the CPU time of a plain make all-gcc (at most 1.1x)", r)
+	}
+	if r := coldMan.Wall / plainWall; r > 1.1 && os.Getenv("TCBOT_TEST_REAL_QUIET") != "" {
+		t.Errorf("tcbot's cold build takes %.2fx the wall time of a plain make all-gcc (at most 1.1x)", r)
+	}
+}
+
+// readManifestFile reads the cached build's manifest of sha for armv8.
+func readManifestFile(t *testing.T, work, repo, sha string) *builtManifest {
+	t.Helper()
+	ms, _ := filepath.Glob(filepath.Join(work, "toolchains", repo, "*-armv8", sha+"-*", "tcbot-toolchain.json"))
+	if len(ms) != 1 {
+		t.Fatalf("manifest of %s: found %q", sha, ms)
+	}
+	data, err := os.ReadFile(ms[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m builtManifest
+	if err := json.Unmarshal(data, &m); err != nil {
+		t.Fatal(err)
+	}
+	return &m
+}
+
+type builtManifest struct {
+	Wall        float64 `json:"wall_s"`
+	Incremental bool    `json:"incremental"`
+	CPU         float64 `json:"cpu_s"`
+}
+
+// childCPU is the user and system time of this process's waited-for
+// descendants so far, in seconds.
+func childCPU() float64 {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_CHILDREN, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// TestRealGCCFull builds the same GCC as a whole cross compiler (use:
+// full: its own driver and libgcc, configured against Debian's cross
+// sysroot), as gcc master, whose version is not the host's, needs: the
+// ChangeLog commit is unchanged (an identical installed compiler), the
+// ivopts commit a regression. Opt in with TCBOT_TEST_REAL=1; cold, about
+// 25 minutes per arch on 2 cores (TCBOT_TEST_REAL_FULL_TARGETS=armv8-qemu
+// for one arch).
+func TestRealGCCFull(t *testing.T) {
+	if os.Getenv("TCBOT_TEST_REAL") == "" {
+		t.Skip("set TCBOT_TEST_REAL=1 (make test-real): builds GCC from source")
+	}
+	realsrc.Need(t, demo.GCCTarball, "gcc-12-source", true)
+	repo := realsrc.Make(t, "gcc-12.2.0", demo.GCCTarball, demo.GCCChanges)
+	base, docs, pass := repo.SHAs[demo.GCCChanges[0].Subject], repo.SHAs[demo.GCCChanges[1].Subject], repo.SHAs[demo.GCCChanges[2].Subject]
+	targets := []string{"armv7-qemu", "armv8-qemu"}
+	if s := os.Getenv("TCBOT_TEST_REAL_FULL_TARGETS"); s != "" {
+		targets = strings.Split(s, ",")
+	}
+	work := filepath.Join(realsrc.CacheDir(t), "gcc-full-work")
+	m := realMeasurer(t, work, "gcc", repo.Dir, "build: {recipe: gcc, use: full}")
+	ctx := context.Background()
+	run := func(what, head, base string) (*report.Report, measure.Stats) {
+		t.Helper()
+		t0 := time.Now()
+		rep, st, err := m.Run(ctx, measure.Request{Repo: "gcc", Rev: head, Base: base, Targets: targets})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var text strings.Builder
+		report.Text(&text, *rep)
+		t.Logf("%s: %s wall, %d benchmarks compiled, %d runs\n%s", what, time.Since(t0).Round(time.Second), st.Builds, st.Runs, text.String())
+		return rep, st
+	}
+	rep, _ := run("baseline against itself (cold builds of the whole compiler)", base, base)
+	if rep.Verdict != compare.Unchanged {
+		t.Errorf("a revision against itself: %s", rep.Verdict)
+	}
+	for _, c := range rep.Comparisons {
+		if c.Metric == result.Status && c.Verdict == compare.Failed {
+			t.Errorf("%s %s: %s", c.Target, c.Benchmark, c.Note)
+		}
+	}
+	if ms, _ := filepath.Glob(filepath.Join(work, "toolchains", "gcc", "gcc-full-*", base+"-*", "install", "bin", "*-gcc")); len(ms) != len(targets) {
+		t.Errorf("installed full compilers of the baseline: %q, want one per arch", ms)
+	}
+	rep, st := run("ChangeLog-only commit", docs, base)
+	if rep.Verdict != compare.Unchanged || st.Builds != 0 {
+		t.Errorf("ChangeLog-only commit: %s, %d compiled: want unchanged with an identical compiler", rep.Verdict, st.Builds)
+	}
+	rep, _ = run("pass disabled", pass, docs)
+	if rep.Verdict != compare.Regression {
+		t.Errorf("ivopts disabled: verdict %s, want regression", rep.Verdict)
+	}
 }
