@@ -36,6 +36,10 @@ type sideKernel struct {
 	Size int64  `json:"size,omitempty"`
 	// Note says why it did not build ("" when it did).
 	Note string `json:"note,omitempty"`
+	// Wall is how long the build took; Incremental, whether the tree
+	// followed from another revision.
+	Wall        float64 `json:"wall_s,omitempty"`
+	Incremental bool    `json:"incremental,omitempty"`
 	// BootFailure says why it did not boot ("" when it did, or was not
 	// tried); never stored with the build.
 	BootFailure string `json:"-"`
@@ -220,7 +224,7 @@ func (m *Measurer) buildKernel(ctx context.Context, mirror *source.Mirror, repo 
 	if err != nil {
 		return nil, &executor.InfraError{Op: "kernel build", Err: err}
 	}
-	k = sideKernel{}
+	k = sideKernel{Wall: res.Wall.Seconds(), Incremental: res.Incremental}
 	tmp := dir + fmt.Sprintf(".tmp-%d", os.Getpid())
 	os.RemoveAll(tmp)
 	defer os.RemoveAll(tmp)
@@ -354,6 +358,13 @@ func kernelResults(suiteName string, sd *side, t config.Target) []result.Result 
 	out := []result.Result{
 		r(KernelBenchmark, result.Status, st.Unit, "", result.Pass),
 		r(KernelBenchmark, result.KernelSize, ks.Unit, "", float64(k.Size)),
+	}
+	if k.Wall > 0 {
+		how := "cold build"
+		if k.Incremental {
+			how = "incremental build"
+		}
+		out = append(out, r(KernelBenchmark, result.BuildTime, "s", how, k.Wall))
 	}
 	if k.BootFailure != "" {
 		out = append(out, r(BootBenchmark, result.Status, st.Unit, "did not boot: "+k.BootFailure, result.Fail))

@@ -155,3 +155,71 @@ func firstLine(s string) string {
 	l, _, _ := strings.Cut(s, "\n")
 	return l
 }
+
+// BenchmarkKernelBuild prints what building a real kernel costs: Debian's
+// linux-source-6.1 with tinyconfig and the guest fragment for arm64, cold
+// in a fresh workdir, then the memcpy change incremental in the same
+// tree, with the boot and the suite (make bench; about 6 minutes on 2
+// cores). Its metrics: cold-s and incremental-s (the build alone, from
+// the reports' informational build-time), measure-s (the whole cold
+// measurement).
+func BenchmarkKernelBuild(b *testing.B) {
+	realsrc.Need(b, linuxTarball, "linux-source-6.1", false)
+	g := kerneltest.Fetch(b, "armv8")
+	repo := realsrc.Make(b, "linux-6.1", linuxTarball, kernelCommits)
+	docs, memcpy := repo.SHAs[kernelCommits[0].Subject], repo.SHAs[kernelCommits[1].Subject]
+	for i := 0; i < b.N; i++ {
+		dir := b.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "tcbot.yaml"), []byte(`workdir: `+dir+`/work
+database: sqlite://`+dir+`/tcbot.db
+repos:
+  - name: linux
+    url: `+repo.Dir+`
+    recipe: kernel
+    toolchain: host
+    host: {armv8: {cc: aarch64-linux-gnu-gcc, cflags: "-O2"}}
+    kernel:
+      config: {armv8: [tinyconfig]}
+targets:
+  - {name: armv8-vm, arch: armv8, executor: qemu-system, samples: 3, boot_timeout: 2m, busybox: `+g.Busybox+`}
+`), 0o644); err != nil {
+			b.Fatal(err)
+		}
+		cfg, err := config.Load(filepath.Join(dir, "tcbot.yaml"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		m, err := measure.New(context.Background(), cfg, nil, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		start := time.Now()
+		rep, _, err := m.Run(context.Background(), measure.Request{Repo: "linux", Rev: docs, Base: docs})
+		if err != nil {
+			b.Fatal(err)
+		}
+		whole := time.Since(start)
+		cold := buildTime(b, rep)
+		rep, _, err = m.Run(context.Background(), measure.Request{Repo: "linux", Rev: memcpy, Base: docs})
+		if err != nil {
+			b.Fatal(err)
+		}
+		incr := buildTime(b, rep)
+		m.Store.Close()
+		b.ReportMetric(cold, "cold-s")
+		b.ReportMetric(incr, "incremental-s")
+		b.ReportMetric(whole.Seconds(), "measure-s")
+	}
+}
+
+// buildTime is the head's kernel build time in rep.
+func buildTime(b *testing.B, rep *report.Report) float64 {
+	b.Helper()
+	for _, c := range append(rep.Info, rep.Comparisons...) {
+		if c.Benchmark == measure.KernelBenchmark && c.Metric == result.BuildTime && c.Head != nil {
+			return *c.Head
+		}
+	}
+	b.Fatalf("no kernel build-time in the report:\n%+v", rep.Info)
+	return 0
+}

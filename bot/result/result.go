@@ -22,8 +22,8 @@ const (
 	BootTime = "boot-time"
 	// KernelSize is the bytes of a kernel image built from the change.
 	KernelSize = "kernel-size"
-	// BuildTime is the wall seconds a toolchain built from the change
-	// took (toolchain: build; informational).
+	// BuildTime is the wall seconds a toolchain (toolchain: build) or a
+	// kernel (recipe: kernel) built from the change took; informational.
 	BuildTime = "build-time"
 )
 
@@ -66,7 +66,7 @@ var Metrics = []Metric{
 	{Name: Status, Unit: "pass/fail", Kind: StatusKind, Doc: "1 when the benchmark built, ran and printed its checksum, else 0"},
 	{Name: BootTime, Unit: "s", Kind: Noisy, Doc: "seconds a qemu-system guest takes to its prompt, on the guest's clock"},
 	{Name: KernelSize, Unit: "bytes", Kind: Exact, Doc: "bytes of the kernel image built from the change"},
-	{Name: BuildTime, Unit: "s", Kind: Noisy, Doc: "wall seconds to build the toolchain component under test (incremental or cold; informational)"},
+	{Name: BuildTime, Unit: "s", Kind: Noisy, Doc: "wall seconds to build the toolchain component or kernel under test (incremental or cold; informational)"},
 	{Name: "image-size", Unit: "bytes", Kind: Exact, Doc: "OpenEmbedded image size"},
 	{Name: "package-size", Unit: "bytes", Kind: Exact, Doc: "OpenEmbedded package size"},
 	{Name: "build-cpu-time", Unit: "s", Kind: Noisy, Doc: "OpenEmbedded build CPU time per recipe"},
