@@ -13,12 +13,14 @@ deps:
 	./deploy/install-deps.sh
 
 ## test-deps: also what the tests need: kas (its schema checks the
-## OpenEmbedded files), binutils-source (a real binutils is built and
-## measured), openssh-server (the SSH tests start their own sshd)
+## OpenEmbedded files), binutils-source and linux-source-6.1 (a real
+## binutils and a real kernel are built and measured), openssh-server
+## (the SSH tests start their own sshd)
 ## qemu-system-arm (the qemu-system tests boot Debian's Arm kernels) and
 ## postgresql (the store's conformance suite and the scale-out tests)
 test-deps: deps
-	./deploy/install-deps.sh kas openssh-server qemu-system-arm postgresql binutils-source
+	./deploy/install-deps.sh kas openssh-server qemu-system-arm postgresql binutils-source \
+		linux-source-6.1 flex bison bc libssl-dev libelf-dev
 
 ## build: the tcbot binary and the QEMU instruction-counting plugin
 build: $(BIN) $(PLUGIN)
@@ -35,7 +37,7 @@ $(PLUGIN): benchmarks/plugin/insncount.c benchmarks/plugin/qemu-plugin-api.h
 ## test: the whole test suite, as CI runs it
 test: test-deps build
 	$(GO) vet ./...
-	$(GO) test -count=1 -timeout 20m ./...
+	$(GO) test -count=1 -timeout 45m ./...
 
 ## test-real: the opt-in tests on real upstream sources (TCBOT_TEST_REAL=1):
 ## GCC from gcc-12-source end to end (cold builds take about 20 minutes
