@@ -43,10 +43,12 @@ var gccCostTables = demo.Change{Subject: "arm, aarch64: make multiplications cos
 // TestRealGCC is make test-real's GCC path, end to end on gcc-12-source:
 // cold builds of cc1 for both arches (the host's cross gcc uses them
 // through -B), a ChangeLog-only commit (identical compiler: unchanged
-// without compiling a benchmark), a pass disabled (a regression on both
-// arches, from incremental builds), and an incremental build equal to a
-// cold build of the same revision (byte-identical cc1). Opt in with
-// TCBOT_TEST_REAL=1; it takes about an hour cold on 2 cores.
+// without compiling a benchmark), a pass disabled and a one-file change
+// to both back ends' cost tables (regressions on both arches, from
+// incremental builds). TestRealGCCCold checks the incremental builds
+// against a cold one, TestRealGCCFull the whole-compiler build. Opt in
+// with TCBOT_TEST_REAL=1; it takes about an hour cold on 2 cores, minutes
+// warm.
 func TestRealGCC(t *testing.T) {
 	if os.Getenv("TCBOT_TEST_REAL") == "" {
 		t.Skip("set TCBOT_TEST_REAL=1 (make test-real): builds GCC from source")
