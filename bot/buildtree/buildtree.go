@@ -286,6 +286,11 @@ func (t *Tree) save(st state) error {
 	return os.Rename(tmp, filepath.Join(t.Dir, stateFile))
 }
 
+// Digest identifies what the spec builds: its commands, environment and
+// reconfigure patterns (not its name, sandbox or progress reporting).
+// Outputs built under another digest are another build.
+func (s Spec) Digest() string { return specHash(s) }
+
 func specHash(s Spec) string {
 	h := sha256.New()
 	json.NewEncoder(h).Encode([]any{s.Configure, s.Build, s.Env, s.Reconfigure})

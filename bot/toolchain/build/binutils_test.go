@@ -124,7 +124,7 @@ targets:
 		t.Error("armv7-qemu: the code did not grow: were the benchmarks assembled with the built gas?")
 	}
 	// The gas change was built incrementally, following the tree.
-	ms, _ := filepath.Glob(filepath.Join(work, "toolchains", "binutils", "binutils-overlay-*", gas+"-*", "tcbot-toolchain.json"))
+	ms, _ := filepath.Glob(filepath.Join(work, "toolchains", "binutils", "binutils-overlay-*", gas+"-*-*", "tcbot-toolchain.json"))
 	if len(ms) != 2 {
 		t.Fatalf("toolchains built for the gas change: %q, want one per arch", ms)
 	}

@@ -112,10 +112,19 @@ func (kind) Resolve(ctx context.Context, r *toolchain.Resolver, req toolchain.Re
 	}
 
 	name := fmt.Sprintf("%s-%s-%s", rec.Name, use, req.Arch)
-	cache := filepath.Join(env.Workdir, "toolchains", repo.Name, name, req.SHA+"-"+hostHash[:12])
+	tree, spec, err := treeSpec(ctx, r, req, rec, use, name, hostCC, triplet)
+	if err != nil {
+		return nil, err
+	}
+	// A revision's build is kept by what built it: the host compiler and
+	// the recipe's commands, environment and outputs (a fixed recipe
+	// builds again).
+	outs, _ := json.Marshal(rec.Outputs)
+	key := sha256.Sum256([]byte(spec.Digest() + "\x00" + string(outs)))
+	cache := filepath.Join(env.Workdir, "toolchains", repo.Name, name, req.SHA+"-"+hostHash[:12]+"-"+hex.EncodeToString(key[:])[:12])
 	m, err := readManifest(cache)
 	if err != nil {
-		m, err = buildRevision(ctx, r, src, req, rec, use, name, cache, hostCC, triplet)
+		m, err = buildRevision(ctx, r, src, req, rec, use, name, cache, triplet, tree, spec)
 		if err != nil {
 			return nil, err
 		}
@@ -179,16 +188,15 @@ func (kind) Resolve(ctx context.Context, r *toolchain.Resolver, req toolchain.Re
 	return t, nil
 }
 
-// buildRevision builds sha in the tree of (repo, recipe, use, arch) and
-// keeps its outputs in cache, with a manifest; a failed build is kept too
-// (a revision is built once).
-func buildRevision(ctx context.Context, r *toolchain.Resolver, src Syncer, req toolchain.Request, rec *recipe.Toolchain, use, name, cache, hostCC, triplet string) (*manifest, error) {
+// treeSpec is the build tree of (repo, recipe, use, arch) and how the
+// recipe builds a revision in it.
+func treeSpec(ctx context.Context, r *toolchain.Resolver, req toolchain.Request, rec *recipe.Toolchain, use, name, hostCC, triplet string) (*buildtree.Tree, buildtree.Spec, error) {
 	env := r.Env
 	tree := &buildtree.Tree{Dir: filepath.Join(env.Workdir, "trees", req.Repo.Name, name)}
 	install := filepath.Join(tree.Dir, "install")
 	hostConf, archOpts, err := hostConfigure(ctx, r, hostCC)
 	if err != nil {
-		return nil, err
+		return nil, buildtree.Spec{}, err
 	}
 	vars := map[string][]string{
 		"src": {tree.Src()}, "build": {tree.Build()}, "install": {install}, "triplet": {triplet},
@@ -211,6 +219,14 @@ func buildRevision(ctx context.Context, r *toolchain.Resolver, src Syncer, req t
 	if env.Progress != nil {
 		spec.Progress = env.Progress(fmt.Sprintf("build %s %s@%s", name, req.Repo.Name, short(req.SHA)))
 	}
+	return tree, spec, nil
+}
+
+// buildRevision builds sha in tree and keeps its outputs in cache, with a
+// manifest; a failed build is kept too (a revision is built once).
+func buildRevision(ctx context.Context, r *toolchain.Resolver, src Syncer, req toolchain.Request, rec *recipe.Toolchain, use, name, cache, triplet string, tree *buildtree.Tree, spec buildtree.Spec) (*manifest, error) {
+	env := r.Env
+	install := filepath.Join(tree.Dir, "install")
 	if use != "overlay" {
 		// The install directory is the tree's; a new revision installs
 		// over a clean one.

@@ -151,7 +151,7 @@ targets:
 // findOutput hashes a built program of revision sha for armv8 in work.
 func findOutput(t *testing.T, work, repo, sha, prog string) string {
 	t.Helper()
-	ms, _ := filepath.Glob(filepath.Join(work, "toolchains", repo, "*-armv8", sha+"-*", "bin", prog))
+	ms, _ := filepath.Glob(filepath.Join(work, "toolchains", repo, "*-armv8", sha+"-*-*", "bin", prog))
 	if len(ms) != 1 {
 		t.Fatalf("built %s of %s: found %q", prog, sha, ms)
 	}
@@ -270,7 +270,7 @@ func TestRealGCCCold(t *testing.T) {
 // readManifestFile reads the cached build's manifest of sha for armv8.
 func readManifestFile(t *testing.T, work, repo, sha string) *builtManifest {
 	t.Helper()
-	ms, _ := filepath.Glob(filepath.Join(work, "toolchains", repo, "*-armv8", sha+"-*", "tcbot-toolchain.json"))
+	ms, _ := filepath.Glob(filepath.Join(work, "toolchains", repo, "*-armv8", sha+"-*-*", "tcbot-toolchain.json"))
 	if len(ms) != 1 {
 		t.Fatalf("manifest of %s: found %q", sha, ms)
 	}
@@ -349,7 +349,7 @@ func TestRealGCCFull(t *testing.T) {
 			t.Errorf("%s %s: %s", c.Target, c.Benchmark, c.Note)
 		}
 	}
-	if ms, _ := filepath.Glob(filepath.Join(work, "toolchains", "gcc", "gcc-full-*", base+"-*", "install", "bin", "*-gcc")); len(ms) != len(targets) {
+	if ms, _ := filepath.Glob(filepath.Join(work, "toolchains", "gcc", "gcc-full-*", base+"-*-*", "install", "bin", "*-gcc")); len(ms) != len(targets) {
 		t.Errorf("installed full compilers of the baseline: %q, want one per arch", ms)
 	}
 	rep, st := run("ChangeLog-only commit", docs, base)
