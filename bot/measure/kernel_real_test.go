@@ -2,6 +2,7 @@ package measure_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -117,7 +118,13 @@ targets:
 			t.Errorf("%s: boot-time %+v: want both sides booted", tg, boot)
 		}
 		if sha := find(rep, tg, "sha256", result.Time); sha == nil || sha.BaseN < 3 || sha.HeadN < 3 {
-			t.Errorf("%s: sha256 time %+v: want 3 samples a side in the booted kernel", tg, sha)
+			var have []string
+			for _, c := range append(rep.Comparisons, rep.Info...) {
+				if c.Target == tg {
+					have = append(have, fmt.Sprintf("%s/%s(%d,%d)", c.Benchmark, c.Metric, c.BaseN, c.HeadN))
+				}
+			}
+			t.Errorf("%s: sha256 time %+v: want 3 samples a side in the booted kernel; have %s", tg, sha, strings.Join(have, " "))
 		}
 	}
 
