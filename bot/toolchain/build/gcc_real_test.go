@@ -188,7 +188,15 @@ func TestRealGCCCold(t *testing.T) {
 	ctx := context.Background()
 	arm8 := []string{"armv8-qemu"}
 
-	// The incremental side: base, then docs, then pass, in the warm tree.
+	// The incremental side: the warm tree follows base, docs and pass,
+	// building each (their cached builds are dropped first), so pass's
+	// cc1 comes from an incremental build.
+	for _, sha := range []string{docs, pass} {
+		ms, _ := filepath.Glob(filepath.Join(work, "toolchains", "gcc", "gcc-overlay-armv8", sha+"-*"))
+		for _, d := range ms {
+			os.RemoveAll(d)
+		}
+	}
 	m := realMeasurer(t, work, "gcc", repo.Dir, "build: {recipe: gcc}")
 	for _, r := range [][2]string{{base, base}, {docs, base}, {pass, docs}} {
 		if _, _, err := m.Run(ctx, measure.Request{Repo: "gcc", Rev: r[0], Base: r[1], Targets: arm8}); err != nil {
@@ -198,6 +206,9 @@ func TestRealGCCCold(t *testing.T) {
 	warm := findOutput(t, work, "gcc", pass, "cc1")
 	warmMan := readManifestFile(t, work, "gcc", pass)
 	t.Logf("incremental cc1 of the ivopts commit: %s (incremental %v, %.0f s)", warm[:16], warmMan.Incremental, warmMan.Wall)
+	if !warmMan.Incremental {
+		t.Fatalf("the ivopts commit was not built incrementally: is the tree cold? (run again: it is warm now)")
+	}
 
 	// Set the warm tree and pass's cached build aside; build pass cold in
 	// the same place.
