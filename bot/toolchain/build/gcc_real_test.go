@@ -360,8 +360,11 @@ func TestRealGCCFull(t *testing.T) {
 			t.Errorf("%s %s: %s", c.Target, c.Benchmark, c.Note)
 		}
 	}
-	if ms, _ := filepath.Glob(filepath.Join(work, "toolchains", "gcc", "gcc-full-*", base+"-*-*", "install", "bin", "*-gcc")); len(ms) != len(targets) {
-		t.Errorf("installed full compilers of the baseline: %q, want one per arch", ms)
+	for _, target := range targets {
+		arch := strings.TrimSuffix(target, "-qemu")
+		if ms, _ := filepath.Glob(filepath.Join(work, "toolchains", "gcc", "gcc-full-"+arch, base+"-*-*", "install", "bin", "*-gcc")); len(ms) != 1 {
+			t.Errorf("%s: installed full compilers of the baseline: %q, want one", arch, ms)
+		}
 	}
 	rep, st := run("ChangeLog-only commit", docs, base)
 	if rep.Verdict != compare.Unchanged || st.Builds != 0 {
