@@ -87,6 +87,9 @@ func Markdown(w io.Writer, r Report) error {
 		var cs []compare.Comparison
 		for _, t := range v.targets {
 			cs = append(cs, v.unchanged[t]...)
+			if names := v.failingBoth(t); len(names) > 0 {
+				fmt.Fprintf(bw, "\n:warning: %s: %s at base and head (nothing measured): %s\n", mdEscape(t), plural(len(names), "benchmark fails", "benchmarks fail"), mdEscape(strings.Join(names, ", ")))
+			}
 		}
 		fmt.Fprintf(bw, "\n<details><summary>%s</summary>\n\n", plural(n, "unchanged comparison", "unchanged comparisons"))
 		mdTable(bw, v, cs, true, false, false)

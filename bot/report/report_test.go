@@ -389,3 +389,42 @@ func TestFormatting(t *testing.T) {
 		}
 	}
 }
+
+// TestFailingAtBothSidesIsShown: a benchmark that fails at base and head
+// is "unchanged" (the change did not break it), but nothing was measured:
+// the text and markdown reports name it instead of counting it silently.
+func TestFailingAtBothSidesIsShown(t *testing.T) {
+	fail := func(target, bench string) result.Result {
+		r := res(target, bench, result.Status, result.Fail)
+		r.Note = "run failed (killed by KILL)"
+		return r
+	}
+	base := []result.Result{
+		res(v7, "sha256", result.Instructions, 120_000_000), res(v7, "sha256", result.Status, result.Pass),
+		fail(v7, "crc32"), fail(v7, "aes"),
+		res(v8, "sha256", result.Instructions, 110_000_000),
+	}
+	head := []result.Result{
+		res(v7, "sha256", result.Instructions, 120_000_000), res(v7, "sha256", result.Status, result.Pass),
+		fail(v7, "crc32"), fail(v7, "aes"),
+		res(v8, "sha256", result.Instructions, 110_000_000),
+	}
+	r := New("toolchain", baseSHA, headSHA, compare.Compare(base, head, compare.DefaultOptions()))
+	if r.Verdict != compare.Unchanged {
+		t.Fatalf("verdict %s", r.Verdict)
+	}
+	var text, md bytes.Buffer
+	Text(&text, r)
+	if err := Markdown(&md, r); err != nil {
+		t.Fatal(err)
+	}
+	if want := "2 benchmarks fail at base and head: aes, crc32"; !strings.Contains(text.String(), v7+": 3 unchanged ("+want+")") {
+		t.Errorf("text report does not say %q on %s:\n%s", want, v7, text.String())
+	}
+	if strings.Contains(text.String(), v8+": 1 unchanged (") {
+		t.Errorf("text report names failures on %s, which has none:\n%s", v8, text.String())
+	}
+	if want := ":warning: " + v7 + ": 2 benchmarks fail at base and head (nothing measured): aes, crc32"; !strings.Contains(md.String(), want) {
+		t.Errorf("markdown report does not say %q:\n%s", want, md.String())
+	}
+}

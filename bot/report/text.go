@@ -34,7 +34,7 @@ func Text(w io.Writer, r Report) error {
 				infoFindings = append(infoFindings, c)
 			}
 		}
-		rest := fmt.Sprintf("%d unchanged", len(v.unchanged[t]))
+		rest := v.unchangedText(t)
 		if len(info) > 0 {
 			rest += fmt.Sprintf("; %s informational (%s, not part of the verdict)", plural(len(info), "comparison", "comparisons"), infoMetrics(info))
 		}

@@ -123,6 +123,28 @@ func (v *view) summary() string {
 	return s
 }
 
+// failingBoth names the benchmarks on target t whose status is unchanged
+// because they fail at base and head: counted as unchanged, but nothing
+// was measured, and a reader must see it.
+func (v *view) failingBoth(t string) []string {
+	var names []string
+	for _, c := range v.unchanged[t] {
+		if c.Metric == result.Status && c.Base != nil && c.Head != nil && *c.Base == result.Fail && *c.Head == result.Fail {
+			names = append(names, v.benchmark(c))
+		}
+	}
+	return names
+}
+
+// unchangedText is "N unchanged", and which of them fail at both sides.
+func (v *view) unchangedText(t string) string {
+	s := fmt.Sprintf("%d unchanged", len(v.unchanged[t]))
+	if names := v.failingBoth(t); len(names) > 0 {
+		s += fmt.Sprintf(" (%s at base and head: %s)", plural(len(names), "benchmark fails", "benchmarks fail"), strings.Join(names, ", "))
+	}
+	return s
+}
+
 func plural(n int, single, many string) string {
 	if n == 1 {
 		return "1 " + single
