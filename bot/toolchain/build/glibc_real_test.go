@@ -41,8 +41,8 @@ var glibcCommits = []demo.Change{
 // built for each arch with the host cross compiler in an incremental
 // tree, installed into a private sysroot, and the suite is linked
 // statically against it. The README commit leaves the library identical
-// (unchanged, nothing compiled); the strtol change regresses the format
-// benchmark (number parsing) on ARMv7. Opt in with TCBOT_TEST_REAL=1;
+// (unchanged, nothing compiled); the strtol change grows the format
+// benchmark's strtol functions on ARMv7 (a code-size regression). Opt in with TCBOT_TEST_REAL=1;
 // cold, glibc takes 10-20 minutes per arch on 2 cores.
 func TestRealGlibc(t *testing.T) {
 	if os.Getenv("TCBOT_TEST_REAL") == "" {
@@ -75,14 +75,18 @@ func TestRealGlibc(t *testing.T) {
 	if rep.Verdict != compare.Unchanged || st.Builds != 0 || len(rep.Notes) == 0 {
 		t.Errorf("README commit: %s, %d compiled, notes %q: want unchanged with an identical library", rep.Verdict, st.Builds, rep.Notes)
 	}
+	// Measured here: the division adds code to every strtol variant
+	// (format's code-size +0.11% on ARMv7, a regression over the 0.1%
+	// threshold, the functions named), while the instructions executed
+	// barely move (-0.01%: format parses far less than it prints).
 	rep, _ = run("strtol computes its limits", strtol, docs)
 	found := false
 	for _, c := range rep.Comparisons {
-		if c.Target == "armv7-qemu" && c.Benchmark == "format" && c.Metric == result.Instructions && c.Verdict == compare.Regression {
+		if c.Target == "armv7-qemu" && c.Benchmark == "format" && c.Metric == result.CodeSize && c.Verdict == compare.Regression && strings.Contains(c.Note, "strtoul") {
 			found = true
 		}
 	}
 	if !found || rep.Verdict != compare.Regression {
-		t.Errorf("strtol change: verdict %s, want a regression of format's instructions on armv7-qemu", rep.Verdict)
+		t.Errorf("strtol change: verdict %s, want a regression of format's code size on armv7-qemu in the strtol functions", rep.Verdict)
 	}
 }
