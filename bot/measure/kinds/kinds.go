@@ -43,6 +43,13 @@ type Kind interface {
 	Start(ctx context.Context, env *Env, c *Change) (Job, error)
 }
 
+// TreeChecker is implemented by kinds whose recipes use a tree that
+// tcbot config check validates in depth (kas: the OpenEmbedded files
+// against kas's schema); it says what it checked.
+type TreeChecker interface {
+	CheckTree(recipes, benchmarks fs.FS) (string, error)
+}
+
 // Job measures one change; Measurer.Run calls its methods in order, and
 // Close at the end.
 type Job interface {

@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io/fs"
 	"strings"
@@ -47,6 +48,15 @@ func (Kind) Check(env kinds.CheckEnv, r *config.Repo, rec *recipe.Recipe) error 
 		return fmt.Errorf("%s: repo %s: no toolchain include %s for component %s: %w", env.Config.Path, r.Name, tmpl, r.Component, err)
 	}
 	return nil
+}
+
+// CheckTree checks the OpenEmbedded tree: the kas files against kas's
+// schema, and the meta-tcbot layer.
+func (Kind) CheckTree(recipes, benchmarks fs.FS) (string, error) {
+	if errs := oebuild.Check(recipes, benchmarks); len(errs) > 0 {
+		return "", fmt.Errorf("the OpenEmbedded tree does not check:\n%w", errors.Join(errs...))
+	}
+	return "kas files valid against kas's schema, meta-tcbot layer checks", nil
 }
 
 // job measures one change.
