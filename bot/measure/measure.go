@@ -280,7 +280,7 @@ func (m *Measurer) newReport(req Request, c *kinds.Change, out compare.Outcome) 
 	rep.BaseSubject, rep.HeadSubject = base.Subject, head.Subject
 	infra := append([]string(nil), c.Infra...)
 	sort.Strings(infra)
-	for _, e := range dedupe(infra) {
+	for _, e := range kinds.Dedupe(infra) {
 		rep.AddError(e)
 	}
 	rep.Reproduce = req.Reproduce
@@ -310,16 +310,6 @@ func attributeCodeSize(cs []compare.Comparison, base, head map[string]*store.Mea
 			c.Note += "functions: " + a
 		}
 	}
-}
-
-func dedupe(ss []string) []string {
-	var out []string
-	for i, s := range ss {
-		if i == 0 || s != ss[i-1] {
-			out = append(out, s)
-		}
-	}
-	return out
 }
 
 // suiteVersion covers the suite's files, the recipe that builds it and the

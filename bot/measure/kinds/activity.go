@@ -121,3 +121,14 @@ func OneLineTail(s string, n int) string {
 	}
 	return strings.Join(lines, " | ")
 }
+
+// Dedupe drops adjacent repeats (of sorted lines).
+func Dedupe(ss []string) []string {
+	var out []string
+	for i, s := range ss {
+		if i == 0 || s != ss[i-1] {
+			out = append(out, s)
+		}
+	}
+	return out
+}

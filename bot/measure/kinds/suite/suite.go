@@ -260,16 +260,6 @@ func (j *job) newExecutor(sd *Side, t config.Target, files []string) (executor.E
 	return j.hooks.Executor(sd, t, ex)
 }
 
-func dedupe(ss []string) []string {
-	var out []string
-	for i, s := range ss {
-		if i == 0 || s != ss[i-1] {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
 func short(sha string) string {
 	if len(sha) > 12 {
 		return sha[:12]

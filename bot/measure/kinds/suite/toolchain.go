@@ -29,7 +29,7 @@ func identicalToolchains(sides []*Side, targets []config.Target) string {
 	}
 	h := head.toolchain[targets[0].Name]
 	return fmt.Sprintf("unchanged without measuring: the %s built from %s is byte-identical to the one built from %s (toolchain %s), so no benchmark can differ",
-		h.Built.Component, short(head.Commit.SHA), short(base.Commit.SHA), strings.Join(dedupe(ids), ", "))
+		h.Built.Component, short(head.Commit.SHA), short(base.Commit.SHA), strings.Join(kinds.Dedupe(ids), ", "))
 }
 
 // toolchainFailed is the head's measurement on t when its toolchain did
