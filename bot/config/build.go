@@ -25,7 +25,8 @@ func (b *BuildToolchain) CFlagsOr() string {
 	return b.CFlags
 }
 
-func (c *Config) validateBuild(i int, r Repo, bad func(line int, key, format string, args ...any)) {
+// validateBuild checks the build: key of a repository with toolchain: build.
+func (c *Config) validateBuild(i int, r Repo, bad badFunc) {
 	key := fmt.Sprintf("repos[%d].build", i)
 	if r.Build == nil || r.Build.Recipe == "" {
 		bad(c.line("repos", i, "toolchain"), key+".recipe", "missing: toolchain: build needs build: {recipe: gcc} (or binutils, glibc, llvm, or a file of recipes_dir/toolchain/)")

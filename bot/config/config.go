@@ -8,13 +8,11 @@ package config
 
 import (
 	"fmt"
-	"net"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
 	"runtime"
-	"strconv"
 	"strings"
 	"time"
 
@@ -212,14 +210,6 @@ var Arches = map[string]struct{ QEMU, CPU, CC string }{
 	"armv8": {QEMU: "qemu-aarch64", CPU: "cortex-a57", CC: "aarch64-linux-gnu-gcc"},
 }
 
-// Executors tcbot knows; only some are implemented in this version.
-var executors = map[string]string{
-	"qemu-user":   "",
-	"qemu-system": "",
-	"ssh":         "",
-	"lava":        "",
-}
-
 // Load reads and validates a config file.
 func Load(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
@@ -342,7 +332,9 @@ func (c *Config) applyDefaults() {
 		if !ok {
 			continue
 		}
-		c.qemuSystemDefaults(t)
+		if k := executorKindOf(t.Executor); k != nil && k.defaults != nil {
+			k.defaults(c, t)
+		}
 		if t.CPU == "" {
 			t.CPU = a.CPU
 		}
@@ -353,9 +345,6 @@ func (c *Config) applyDefaults() {
 			// Exact counts need one run; board timings need ~10 a side
 			// for the false-discovery control to find anything.
 			t.Samples = 1
-			if t.Executor == "ssh" || t.Executor == "lava" {
-				t.Samples = 10
-			}
 		}
 		if t.SSH != nil {
 			t.SSH.KeyFile = c.Abs(t.SSH.KeyFile)
@@ -367,16 +356,10 @@ func (c *Config) applyDefaults() {
 		if t.Timeout == 0 {
 			t.Timeout = Duration(5 * time.Minute)
 		}
-		if t.Informational == nil && t.Executor == "qemu-user" {
-			t.Informational = []string{"time", "compile-time"}
-		}
 		if t.LAVA != nil {
 			t.LAVA.JobTemplate = c.Abs(t.LAVA.JobTemplate)
 			t.LAVA.Kernel = c.Abs(t.LAVA.Kernel)
 			t.LAVA.TokenFile = c.Abs(t.LAVA.TokenFile)
-		}
-		if t.Informational == nil && (t.Executor == "ssh" || t.Executor == "lava") {
-			t.Informational = []string{"compile-time"}
 		}
 	}
 	if c.Compare.MinEffect == 0 {
@@ -456,18 +439,10 @@ func (c *Config) validate() []problem {
 		if r.URL == "" {
 			bad(c.line("repos", i), key("url"), "missing: any URL go-git reads (https, git, ssh, file) or a local path")
 		}
-		switch r.Toolchain {
-		case "manifest":
-		case "host":
-			for _, t := range c.Targets {
-				if _, ok := r.Host[t.Arch]; !ok && t.Arch != "" {
-					bad(ln("toolchain"), key("host"), "toolchain is host but no compiler is named for arch %s (target %s): add host: {%s: {cc: ..., cflags: ...}}", t.Arch, t.Name, t.Arch)
-				}
-			}
-		case "build":
-			c.validateBuild(i, r, bad)
-		default:
-			bad(ln("toolchain"), key("toolchain"), "%q: want manifest, build or host", r.Toolchain)
+		if k := toolchainKindOf(r.Toolchain); k == nil {
+			bad(ln("toolchain"), key("toolchain"), "%q: want %s", r.Toolchain, toolchainNames())
+		} else if k.check != nil {
+			k.check(c, i, r, bad)
 		}
 		for arch, cc := range r.Host {
 			if _, ok := Arches[arch]; !ok {
@@ -509,34 +484,13 @@ func (c *Config) validate() []problem {
 		if _, ok := Arches[t.Arch]; !ok {
 			bad(ln("arch"), key("arch"), "%q: want armv7 or armv8", t.Arch)
 		}
-		if msg, ok := executors[t.Executor]; !ok {
-			bad(ln("executor"), key("executor"), "%q: want qemu-user, qemu-system, ssh or lava", t.Executor)
-		} else if msg != "" {
-			bad(ln("executor"), key("executor"), "%s", msg)
+		if executorKindOf(t.Executor) == nil {
+			bad(ln("executor"), key("executor"), "%q: want %s", t.Executor, executorNames())
 		}
 		if t.Timeout < 0 {
 			bad(ln("timeout"), key("timeout"), "%v is negative: want a duration such as 5m or 90s", time.Duration(t.Timeout))
 		}
-		if t.Executor == "ssh" {
-			switch {
-			case t.SSH == nil:
-				bad(ln("executor"), key("ssh"), "missing: an ssh target needs ssh: {host, user, key_file, known_hosts}")
-			default:
-				for k, v := range map[string]string{"host": t.SSH.Host, "user": t.SSH.User, "key_file": t.SSH.KeyFile, "known_hosts": t.SSH.KnownHosts} {
-					if v == "" {
-						bad(c.line("targets", i, "ssh"), key("ssh."+k), "missing (host keys are always checked: known_hosts is required; ssh-keyscan the board into it)")
-					}
-				}
-			}
-		} else if t.SSH != nil {
-			bad(c.line("targets", i, "ssh"), key("ssh"), "only for executor: ssh")
-		}
-		c.validateQEMUSystem(i, t, bad)
-		if t.Executor == "lava" {
-			c.validateLAVA(i, t, bad)
-		} else if t.LAVA != nil {
-			bad(c.line("targets", i, "lava"), key("lava"), "only for executor: lava")
-		}
+		c.validateExecutorKeys(i, t, bad)
 		if t.Samples > 1000 || t.Samples < 0 {
 			bad(ln("samples"), key("samples"), "%d: want a whole number from 1 to 1000, such as 10", t.Samples)
 		}
@@ -576,67 +530,6 @@ func (c *Config) validate() []problem {
 }
 
 var envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-
-// validateLAVA checks the lava section of target i.
-func (c *Config) validateLAVA(i int, t Target, bad func(line int, key, format string, args ...any)) {
-	key := func(k string) string { return fmt.Sprintf("targets[%d].lava.%s", i, k) }
-	ln := func(k string) int { return c.line("targets", i, "lava", k) }
-	l := t.LAVA
-	if l == nil {
-		bad(c.line("targets", i, "executor"), fmt.Sprintf("targets[%d].lava", i), "missing: a lava target needs lava: {url, token_env, device_type}")
-		return
-	}
-	if u, err := url.Parse(l.URL); l.URL == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		bad(ln("url"), key("url"), "%q: want the lab's root URL, e.g. https://lava.example.org/", l.URL)
-	}
-	c.validateSecret(bad, fmt.Sprintf("targets[%d].lava", i), []any{"targets", i, "lava"}, "token", l.TokenEnv, l.TokenFile, "the lab's REST token", true)
-	if l.DeviceType == "" {
-		bad(ln("device_type"), key("device_type"), "missing: the lab's device type to run on, e.g. qemu")
-	}
-	if l.ArtifactURL != "" {
-		if u, err := url.Parse(l.ArtifactURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			bad(ln("artifact_url"), key("artifact_url"), "%q: want http://host:port/ as the lab's workers reach this tcbot", l.ArtifactURL)
-		}
-	}
-	if l.ArtifactListen != "" {
-		if _, _, err := net.SplitHostPort(l.ArtifactListen); err != nil {
-			bad(ln("artifact_listen"), key("artifact_listen"), "%q: want host:port, e.g. 0.0.0.0:8090", l.ArtifactListen)
-		} else if strings.HasSuffix(l.ArtifactListen, ":0") && l.ArtifactURL != "" {
-			bad(ln("artifact_url"), key("artifact_url"), "artifact_listen %s picks a free port, which artifact_url cannot know: give artifact_listen a fixed port", l.ArtifactListen)
-		} else if host, _, _ := net.SplitHostPort(l.ArtifactListen); l.ArtifactURL == "" && (host == "" || net.ParseIP(host).IsUnspecified()) {
-			bad(ln("artifact_listen"), key("artifact_url"), "missing: artifact_listen %s listens on every address; say how the lab's workers reach it, e.g. artifact_url: http://tcbot.example.org%s/", l.ArtifactListen, l.ArtifactListen[strings.LastIndex(l.ArtifactListen, ":"):])
-		}
-	}
-	for _, f := range []struct{ k, p string }{{"job_template", l.JobTemplate}, {"kernel", l.Kernel}} {
-		if f.p == "" {
-			continue
-		}
-		if _, err := os.Stat(f.p); err != nil {
-			bad(ln(f.k), key(f.k), "%v", err)
-		}
-	}
-	if l.Retries != nil && (*l.Retries < 0 || *l.Retries > 10) {
-		bad(ln("retries"), key("retries"), "%d: want 0 to 10", *l.Retries)
-	}
-	switch l.Priority {
-	case "", "high", "medium", "low":
-	default:
-		if n, err := strconv.Atoi(l.Priority); err != nil || n < 0 || n > 100 {
-			bad(ln("priority"), key("priority"), "%q: want high, medium, low or 0 to 100", l.Priority)
-		}
-	}
-	switch l.Visibility {
-	case "", "public", "personal":
-	default:
-		bad(ln("visibility"), key("visibility"), "%q: want public or personal", l.Visibility)
-	}
-	if l.Memory < 0 || l.Memory > 1<<20 {
-		bad(ln("memory"), key("memory"), "%d: want the guest's RAM in MiB, e.g. 1024", l.Memory)
-	}
-	if l.BootTimeout < 0 {
-		bad(ln("boot_timeout"), key("boot_timeout"), "%v is negative: want a duration such as 3m", time.Duration(l.BootTimeout))
-	}
-}
 
 // walk follows a key path such as ("repos", 1, "url") in the YAML
 // document. It returns the node there (nil when the path does not exist)

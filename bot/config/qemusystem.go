@@ -40,12 +40,8 @@ const (
 	DefaultQEMUSystemBootTimeout = 60 * time.Second
 )
 
-// qemuSystemDefaults fills the defaults of a qemu-system target; it runs
-// before the defaults every target gets.
+// qemuSystemDefaults fills the defaults of a qemu-system target.
 func (c *Config) qemuSystemDefaults(t *Target) {
-	if t.Executor != "qemu-system" {
-		return
-	}
 	a, err := kernel.LookupArch(t.Arch)
 	if err != nil {
 		return
@@ -74,19 +70,23 @@ func (c *Config) qemuSystemDefaults(t *Target) {
 	t.Busybox = c.Abs(t.Busybox)
 }
 
-// validateQEMUSystem checks the qemu-system keys of target i: their
-// values on a qemu-system target, their absence on any other.
-func (c *Config) validateQEMUSystem(i int, t Target, bad func(line int, key, format string, args ...any)) {
+// qemuSystemKeys are the keys only a qemu-system target has.
+var qemuSystemKeys = []string{"kernel", "busybox", "memory", "boot_timeout", "kernel_args", "real_time"}
+
+// refuseQEMUSystem refuses the qemu-system keys on a target of another
+// executor.
+func (c *Config) refuseQEMUSystem(i int, t Target, bad badFunc) {
+	for _, k := range qemuSystemKeys {
+		if v, _ := c.walk("targets", i, k); v != nil {
+			bad(c.line("targets", i, k), fmt.Sprintf("targets[%d].%s", i, k), "only for executor: qemu-system")
+		}
+	}
+}
+
+// validateQEMUSystem checks the keys of qemu-system target i.
+func (c *Config) validateQEMUSystem(i int, t Target, bad badFunc) {
 	key := func(k string) string { return fmt.Sprintf("targets[%d].%s", i, k) }
 	ln := func(k string) int { return c.line("targets", i, k) }
-	if t.Executor != "qemu-system" {
-		for _, k := range []string{"kernel", "busybox", "memory", "boot_timeout", "kernel_args", "real_time"} {
-			if v, _ := c.walk("targets", i, k); v != nil {
-				bad(ln(k), key(k), "only for executor: qemu-system")
-			}
-		}
-		return
-	}
 	if t.Memory < 64 || t.Memory > 16384 {
 		bad(ln("memory"), key("memory"), "%d: want the guest's memory in MiB, 64 to 16384 (default %d)", t.Memory, DefaultQEMUSystemMemory)
 	}

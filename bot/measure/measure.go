@@ -20,11 +20,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -37,6 +34,7 @@ import (
 	"github.com/tcbot/tcbot/bot/compare"
 	"github.com/tcbot/tcbot/bot/config"
 	"github.com/tcbot/tcbot/bot/executor"
+	"github.com/tcbot/tcbot/bot/measure/kinds"
 	"github.com/tcbot/tcbot/bot/progress"
 	"github.com/tcbot/tcbot/bot/recipe"
 	"github.com/tcbot/tcbot/bot/report"
@@ -45,6 +43,7 @@ import (
 	"github.com/tcbot/tcbot/bot/source"
 	"github.com/tcbot/tcbot/bot/store"
 	"github.com/tcbot/tcbot/bot/suite"
+	"github.com/tcbot/tcbot/bot/target"
 	"github.com/tcbot/tcbot/bot/toolchain"
 )
 
@@ -59,25 +58,20 @@ type Measurer struct {
 	Plugin   string // path of the instruction-counting plugin
 	Log      logrus.FieldLogger
 	Progress progress.Reporter
-	// NewExecutor makes the executor of a target; nil means the default
-	// (qemu-user with the plugin).
+	// NewExecutor makes the executor of a target; nil means the one its
+	// executor kind makes (bot/target).
 	NewExecutor func(t config.Target) (executor.Executor, error)
 	// Sandbox runs everything that comes from a revision under test
 	// (nil: nothing is sandboxed, for trusted code only).
 	Sandbox *sandbox.Sandbox
 
 	resolver toolchain.Resolver
-	busy     activity
+	busy     kinds.Activity
 	// mu serializes Run and CompareStored: one change at a time per
 	// Measurer (each already uses every core the config allows).
 	mu sync.Mutex
 	// Recipe is the recipe of the repository being measured.
 	Recipe *recipe.Recipe
-	// kept holds the executors of the Run in progress, so that the rounds
-	// of adaptive resampling reuse a booted guest or a board's uploaded
-	// binaries instead of booting and uploading again; Run cleans them
-	// up at its end.
-	kept map[string]executor.Executor
 	// activity is what a long build is doing (Activity).
 	activityMu sync.Mutex
 	activity   string
@@ -95,26 +89,55 @@ type Request struct {
 }
 
 // Stats tells where the time of a Run went (for `make bench`).
-type Stats struct {
-	Wall time.Duration
-	// Busy is the wall time during which at least one compiler or emulator
-	// process was running; Wall - Busy is tcbot's own overhead.
-	Busy     time.Duration
-	Builds   int // benchmarks compiled
-	Runs     int // emulator runs
-	Reused   int // measurements taken from the store
-	Measured int // measurements stored by this run
-	// Resampled counts grey-zone comparisons that got more samples.
-	Resampled int
-}
+type Stats = kinds.Stats
 
-// Run measures a change and returns its report.
+// Run measures a change and returns its report: every recipe kind takes
+// the same path (see package kinds).
 func (m *Measurer) Run(ctx context.Context, req Request) (*report.Report, Stats, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	start := time.Now()
-	m.busy = activity{}
 	var st Stats
+	c, job, err := m.start(ctx, req, &st)
+	if err != nil {
+		return nil, st, err
+	}
+	defer job.Close()
+	log := m.Log.WithFields(logrus.Fields{"repo": c.Repo.Name, "base": short(c.Sides[0].Commit.SHA), "head": short(c.Sides[1].Commit.SHA)})
+	if err := m.resolve(ctx, job, c, &st, log); err != nil {
+		return nil, st, err
+	}
+	if c.Unchanged != "" {
+		rep := m.newReport(req, c, compare.Outcome{Verdict: compare.Unchanged})
+		rep.Notes = append(rep.Notes, c.Unchanged)
+		st.Wall, st.Busy = time.Since(start), m.busy.Total()
+		log.WithField("wall", st.Wall.Round(time.Millisecond)).Info("change measured: identical toolchain")
+		return rep, st, nil
+	}
+	if err := job.Build(ctx, c); err != nil {
+		return nil, st, err
+	}
+	if err := job.Run(ctx, c); err != nil {
+		return nil, st, err
+	}
+	base, head, err := m.collect(ctx, job, c, &st)
+	if err != nil {
+		return nil, st, err
+	}
+	opts := kinds.CompareOptions(m.Config, c.Targets)
+	job.Compare(&opts, c.Targets)
+	out := compare.Compare(base, head, opts)
+	attributeCodeSize(out.Comparisons, c.Sides[0].Meas, c.Sides[1].Meas)
+	rep := m.newReport(req, c, out)
+	st.Wall, st.Busy = time.Since(start), m.busy.Total()
+	log.WithFields(logrus.Fields{"verdict": rep.Verdict, "wall": st.Wall.Round(time.Millisecond), "measured": st.Measured, "reused": st.Reused}).Info("change measured")
+	return rep, st, nil
+}
+
+// start resolves the request: the repository, its recipe's kind and the
+// job that measures the change with it, the targets, base and head.
+func (m *Measurer) start(ctx context.Context, req Request, st *Stats) (*kinds.Change, kinds.Job, error) {
+	m.busy = kinds.Activity{}
 	if m.Log == nil {
 		l := logrus.New()
 		l.SetOutput(io.Discard)
@@ -126,205 +149,145 @@ func (m *Measurer) Run(ctx context.Context, req Request) (*report.Report, Stats,
 	cfg := m.Config
 	repo, err := cfg.Repo(req.Repo)
 	if err != nil {
-		return nil, st, err
+		return nil, nil, err
 	}
 	m.Recipe = m.Recipes[repo.Name]
 	if m.Recipe == nil {
-		return nil, st, fmt.Errorf("repo %s: no recipe loaded", repo.Name)
+		return nil, nil, fmt.Errorf("repo %s: no recipe loaded", repo.Name)
 	}
-	targets, err := cfg.SelectTargets(req.Targets)
+	kind, err := kindOf(m.Recipe)
 	if err != nil {
-		return nil, st, err
+		return nil, nil, err
 	}
-	if m.Recipe.Kind == "kernel" {
-		if targets, err = kernelTargets(cfg.Path, m.Recipe.Name, targets); err != nil {
-			return nil, st, err
-		}
+	c := &kinds.Change{Repo: repo}
+	if c.Targets, err = cfg.SelectTargets(req.Targets); err != nil {
+		return nil, nil, err
 	}
-	mirror, err := source.Open(filepath.Join(cfg.Workdir, "git"), repo.Name, repo.URL)
+	job, err := kind.Start(ctx, m.env(st), c)
 	if err != nil {
-		return nil, st, err
+		return nil, nil, err
 	}
-	head, err := mirror.Resolve(ctx, req.Rev)
+	if c.Mirror, err = source.Open(filepath.Join(cfg.Workdir, "git"), repo.Name, repo.URL); err != nil {
+		return nil, nil, err
+	}
+	head, err := c.Mirror.Resolve(ctx, req.Rev)
 	if err != nil {
-		return nil, st, err
+		return nil, nil, err
 	}
 	var base source.Commit
 	switch {
 	case req.Base != "":
-		base, err = mirror.Resolve(ctx, req.Base)
+		base, err = c.Mirror.Resolve(ctx, req.Base)
 	case len(head.Parents) == 0:
 		err = fmt.Errorf("repo %s: %s (%s) is a root commit with no parent to compare with: pass --base", repo.Name, head.SHA[:12], head.Subject)
 	default:
-		base, err = mirror.Resolve(ctx, head.Parents[0])
+		base, err = c.Mirror.Resolve(ctx, head.Parents[0])
 	}
 	if err != nil {
-		return nil, st, err
+		return nil, nil, err
 	}
-	if m.Recipe.Kind == "kas" {
-		return m.runKas(ctx, req, repo, targets, base, head, start)
-	}
-	log := m.Log.WithFields(logrus.Fields{"repo": repo.Name, "base": base.SHA[:12], "head": head.SHA[:12]})
+	c.Sides = [2]*kinds.Side{kinds.NewSide("base", base), kinds.NewSide("head", head)}
+	return c, job, nil
+}
 
-	// Plan: which (side, target) measurements exist already.
-	sides := []*side{{name: "base", commit: base}, {name: "head", commit: head}}
-	var infra []string
-	for _, sd := range sides {
-		sd.meas = map[string]*store.Measurement{}
-		sd.toolchain = map[string]*toolchain.Toolchain{}
-		sd.failed = map[string]string{}
-		for _, t := range targets {
-			tc, err := m.resolver.Resolve(ctx, repo, mirror, sd.commit.SHA, t.Arch)
-			var broken *toolchain.BuildError
-			switch {
-			case errors.As(err, &broken) && sd.name == "head":
-				// The change's toolchain does not build: its failure.
-				sd.meas[t.Name] = m.toolchainFailed(repo.Name, sd, t, broken)
-				continue
-			case errors.As(err, &broken):
-				err = fmt.Errorf("the baseline is broken: %w", err)
-				fallthrough
-			case err != nil:
-				sd.failed[t.Name] = err.Error()
-				infra = append(infra, fmt.Sprintf("%s: %s: %v", t.Name, sd.name, err))
+// env is what a kind's job may use of the Measurer.
+func (m *Measurer) env(st *Stats) *kinds.Env {
+	recipesFS, _, benchFS, _ := Sources(m.Config)
+	return &kinds.Env{
+		Config: m.Config, Suite: m.Suite, Recipe: m.Recipe, Sandbox: m.Sandbox,
+		Log: m.Log, Progress: m.Progress, Busy: &m.busy, Stats: st,
+		Toolchains: &m.resolver, SuiteVersion: m.suiteVersion(),
+		NewExecutor: m.newExecutor, BuildProgress: m.buildProgress,
+		Recipes: recipesFS, Benchmarks: benchFS,
+	}
+}
+
+// newExecutor makes the executor of a target; files are the binaries an
+// executor on another machine uploads.
+func (m *Measurer) newExecutor(t config.Target, files []string) (executor.Executor, error) {
+	if m.NewExecutor != nil {
+		return m.NewExecutor(t)
+	}
+	return target.New(t, target.Env{Plugin: m.Plugin, Workdir: m.Config.Workdir, Log: m.Log, Files: files})
+}
+
+// resolve asks the job what each side measures on each target, and takes
+// what the store already holds.
+func (m *Measurer) resolve(ctx context.Context, job kinds.Job, c *kinds.Change, st *Stats, log logrus.FieldLogger) error {
+	if err := job.Resolve(ctx, c); err != nil {
+		return err
+	}
+	for _, sd := range c.Sides {
+		for _, t := range c.Targets {
+			k, ok := sd.Key[t.Name]
+			if !ok || !c.Todo(sd, t) {
 				continue
 			}
-			sd.toolchain[t.Name] = tc
-			k := m.key(repo.Name, sd.commit.SHA, tc, t)
 			got, ok, err := m.Store.Get(ctx, k)
 			if err != nil {
-				return nil, st, err
+				return err
 			}
 			if ok {
-				sd.meas[t.Name] = got
+				sd.Meas[t.Name] = got
 				st.Reused++
-				log.WithFields(logrus.Fields{"side": sd.name, "target": t.Name}).Debug("reusing stored measurement")
+				log.WithFields(logrus.Fields{"side": sd.Name, "target": t.Name}).Debug("reusing stored measurement")
 			}
 		}
 	}
+	return nil
+}
 
-	// A toolchain built from the head byte-identical to the base's on
-	// every target (a documentation change) changes nothing measurable.
-	if note := identicalToolchains(sides, targets); note != "" {
-		rep := m.newReport(req, repo.Name, base, head, compare.Outcome{Verdict: compare.Unchanged}, infra)
-		rep.Notes = append(rep.Notes, note)
-		st.Wall, st.Busy = time.Since(start), m.busy.total()
-		log.WithField("wall", st.Wall.Round(time.Millisecond)).Info("change measured: identical toolchain")
-		return rep, st, nil
-	}
-
-	// Build what is missing, once per (arch, toolchain).
-	builds := map[string]*buildSet{}
-	var buildOrder []*buildSet
-	for _, sd := range sides {
-		for _, t := range targets {
-			tc := sd.toolchain[t.Name]
-			if tc == nil || sd.meas[t.Name] != nil {
-				continue
-			}
-			id := t.Arch + "/" + tc.ID
-			if builds[id] == nil {
-				builds[id] = &buildSet{arch: t.Arch, tc: tc, commit: sd.commit}
-				buildOrder = append(buildOrder, builds[id])
-			}
-			sd.builds = append(sd.builds, targetBuild{target: t, set: builds[id]})
-		}
-	}
-	if err := m.build(ctx, mirror, buildOrder, &st); err != nil {
-		return nil, st, err
-	}
-	if err := m.buildKernels(ctx, mirror, repo, sides); err != nil {
-		return nil, st, err
-	}
-	for _, b := range buildOrder {
-		if b.err != nil {
-			infra = append(infra, fmt.Sprintf("build %s with %s: %v", b.arch, b.tc.Desc, b.err))
-		}
-	}
-
-	// Run: one executor per target, base and head interleaved.
-	m.kept = map[string]executor.Executor{}
-	defer m.releaseExecutors()
-	if err := m.runAll(ctx, targets, sides, &st); err != nil {
-		return nil, st, err
-	}
-	if err := m.resample(ctx, targets, sides, &st); err != nil {
-		return nil, st, err
-	}
-
-	// Assemble, store, compare.
-	var baseResults, headResults []result.Result
-	for _, t := range targets {
-		for _, sd := range sides {
-			if msg, bad := sd.failed[t.Name]; bad {
-				if !strings.Contains(strings.Join(infra, "\n"), msg) {
-					infra = append(infra, fmt.Sprintf("%s: %s: %s", t.Name, sd.name, msg))
+// collect stores each new measurement (one transaction each) and returns
+// the results of base and head.
+func (m *Measurer) collect(ctx context.Context, job kinds.Job, c *kinds.Change, st *Stats) (base, head []result.Result, err error) {
+	for _, t := range c.Targets {
+		for _, sd := range c.Sides {
+			if msg, bad := sd.Failure(t.Name); bad {
+				if !strings.Contains(strings.Join(c.Infra, "\n"), msg) {
+					c.Infra = append(c.Infra, fmt.Sprintf("%s: %s: %s", t.Name, sd.Name, msg))
 				}
 				continue
 			}
-			meas := sd.meas[t.Name]
+			meas := sd.Meas[t.Name]
 			if meas == nil {
-				meas, err = m.assemble(repo.Name, sd, t, sides)
+				meas, err = job.Collect(c, sd, t)
 				if err != nil {
-					sd.failed[t.Name] = err.Error()
-					infra = append(infra, fmt.Sprintf("%s: %s: %v", t.Name, sd.name, err))
+					sd.Fail(t.Name, err.Error())
+					c.Infra = append(c.Infra, fmt.Sprintf("%s: %s: %v", t.Name, sd.Name, err))
 					continue
 				}
 				if err := m.Store.Put(ctx, meas); err != nil {
-					return nil, st, err
+					return nil, nil, err
 				}
-				sd.meas[t.Name] = meas
+				sd.Meas[t.Name] = meas
 				st.Measured++
 			}
-			if sd.name == "base" {
-				baseResults = append(baseResults, meas.Results...)
+			if sd == c.Sides[0] {
+				base = append(base, meas.Results...)
 			} else {
-				headResults = append(headResults, meas.Results...)
+				head = append(head, meas.Results...)
 			}
 		}
 	}
-	opts := m.compareOptions(targets)
-	out := compare.Compare(baseResults, headResults, opts)
-	attributeCodeSize(out.Comparisons, sides[0].meas, sides[1].meas)
-	rep := m.newReport(req, repo.Name, base, head, out, infra)
-	st.Wall = time.Since(start)
-	st.Busy = m.busy.total()
-	log.WithFields(logrus.Fields{"verdict": rep.Verdict, "wall": st.Wall.Round(time.Millisecond), "measured": st.Measured, "reused": st.Reused}).Info("change measured")
-	return rep, st, nil
+	return base, head, nil
 }
 
 // newReport makes the report of a change: the comparison outcome, the
 // infrastructure errors met (each once), and the reproduce command.
-func (m *Measurer) newReport(req Request, repo string, base, head source.Commit, out compare.Outcome, infra []string) *report.Report {
-	rep := report.New(repo, base.SHA, head.SHA, out)
+func (m *Measurer) newReport(req Request, c *kinds.Change, out compare.Outcome) *report.Report {
+	base, head := c.Sides[0].Commit, c.Sides[1].Commit
+	rep := report.New(c.Repo.Name, base.SHA, head.SHA, out)
 	rep.BaseSubject, rep.HeadSubject = base.Subject, head.Subject
+	infra := append([]string(nil), c.Infra...)
 	sort.Strings(infra)
-	for _, e := range dedupe(infra) {
+	for _, e := range kinds.Dedupe(infra) {
 		rep.AddError(e)
 	}
 	rep.Reproduce = req.Reproduce
 	if rep.Reproduce == "" {
-		rep.Reproduce = report.ReproduceCommand(m.Config.Path, repo, base.SHA, head.SHA, req.Targets)
+		rep.Reproduce = report.ReproduceCommand(m.Config.Path, c.Repo.Name, base.SHA, head.SHA, req.Targets)
 	}
 	return &rep
-}
-
-func (m *Measurer) compareOptions(targets []config.Target) compare.Options {
-	cfg := m.Config
-	opts := compare.DefaultOptions()
-	if opts.Thresholds == nil {
-		opts.Thresholds = map[string]float64{}
-	}
-	for k, v := range cfg.Compare.Thresholds {
-		opts.Thresholds[k] = v
-	}
-	opts.MinEffect, opts.Q = cfg.Compare.MinEffect, cfg.Compare.FDR
-	opts.Informational = map[string][]string{}
-	for _, t := range targets {
-		// A toolchain's build time is one sample a side: it informs.
-		opts.Informational[t.Name] = append(append([]string(nil), t.Informational...), result.BuildTime)
-	}
-	return opts
 }
 
 // attributeCodeSize notes, on each code-size change, the functions that
@@ -349,166 +312,12 @@ func attributeCodeSize(cs []compare.Comparison, base, head map[string]*store.Mea
 	}
 }
 
-func dedupe(ss []string) []string {
-	var out []string
-	for i, s := range ss {
-		if i == 0 || s != ss[i-1] {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
-func (m *Measurer) key(repo, sha string, tc *toolchain.Toolchain, t config.Target) store.Key {
-	return store.Key{Repo: repo, Revision: sha, ToolchainID: tc.ID + "-" + targetID(t) + m.kernelID(repo, t.Arch), Target: t.Name, Suite: m.Suite.Name, SuiteVersion: m.suiteVersion()}
-}
-
-// targetID folds into the key what changes a target's numbers: its CPU
-// model and emulator.
-func targetID(t config.Target) string {
-	id := fmt.Sprintf("%s|%s|%s|%s|%d", t.Arch, t.Executor, t.CPU, t.QEMU, t.Samples)
-	if l := t.LAVA; l != nil {
-		// A lab's device type, tags and kernel are its machine.
-		id += fmt.Sprintf("|%s|%s|%q|%s|%s|%d", l.URL, l.DeviceType, l.Tags, l.Kernel, l.KernelArgs, l.Memory)
-	}
-	h := sha256.Sum256([]byte(id))
-	if t.Executor == "qemu-system" {
-		// The guest's kernel, busybox, memory and clock are its machine.
-		h = sha256.Sum256(fmt.Appendf(h[:], "|%s|%s|%d|%s|%t", t.Kernel, t.Busybox, t.Memory, t.KernelArgs, t.RealTime))
-	}
-	return hex.EncodeToString(h[:])[:8]
-}
-
-// methodVersion changes whenever tcbot changes how it measures (what a
-// metric counts, how a binary is run), so results measured the old way are
-// never compared with results measured the new way.
-const methodVersion = "2"
-
 // suiteVersion covers the suite's files, the recipe that builds it and the
 // measuring method.
 func (m *Measurer) suiteVersion() string {
 	h := sha256.New()
-	h.Write([]byte("method " + methodVersion + "\n"))
+	h.Write([]byte("method " + kinds.MethodVersion + "\n"))
 	h.Write([]byte(m.Suite.Version))
 	h.Write(m.Recipe.Raw)
 	return hex.EncodeToString(h.Sum(nil))[:16]
-}
-
-// side is the base or the head of the change.
-type side struct {
-	name      string
-	commit    source.Commit
-	toolchain map[string]*toolchain.Toolchain  // by target
-	meas      map[string]*store.Measurement    // by target, stored or new
-	failed    map[string]string                // by target: infrastructure error
-	builds    []targetBuild                    // targets this side must measure
-	runs      map[string]map[string]*benchRuns // target -> benchmark -> runs
-	boots     map[string][]executor.BootInfo   // by target: qemu-system guests booted
-	kernel    map[string]*sideKernel           // by target: the kernel built (recipe kernel)
-	mu        sync.Mutex
-}
-
-type targetBuild struct {
-	target config.Target
-	set    *buildSet
-}
-
-func (sd *side) buildFor(target string) *buildSet {
-	for _, b := range sd.builds {
-		if b.target.Name == target {
-			return b.set
-		}
-	}
-	return nil
-}
-
-// benchRuns collects the samples of one benchmark on one target.
-type benchRuns struct {
-	instructions []float64
-	times        []float64
-	failNote     string
-	identical    bool // not run: head binary identical to base
-}
-
-// activity measures the wall time during which at least one subprocess
-// runs, to tell tcbot's own overhead from compilers and emulators.
-type activity struct {
-	mu     sync.Mutex
-	active int
-	since  time.Time
-	sum    time.Duration
-}
-
-func (a *activity) begin() {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.active == 0 {
-		a.since = time.Now()
-	}
-	a.active++
-}
-
-func (a *activity) end() {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.active--
-	if a.active == 0 {
-		a.sum += time.Since(a.since)
-	}
-}
-
-func (a *activity) total() time.Duration {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.sum
-}
-
-// pool runs fns with at most n at once and returns when all are done.
-func pool(ctx context.Context, n int, fns []func(context.Context)) {
-	if n < 1 {
-		n = 1
-	}
-	sem := make(chan struct{}, n)
-	var wg sync.WaitGroup
-	for _, fn := range fns {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-		}
-		if ctx.Err() != nil {
-			break
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			fn(ctx)
-		}()
-	}
-	wg.Wait()
-}
-
-func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
-func writeJSON(path string, v any) error {
-	data, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }

@@ -6,13 +6,13 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/sirupsen/logrus"
 
 	"github.com/tcbot/tcbot/benchmarks"
 	"github.com/tcbot/tcbot/bot/config"
 	"github.com/tcbot/tcbot/bot/insncount"
+	"github.com/tcbot/tcbot/bot/measure/kinds"
 	"github.com/tcbot/tcbot/bot/progress"
 	"github.com/tcbot/tcbot/bot/recipe"
 	"github.com/tcbot/tcbot/bot/store"
@@ -49,34 +49,13 @@ func LoadRecipes(cfg *config.Config) (map[string]*recipe.Recipe, *suite.Suite, e
 		if err != nil {
 			return nil, nil, fmt.Errorf("%s: repo %s: %w", cfg.Path, r.Name, err)
 		}
-		if rec.Kind == "kas" {
-			if r.Component == "" {
-				return nil, nil, fmt.Errorf("%s: repo %s: component: missing: recipe %s builds OpenEmbedded with this repository as gcc, binutils, glibc or linux; say which", cfg.Path, r.Name, rec.Name)
-			}
-			for _, p := range rec.Kas.Projects {
-				if _, err := fs.Stat(rfs, p); err != nil {
-					return nil, nil, fmt.Errorf("%s: kas.projects: %s: %w", rec.Source, p, err)
-				}
-			}
-			tmpl := strings.ReplaceAll(rec.Kas.Toolchain, "{component}", r.Component)
-			if _, err := fs.Stat(rfs, tmpl); err != nil {
-				return nil, nil, fmt.Errorf("%s: repo %s: no toolchain include %s for component %s: %w", cfg.Path, r.Name, tmpl, r.Component, err)
-			}
-			out[r.Name] = rec
-			continue
+		kind, err := kindOf(rec)
+		if err != nil {
+			return nil, nil, err
 		}
-		if r.Toolchain == "build" && r.Build != nil {
-			// The toolchain recipe must load too (config check is the
-			// only check of recipes no test builds, such as llvm's).
-			if _, err := recipe.LoadToolchain(rfs, rwhere, r.Build.Recipe); err != nil {
-				return nil, nil, fmt.Errorf("%s: repo %s: build.recipe: %w", cfg.Path, r.Name, err)
-			}
-		}
-		if rec.Kind == "kernel" && r.Toolchain != "host" {
-			return nil, nil, fmt.Errorf("%s: repo %s: toolchain: %q: recipe %s builds the kernel under test with fixed compilers: want toolchain: host and host: {armv8: {cc: aarch64-linux-gnu-gcc}, ...}", cfg.Path, r.Name, r.Toolchain, rec.Name)
-		}
-		if rec.Suite != s.Name {
-			return nil, nil, fmt.Errorf("%s: suite: %q, but the benchmark suite in %s is %q", rec.Source, rec.Suite, swhere, s.Name)
+		env := kinds.CheckEnv{Config: cfg, Recipes: rfs, RecipesWhere: rwhere, Suite: s, SuiteWhere: swhere}
+		if err := kind.Check(env, &r, rec); err != nil {
+			return nil, nil, err
 		}
 		out[r.Name] = rec
 	}

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 
 	"github.com/tcbot/tcbot/bot/compare"
+	"github.com/tcbot/tcbot/bot/measure/kinds"
 	"github.com/tcbot/tcbot/bot/report"
 	"github.com/tcbot/tcbot/bot/result"
 	"github.com/tcbot/tcbot/bot/source"
@@ -55,7 +56,7 @@ func (m *Measurer) CompareStored(ctx context.Context, repoName, baseRev, headRev
 			sides[i] = append(sides[i], meas.Results...)
 		}
 	}
-	opts := m.compareOptions(targets)
+	opts := kinds.CompareOptions(cfg, targets)
 	out := compare.Compare(sides[0], sides[1], opts)
 	rep := report.New(repo.Name, commits[0].SHA, commits[1].SHA, out)
 	rep.BaseSubject, rep.HeadSubject = commits[0].Subject, commits[1].Subject

@@ -9,6 +9,8 @@ import (
 
 	"github.com/tcbot/tcbot/bot/config"
 	"github.com/tcbot/tcbot/bot/executor"
+	"github.com/tcbot/tcbot/bot/measure/kinds"
+	suitekind "github.com/tcbot/tcbot/bot/measure/kinds/suite"
 	"github.com/tcbot/tcbot/bot/recipe"
 	"github.com/tcbot/tcbot/bot/sandbox"
 	"github.com/tcbot/tcbot/bot/suite"
@@ -54,7 +56,7 @@ func (m *Measurer) CheckTarget(ctx context.Context, name, benchmark string) (str
 		return "", fmt.Errorf("%s: build %s with %s: %w (make deps installs the Debian cross compilers)", t.Name, b.Name, cc, err)
 	}
 	if !out.OK() {
-		return "", fmt.Errorf("%s: build %s with %s failed (%s): %s", t.Name, b.Name, cc, out.Describe(), tail(out.Stderr, 6))
+		return "", fmt.Errorf("%s: build %s with %s failed (%s): %s", t.Name, b.Name, cc, out.Describe(), kinds.Tail(out.Stderr, 6))
 	}
 	ex, err := m.newExecutor(t, []string{filepath.Join(dir, "bin", b.Name)})
 	if err != nil {
@@ -73,7 +75,7 @@ func (m *Measurer) CheckTarget(ctx context.Context, name, benchmark string) (str
 		return "", fmt.Errorf("%s: run %s: %w", t.Name, b.Name, err)
 	}
 	if !o.OK() {
-		return "", fmt.Errorf("%s: %s %s: %s", t.Name, b.Name, o.Describe(), tail(o.Stderr, 6))
+		return "", fmt.Errorf("%s: %s %s: %s", t.Name, b.Name, o.Describe(), kinds.Tail(o.Stderr, 6))
 	}
 	got, ok := suite.Checksum(o.Stdout)
 	if !ok || got != b.Checksum {
@@ -99,11 +101,14 @@ func (m *Measurer) CheckTarget(ctx context.Context, name, benchmark string) (str
 	return msg, nil
 }
 
-// suiteRecipe is a configured recipe that builds the suite.
+// suiteRecipe is a configured recipe that builds the suite and runs it on
+// a target's own executor (kind suite).
 func (m *Measurer) suiteRecipe() *recipe.Recipe {
 	for _, r := range m.Config.Repos {
-		if rec := m.Recipes[r.Name]; rec != nil && rec.Kind == "suite" {
-			return rec
+		if rec := m.Recipes[r.Name]; rec != nil {
+			if _, ok := recipeKinds[rec.Kind].(suitekind.Kind); ok {
+				return rec
+			}
 		}
 	}
 	return nil

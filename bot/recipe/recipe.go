@@ -74,11 +74,18 @@ type KasStage struct {
 // Components a kas recipe can put under test.
 var Components = []string{"gcc", "binutils", "glibc", "linux"}
 
-// Kinds of recipe the measuring code can drive.
-var Kinds = map[string]string{
-	"suite":  "build each benchmark of a suite with the toolchain under test and run it on every target",
-	"kas":    "OpenEmbedded build with kas, the repository's component pinned to the revision under test",
-	"kernel": "build the kernel under test, boot it under qemu-system and run the suite in it",
+// Kind is what a recipe file of one kind must hold.
+type Kind struct {
+	Desc  string
+	check func(path string, r *Recipe) error
+}
+
+// Kinds of recipe the measuring code can drive (bot/measure/kinds.go
+// registers how each is measured), with the checks of their files.
+var Kinds = map[string]Kind{
+	"suite":  {"build each benchmark of a suite with the toolchain under test and run it on every target", checkSuite},
+	"kas":    {"OpenEmbedded build with kas, the repository's component pinned to the revision under test", checkKas},
+	"kernel": {"build the kernel under test, boot it under qemu-system and run the suite in it", checkKernelSuite},
 }
 
 var placeholderRE = regexp.MustCompile(`\{([a-z_]+)(\.\.\.)?\}`)
@@ -127,29 +134,41 @@ func Parse(path string, data []byte) (*Recipe, error) {
 	if r.Name == "" {
 		return nil, bad("name", "missing")
 	}
-	if _, ok := Kinds[r.Kind]; !ok {
+	k, ok := Kinds[r.Kind]
+	if !ok {
 		return nil, bad("kind", "%q: want one of suite, kas, kernel", r.Kind)
 	}
-	if r.Kind == "kas" {
-		return &r, checkKas(path, &r)
+	return &r, k.check(path, &r)
+}
+
+// checkKernelSuite checks a kernel recipe: a suite recipe with a kernel
+// section.
+func checkKernelSuite(path string, r *Recipe) error {
+	if err := checkSuite(path, r); err != nil {
+		return err
 	}
-	if r.Kind != "suite" && r.Kind != "kernel" {
-		return nil, bad("kind", "%s recipes are not implemented in this version", r.Kind)
+	return checkKernel(path, r)
+}
+
+// checkSuite checks a recipe that builds and runs a benchmark suite.
+func checkSuite(path string, r *Recipe) error {
+	bad := func(key, format string, a ...any) error {
+		return fmt.Errorf("%s: %s: %s", path, key, fmt.Sprintf(format, a...))
 	}
 	if r.Suite == "" {
-		return nil, bad("suite", "missing: name the benchmark suite to build")
+		return bad("suite", "missing: name the benchmark suite to build")
 	}
 	if r.Build.Executor != "local" {
-		return nil, bad("build.executor", "%q: builds run on the tcbot host: want local", r.Build.Executor)
+		return bad("build.executor", "%q: builds run on the tcbot host: want local", r.Build.Executor)
 	}
 	if r.Run.Executor != "target" {
-		return nil, bad("run.executor", "%q: want target (each target's own executor)", r.Run.Executor)
+		return bad("run.executor", "%q: want target (each target's own executor)", r.Run.Executor)
 	}
 	if err := checkCommand(r.Build.Command, buildVars); err != nil {
-		return nil, bad("build.command", "%v", err)
+		return bad("build.command", "%v", err)
 	}
 	if err := checkCommand(r.Run.Command, runVars); err != nil {
-		return nil, bad("run.command", "%v", err)
+		return bad("run.command", "%v", err)
 	}
 	for _, st := range []struct {
 		key string
@@ -157,22 +176,19 @@ func Parse(path string, data []byte) (*Recipe, error) {
 	}{{"build", r.Build}, {"run", r.Run}} {
 		if st.s.Timeout != "" {
 			if _, err := time.ParseDuration(st.s.Timeout); err != nil {
-				return nil, bad(st.key+".timeout", "%q is not a duration (e.g. 5m)", st.s.Timeout)
+				return bad(st.key+".timeout", "%q is not a duration (e.g. 5m)", st.s.Timeout)
 			}
 		}
 		for _, m := range st.s.Metrics {
 			if _, ok := result.LookupMetric(m); !ok {
-				return nil, bad(st.key+".metrics", "unknown metric %q", m)
+				return bad(st.key+".metrics", "unknown metric %q", m)
 			}
 		}
 	}
 	if r.Run.Check != "" && r.Run.Check != "checksum" {
-		return nil, bad("run.check", "%q: want checksum or nothing", r.Run.Check)
+		return bad("run.check", "%q: want checksum or nothing", r.Run.Check)
 	}
-	if r.Kind == "kernel" {
-		return &r, checkKernel(path, &r)
-	}
-	return &r, nil
+	return nil
 }
 
 func checkKas(path string, r *Recipe) error {

@@ -17,6 +17,7 @@ import (
 	"github.com/tcbot/tcbot/bot/measure"
 	"github.com/tcbot/tcbot/bot/report"
 	"github.com/tcbot/tcbot/bot/store"
+	tgt "github.com/tcbot/tcbot/bot/target"
 )
 
 // Job kinds. Each is unique by its arguments among unfinished jobs.
@@ -165,7 +166,7 @@ func (w *measureWorker) Work(ctx context.Context, job *river.Job[MeasureArgs]) e
 	if err != nil {
 		return river.JobCancel(err)
 	}
-	if ts[0].Executor == "ssh" {
+	if tgt.TraitsOf(ts[0]).Exclusive {
 		// One measurement on a board at a time, whichever worker host
 		// takes it: two at once would time each other.
 		unlock, ok, err := s.store.LockTarget(ctx, target)

@@ -205,6 +205,24 @@ func Kinds() []string {
 	return out
 }
 
+// Checker is implemented by kinds that can check a repository's settings
+// before anything is built (config check): their recipes load.
+type Checker interface {
+	Check(repo *config.Repo, recipes fs.FS, where string) error
+}
+
+// Check checks what repo's toolchain kind can check ahead (nil for kinds
+// with nothing to check).
+func Check(repo *config.Repo, recipes fs.FS, where string) error {
+	kindsMu.RLock()
+	k := kinds[repo.Toolchain]
+	kindsMu.RUnlock()
+	if c, ok := k.(Checker); ok {
+		return c.Check(repo, recipes, where)
+	}
+	return nil
+}
+
 // Resolve returns the toolchain that builds repo at sha for arch.
 func (r *Resolver) Resolve(ctx context.Context, repo *config.Repo, src Source, sha, arch string) (*Toolchain, error) {
 	kindsMu.RLock()

@@ -15,7 +15,6 @@ import (
 	"github.com/tcbot/tcbot/bot/config"
 	"github.com/tcbot/tcbot/bot/demo"
 	"github.com/tcbot/tcbot/bot/measure"
-	"github.com/tcbot/tcbot/bot/oebuild"
 	"github.com/tcbot/tcbot/bot/progress"
 	"github.com/tcbot/tcbot/bot/report"
 )
@@ -255,16 +254,12 @@ func configCmd(stdout io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			for _, r := range cfg.Repos {
-				if recs[r.Name].Kind != "kas" {
-					continue
-				}
-				recipesFS, _, benchFS, _ := measure.Sources(cfg)
-				if errs := oebuild.Check(recipesFS, benchFS); len(errs) > 0 {
-					return fmt.Errorf("recipe %s (repo %s): the OpenEmbedded tree does not check:\n%w", r.Recipe, r.Name, errors.Join(errs...))
-				}
-				fmt.Fprintf(stdout, "recipe %s: kas files valid against kas's schema, meta-tcbot layer checks\n", r.Recipe)
-				break
+			notes, err := measure.CheckTrees(cfg, recs)
+			if err != nil {
+				return err
+			}
+			for _, n := range notes {
+				fmt.Fprintln(stdout, n)
 			}
 			fmt.Fprintf(stdout, "%s: ok: %d repos, %d targets, suite %s (%d benchmarks, version %s)\n", cfg.Path, len(cfg.Repos), len(cfg.Targets), s.Name, len(s.Benchmarks), s.Version)
 			fmt.Fprintf(stdout, "  %s\n", cfg.SandboxSummary())

@@ -21,6 +21,7 @@ import (
 	"github.com/tcbot/tcbot/bot/measure"
 	"github.com/tcbot/tcbot/bot/progress"
 	"github.com/tcbot/tcbot/bot/service"
+	"github.com/tcbot/tcbot/bot/target"
 	"github.com/tcbot/tcbot/bot/webhook"
 )
 
@@ -120,7 +121,7 @@ func runService(ctx context.Context, log *logrus.Logger, stderr io.Writer, o run
 		wanted = nil
 	}
 	for _, t := range wanted {
-		if err := measure.CanRun(t); err != nil {
+		if err := target.CanRun(t); err != nil {
 			if o.worker {
 				return fmt.Errorf("%s: this worker cannot serve %v; fix that or leave %s out of --targets", cfg.Path, err, t.Name)
 			}

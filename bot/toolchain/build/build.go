@@ -50,6 +50,18 @@ func init() { toolchain.Register("build", kind{}) }
 
 type kind struct{}
 
+// Check: the toolchain recipe loads (config check is the only check of
+// recipes no test builds, such as llvm's).
+func (kind) Check(repo *config.Repo, recipes fs.FS, where string) error {
+	if repo.Build == nil {
+		return nil
+	}
+	if _, err := recipe.LoadToolchain(recipes, where, repo.Build.Recipe); err != nil {
+		return fmt.Errorf("build.recipe: %w", err)
+	}
+	return nil
+}
+
 // Syncer is what the build needs of the repository: its files at a
 // revision, written incrementally (source.Mirror).
 type Syncer interface {

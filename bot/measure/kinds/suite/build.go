@@ -1,9 +1,8 @@
-package measure
+package suite
 
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/tcbot/tcbot/bot/codesize"
 	"github.com/tcbot/tcbot/bot/executor"
+	"github.com/tcbot/tcbot/bot/measure/kinds"
 	"github.com/tcbot/tcbot/bot/recipe"
 	"github.com/tcbot/tcbot/bot/result"
 	"github.com/tcbot/tcbot/bot/sandbox"
@@ -48,11 +48,11 @@ type binary struct {
 
 const buildManifest = "build.json"
 
-func (m *Measurer) build(ctx context.Context, mirror *source.Mirror, sets []*buildSet, st *Stats) error {
+func (j *job) build(ctx context.Context, mirror *source.Mirror, sets []*buildSet) error {
 	local := executor.NewLocal()
 	var jobs []func(context.Context)
 	for _, b := range sets {
-		b.dir = filepath.Join(m.Config.Workdir, "build", m.suiteVersion(), b.arch+"-"+b.tc.ID)
+		b.dir = filepath.Join(j.env.Config.Workdir, "build", j.env.SuiteVersion, b.arch+"-"+b.tc.ID)
 		if bins, ok := loadBuild(b.dir); ok {
 			b.bins = bins
 			continue
@@ -62,7 +62,7 @@ func (m *Measurer) build(ctx context.Context, mirror *source.Mirror, sets []*bui
 		if err := os.MkdirAll(filepath.Join(tmp, "bin"), 0o755); err != nil {
 			return fmt.Errorf("build directory: %w", err)
 		}
-		for name, data := range m.Suite.Files {
+		for name, data := range j.env.Suite.Files {
 			if err := os.WriteFile(filepath.Join(tmp, name), data, 0o644); err != nil {
 				return fmt.Errorf("build directory: %w", err)
 			}
@@ -73,7 +73,7 @@ func (m *Measurer) build(ctx context.Context, mirror *source.Mirror, sets []*bui
 			mounts = append(mounts, sandbox.RO(d))
 		}
 		if b.tc.InTree {
-			checkout := filepath.Join(m.Config.Workdir, "checkouts", mirror.Name, b.commit.SHA)
+			checkout := filepath.Join(j.env.Config.Workdir, "checkouts", mirror.Name, b.commit.SHA)
 			if _, err := os.Stat(checkout); err != nil {
 				if err := mirror.Export(b.commit.SHA, checkout+".tmp"); err != nil {
 					b.err = err
@@ -89,23 +89,23 @@ func (m *Measurer) build(ctx context.Context, mirror *source.Mirror, sets []*bui
 			mounts = append(mounts, sandbox.RO(checkout))
 		}
 		b.bins = map[string]*binary{}
-		for _, bench := range m.Suite.Benchmarks {
+		for _, bench := range j.env.Suite.Benchmarks {
 			bench := bench
 			b := b
-			argv := recipe.Expand(m.Recipe.Build.Command, map[string][]string{
+			argv := recipe.Expand(j.env.Recipe.Build.Command, map[string][]string{
 				"cc": {cc}, "cflags": append(append([]string{}, b.tc.CFlags...), b.tc.PathFlags...), "ldflags": append(append([]string{}, b.tc.LDFlags...), bench.LDFlags...),
 				"output": {"bin/" + bench.Name}, "sources": bench.Sources,
 			})
 			jobs = append(jobs, func(ctx context.Context) {
-				m.busy.begin()
+				j.env.Busy.Begin()
 				o, err := local.Run(ctx, executor.Spec{
 					Name: b.arch + "/" + bench.Name, Dir: tmp, Argv: argv,
-					Env: m.Recipe.Build.EnvList(), Timeout: m.Recipe.Build.TimeoutOr(5 * time.Minute),
-					Sandbox: m.Sandbox, Mounts: mounts,
+					Env: j.env.Recipe.Build.EnvList(), Timeout: j.env.Recipe.Build.TimeoutOr(5 * time.Minute),
+					Sandbox: j.env.Sandbox, Mounts: mounts,
 				})
-				m.busy.end()
-				st.addBuild()
-				m.Progress.Step("built " + b.arch + "/" + bench.Name)
+				j.env.Busy.End()
+				j.env.Stats.AddBuild()
+				j.env.Progress.Step("built " + b.arch + "/" + bench.Name)
 				bin := &binary{Benchmark: bench.Name}
 				switch {
 				case err != nil:
@@ -116,7 +116,7 @@ func (m *Measurer) build(ctx context.Context, mirror *source.Mirror, sets []*bui
 					b.mu.Unlock()
 					return
 				case !o.OK():
-					bin.Note = "build failed (" + o.Describe() + "): " + tail(o.Stderr, 6)
+					bin.Note = "build failed (" + o.Describe() + "): " + kinds.Tail(o.Stderr, 6)
 				default:
 					path := filepath.Join(tmp, "bin", bench.Name)
 					if fi, err := os.Lstat(path); err != nil || !fi.Mode().IsRegular() {
@@ -130,7 +130,7 @@ func (m *Measurer) build(ctx context.Context, mirror *source.Mirror, sets []*bui
 						bin.Note = "build produced no usable binary: " + err.Error()
 						break
 					}
-					sum, err := fileSHA256(path)
+					sum, err := kinds.FileSHA256(path)
 					if err != nil {
 						bin.Note = err.Error()
 						break
@@ -148,9 +148,9 @@ func (m *Measurer) build(ctx context.Context, mirror *source.Mirror, sets []*bui
 	if len(jobs) == 0 {
 		return nil
 	}
-	m.Progress.Start("build", len(jobs))
-	pool(ctx, m.Config.Jobs, jobs)
-	m.Progress.Finish()
+	j.env.Progress.Start("build", len(jobs))
+	kinds.Pool(ctx, j.env.Config.Jobs, jobs)
+	j.env.Progress.Finish()
 	if ctx.Err() != nil {
 		return fmt.Errorf("build: %w", ctx.Err())
 	}
@@ -165,10 +165,10 @@ func (m *Measurer) build(ctx context.Context, mirror *source.Mirror, sets []*bui
 			continue
 		}
 		var list []*binary
-		for _, bench := range m.Suite.Benchmarks {
+		for _, bench := range j.env.Suite.Benchmarks {
 			list = append(list, b.bins[bench.Name])
 		}
-		if err := writeJSON(filepath.Join(tmp, buildManifest), list); err != nil {
+		if err := kinds.WriteJSON(filepath.Join(tmp, buildManifest), list); err != nil {
 			return fmt.Errorf("build directory: %w", err)
 		}
 		if err := os.Rename(tmp, b.dir); err != nil {
@@ -180,7 +180,7 @@ func (m *Measurer) build(ctx context.Context, mirror *source.Mirror, sets []*bui
 			}
 			return fmt.Errorf("build directory: %w", err)
 		}
-		m.Log.WithFields(logrus.Fields{"arch": b.arch, "toolchain": b.tc.Desc}).Debug("suite built")
+		j.env.Log.WithFields(logrus.Fields{"arch": b.arch, "toolchain": b.tc.Desc}).Debug("suite built")
 	}
 	return nil
 }
@@ -200,7 +200,7 @@ func loadBuild(dir string) (map[string]*binary, bool) {
 			return nil, false
 		}
 		if b.OK {
-			sum, err := fileSHA256(filepath.Join(dir, "bin", b.Benchmark))
+			sum, err := kinds.FileSHA256(filepath.Join(dir, "bin", b.Benchmark))
 			if err != nil || sum != b.SHA256 {
 				return nil, false // damaged cache: build again
 			}
@@ -209,24 +209,3 @@ func loadBuild(dir string) (map[string]*binary, bool) {
 	}
 	return bins, true
 }
-
-func (s *Stats) addBuild()    { statsMu.Lock(); s.Builds++; statsMu.Unlock() }
-func (s *Stats) addRun()      { statsMu.Lock(); s.Runs++; statsMu.Unlock() }
-func (s *Stats) addResample() { statsMu.Lock(); s.Resampled++; statsMu.Unlock() }
-
-var statsMu sync.Mutex
-
-// tail returns the last n non-empty lines of out, for failure notes.
-func tail(out []byte, n int) string {
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	s := strings.Join(lines, " | ")
-	if len(s) > 600 {
-		s = s[len(s)-600:]
-	}
-	return s
-}
-
-var _ = errors.New

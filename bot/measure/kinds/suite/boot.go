@@ -1,9 +1,7 @@
-package measure
+package suite
 
 import (
 	"fmt"
-	"path/filepath"
-	"time"
 
 	"github.com/tcbot/tcbot/bot/config"
 	"github.com/tcbot/tcbot/bot/executor"
@@ -18,21 +16,8 @@ import (
 // the kernel is not the thing measured.
 const BootBenchmark = "boot"
 
-// newQEMUSystem makes a qemu-system executor for t; Debian's kernel and
-// busybox are cached in workdir/kernels.
-func (m *Measurer) newQEMUSystem(t config.Target, files []string) executor.Executor {
-	return &executor.QEMUSystem{
-		Arch: t.Arch, QEMU: t.QEMU, CPU: t.CPU, MemoryMiB: t.Memory,
-		Kernel: t.Kernel, Busybox: t.Busybox, KernelArgs: t.KernelArgs,
-		KernelCache: filepath.Join(m.Config.Workdir, "kernels"),
-		BootTimeout: time.Duration(t.BootTimeout),
-		RealTime:    t.RealTime,
-		Files:       files,
-	}
-}
-
 // noteBoot records the boot of a guest a side's executor made for target.
-func (sd *side) noteBoot(target string, ex executor.Executor) {
+func (sd *Side) noteBoot(target string, ex executor.Executor) {
 	b, ok := ex.(executor.Booter)
 	if !ok {
 		return
@@ -51,18 +36,23 @@ func (sd *side) noteBoot(target string, ex executor.Executor) {
 
 // bootResults are the results of the boot pseudo-benchmark of a side on a
 // target: one boot-time sample per boot; and under a kernel recipe the
-// kernel's (kernelResults). A side that booted nothing in this run (every
+// kernel's (Hooks.Results). A side that booted nothing in this run (every
 // binary identical to the base's) carries the base's boot results, marked
 // identical.
-func bootResults(suiteName string, sd *side, t config.Target, baseMeas *store.Measurement) []result.Result {
-	out := kernelResults(suiteName, sd, t)
+func (j *job) bootResults(sd *Side, t config.Target, baseMeas *store.Measurement) []result.Result {
+	suiteName := j.env.Suite.Name
+	var out []result.Result
+	ownBoot := false // the kind's results say how the boot went
+	if j.hooks.Results != nil {
+		out, ownBoot = j.hooks.Results(sd, t)
+	}
 	sd.mu.Lock()
 	boots := sd.boots[t.Name]
 	sd.mu.Unlock()
 	if len(boots) == 0 {
-		if baseMeas == nil || sd.kernelFor(t.Name) != nil {
-			// (A kernel under test that did not boot says so in
-			// kernelResults.)
+		if baseMeas == nil || ownBoot {
+			// (A kernel under test that did not boot says so in its
+			// results.)
 			return out
 		}
 		for _, r := range baseMeas.Results {

@@ -1,4 +1,11 @@
-package measure
+// Package kernel is the recipe kind "kernel": the kernel under test is
+// built for each side (out of tree, in an incremental tree per settings),
+// booted under qemu-system, and the benchmark suite (package suite) runs
+// in it. The kernel's own results (kernel-size, build time, whether it
+// built and booted) come out beside the benchmarks'; a kernel that does
+// not build, boot or survive a run is the change's failure, never an
+// infrastructure error.
+package kernel
 
 import (
 	"context"
@@ -13,6 +20,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -20,9 +28,55 @@ import (
 	"github.com/tcbot/tcbot/bot/buildtree"
 	"github.com/tcbot/tcbot/bot/config"
 	"github.com/tcbot/tcbot/bot/executor"
+	"github.com/tcbot/tcbot/bot/measure/kinds"
+	"github.com/tcbot/tcbot/bot/measure/kinds/suite"
+	"github.com/tcbot/tcbot/bot/recipe"
 	"github.com/tcbot/tcbot/bot/result"
 	"github.com/tcbot/tcbot/bot/source"
+	"github.com/tcbot/tcbot/bot/target"
 )
+
+// Kind is the recipe kind kernel.
+type Kind struct{}
+
+// Check: the kernel is built with fixed compilers, then the suite's
+// checks.
+func (Kind) Check(env kinds.CheckEnv, r *config.Repo, rec *recipe.Recipe) error {
+	if r.Toolchain != "host" {
+		return fmt.Errorf("%s: repo %s: toolchain: %q: recipe %s builds the kernel under test with fixed compilers: want toolchain: host and host: {armv8: {cc: aarch64-linux-gnu-gcc}, ...}", env.Config.Path, r.Name, r.Toolchain, rec.Name)
+	}
+	return suite.Kind{}.Check(env, r, rec)
+}
+
+// Start keeps the targets that boot a kernel and measures the suite there
+// with the side's own kernel.
+func (Kind) Start(ctx context.Context, env *kinds.Env, c *kinds.Change) (kinds.Job, error) {
+	targets, err := kernelTargets(env.Config.Path, env.Recipe.Name, c.Targets)
+	if err != nil {
+		return nil, err
+	}
+	c.Targets = targets
+	j := &job{env: env, kernel: map[*suite.Side]map[string]*sideKernel{}}
+	return suite.New(env, c, suite.Hooks{
+		Identity: func(t config.Target) string { return j.kernelID(c.Repo.Name, t.Arch) },
+		Build: func(ctx context.Context, c *kinds.Change, sides []*suite.Side) error {
+			return j.buildKernels(ctx, c.Mirror, c.Repo, sides)
+		},
+		Executor:     j.newSideExecutor,
+		PrepareFault: j.kernelFault,
+		RunFault:     j.kernelRunFault,
+		Results:      j.kernelResults,
+		// The kernels under an identical binary differ: run it.
+		RunIdentical: true,
+	}), nil
+}
+
+// job is the kernel part of measuring one change.
+type job struct {
+	env    *kinds.Env
+	mu     sync.Mutex
+	kernel map[*suite.Side]map[string]*sideKernel // by side and target: the kernel built
+}
 
 // KernelBenchmark names the pseudo-benchmark under which a kernel recipe
 // reports the kernel it built: kernel-size (bytes of the image) and
@@ -55,8 +109,8 @@ type kernelBuild struct {
 
 var kernelArch = map[string]string{"armv8": "arm64", "armv7": "arm"}
 
-func (m *Measurer) kernelBuild(repo *config.Repo, arch string) kernelBuild {
-	k := m.Recipe.Kernel
+func (j *job) kernelBuild(repo *config.Repo, arch string) kernelBuild {
+	k := j.env.Recipe.Kernel
 	b := kernelBuild{Config: k.Config[arch], Fragment: k.Fragment[arch], Targets: k.Targets[arch], Image: k.Image[arch], Env: envList(k.Env)}
 	if o := repo.Kernel; o != nil {
 		if v, ok := o.Config[arch]; ok {
@@ -88,15 +142,12 @@ func envList(env map[string]string) []string {
 // measurement keys ("" for recipes that do not build kernels), so a
 // changed kernel config is measured afresh. The recipe's own settings are
 // in the suite version already.
-func (m *Measurer) kernelID(repoName, arch string) string {
-	if m.Recipe == nil || m.Recipe.Kind != "kernel" {
-		return ""
-	}
-	repo, err := m.Config.Repo(repoName)
+func (j *job) kernelID(repoName, arch string) string {
+	repo, err := j.env.Config.Repo(repoName)
 	if err != nil || repo.Kernel == nil {
 		return ""
 	}
-	data, _ := json.Marshal(m.kernelBuild(repo, arch))
+	data, _ := json.Marshal(j.kernelBuild(repo, arch))
 	h := sha256.Sum256(data)
 	return "-k" + hex.EncodeToString(h[:])[:8]
 }
@@ -108,7 +159,7 @@ func kernelTargets(cfgPath, recipeName string, targets []config.Target) ([]confi
 	var names []string
 	for _, t := range targets {
 		names = append(names, t.Name)
-		if t.Executor == "qemu-system" {
+		if target.TraitsOf(t).BootsKernel {
 			out = append(out, t)
 		}
 	}
@@ -123,35 +174,31 @@ func kernelTargets(cfgPath, recipeName string, targets []config.Target) ([]confi
 // in workdir/kernel-build). A kernel that does not build is the change's
 // failure (kernel/status); a build that could not run is an
 // infrastructure error of that side and target.
-func (m *Measurer) buildKernels(ctx context.Context, mirror *source.Mirror, repo *config.Repo, sides []*side) error {
-	if m.Recipe.Kind != "kernel" {
-		return nil
-	}
+func (j *job) buildKernels(ctx context.Context, mirror *source.Mirror, repo *config.Repo, sides []*suite.Side) error {
 	built := map[string]*sideKernel{}
 	for _, sd := range sides {
-		for _, tb := range sd.builds {
-			t := tb.target
-			id := sd.commit.SHA + "/" + t.Arch
+		for _, t := range sd.Targets() {
+			id := sd.Commit.SHA + "/" + t.Arch
 			k, ok := built[id]
 			if !ok {
 				var err error
-				k, err = m.buildKernel(ctx, mirror, repo, sd.commit, t.Arch)
+				k, err = j.buildKernel(ctx, mirror, repo, sd.Commit, t.Arch)
 				if ctx.Err() != nil {
 					return fmt.Errorf("build kernel: %w", ctx.Err())
 				}
 				if err != nil {
-					sd.fail(t.Name, err.Error())
+					sd.Fail(t.Name, err.Error())
 					continue
 				}
 				built[id] = k
 			}
 			c := *k
-			sd.mu.Lock()
-			if sd.kernel == nil {
-				sd.kernel = map[string]*sideKernel{}
+			j.mu.Lock()
+			if j.kernel[sd] == nil {
+				j.kernel[sd] = map[string]*sideKernel{}
 			}
-			sd.kernel[t.Name] = &c
-			sd.mu.Unlock()
+			j.kernel[sd][t.Name] = &c
+			j.mu.Unlock()
 		}
 	}
 	return nil
@@ -162,23 +209,23 @@ const kernelManifest = "kernel.json"
 // buildKernel builds one revision's kernel for arch, out of tree, and
 // keeps only the image (and kernel.json) in
 // workdir/kernel-build/<repo>/<sha>-<arch>-<settings>.
-func (m *Measurer) buildKernel(ctx context.Context, mirror *source.Mirror, repo *config.Repo, c source.Commit, arch string) (*sideKernel, error) {
-	kb := m.kernelBuild(repo, arch)
+func (j *job) buildKernel(ctx context.Context, mirror *source.Mirror, repo *config.Repo, c source.Commit, arch string) (*sideKernel, error) {
+	kb := j.kernelBuild(repo, arch)
 	settings, _ := json.Marshal(kb)
 	cc := ""
 	if h, ok := repo.Host[arch]; ok {
 		cc = h.CC
 	}
 	sum := sha256.Sum256(append(settings, []byte("|"+cc)...))
-	dir := filepath.Join(m.Config.Workdir, "kernel-build", repo.Name, c.SHA+"-"+arch+"-"+hex.EncodeToString(sum[:])[:12])
+	dir := filepath.Join(j.env.Config.Workdir, "kernel-build", repo.Name, c.SHA+"-"+arch+"-"+hex.EncodeToString(sum[:])[:12])
 	var k sideKernel
 	if data, err := os.ReadFile(filepath.Join(dir, kernelManifest)); err == nil && json.Unmarshal(data, &k) == nil {
 		return &k, nil
 	}
-	log := m.Log.WithFields(logrus.Fields{"repo": repo.Name, "rev": c.SHA[:12], "arch": arch})
+	log := j.env.Log.WithFields(logrus.Fields{"repo": repo.Name, "rev": c.SHA[:12], "arch": arch})
 	// One incremental tree per (repository, arch, settings): a kernel
 	// change rebuilds what it touched, not the whole kernel.
-	tree := &buildtree.Tree{Dir: filepath.Join(m.Config.Workdir, "trees", repo.Name, "kernel-"+arch+"-"+hex.EncodeToString(sum[:])[:12])}
+	tree := &buildtree.Tree{Dir: filepath.Join(j.env.Config.Workdir, "trees", repo.Name, "kernel-"+arch+"-"+hex.EncodeToString(sum[:])[:12])}
 	makeArgs := []string{"make", "-C", tree.Src(), "O=" + tree.Build(), "ARCH=" + kernelArch[arch]}
 	switch {
 	case strings.HasSuffix(cc, "gcc"):
@@ -188,7 +235,7 @@ func (m *Measurer) buildKernel(ctx context.Context, mirror *source.Mirror, repo 
 	default:
 		return nil, &executor.InfraError{Op: "kernel build", Err: fmt.Errorf("repo %s: host.%s.cc %q: want a cross gcc (aarch64-linux-gnu-gcc) or clang", repo.Name, arch, cc)}
 	}
-	limit, err := time.ParseDuration(m.Recipe.Kernel.Timeout)
+	limit, err := time.ParseDuration(j.env.Recipe.Kernel.Timeout)
 	if err != nil || limit <= 0 {
 		limit = 3 * time.Hour
 	}
@@ -209,18 +256,18 @@ func (m *Measurer) buildKernel(ctx context.Context, mirror *source.Mirror, repo 
 	spec := buildtree.Spec{
 		Name:      fmt.Sprintf("kernel %s of %s", arch, repo.Name),
 		Configure: configure,
-		Build:     [][]string{with(append([]string{"-j" + strconv.Itoa(max(1, m.Config.Jobs))}, kb.Targets...)...)},
+		Build:     [][]string{with(append([]string{"-j" + strconv.Itoa(max(1, j.env.Config.Jobs))}, kb.Targets...)...)},
 		// kbuild follows Kconfig changes itself; a changed defconfig or
 		// config fragment of the tree needs the config targets again.
 		Reconfigure: []string{"*defconfig", "*.config"},
 		Env:         kb.Env,
 		Timeout:     limit,
-		Sandbox:     m.Sandbox,
-		Progress:    m.buildProgress(fmt.Sprintf("build kernel %s %s@%s", arch, repo.Name, c.SHA[:12])),
+		Sandbox:     j.env.Sandbox,
+		Progress:    j.env.BuildProgress(fmt.Sprintf("build kernel %s %s@%s", arch, repo.Name, c.SHA[:12])),
 	}
-	m.busy.begin()
+	j.env.Busy.Begin()
 	res, err := tree.Checkout(ctx, mirror, c.SHA, spec)
-	m.busy.end()
+	j.env.Busy.End()
 	if err != nil {
 		return nil, &executor.InfraError{Op: "kernel build", Err: err}
 	}
@@ -233,7 +280,7 @@ func (m *Measurer) buildKernel(ctx context.Context, mirror *source.Mirror, repo 
 	}
 	if !res.OK {
 		args := strings.Join(strings.Fields(strings.TrimPrefix(res.Step, strings.Join(makeArgs, " "))), " ")
-		k.Note = fmt.Sprintf("kernel build failed: make %s: %s", args, oneLineTail(res.Tail, 8))
+		k.Note = fmt.Sprintf("kernel build failed: make %s: %s", args, kinds.OneLineTail(res.Tail, 8))
 	} else {
 		img := filepath.Join(tree.Build(), filepath.FromSlash(kb.Image))
 		st, err := os.Lstat(img)
@@ -246,7 +293,7 @@ func (m *Measurer) buildKernel(ctx context.Context, mirror *source.Mirror, repo 
 			}
 		}
 	}
-	if err := writeJSON(filepath.Join(tmp, kernelManifest), k); err != nil {
+	if err := kinds.WriteJSON(filepath.Join(tmp, kernelManifest), k); err != nil {
 		return nil, &executor.InfraError{Op: "kernel build", Err: err}
 	}
 	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
@@ -279,10 +326,10 @@ func copyFile(from, to string) error {
 	return out.Close()
 }
 
-func (sd *side) kernelFor(target string) *sideKernel {
-	sd.mu.Lock()
-	defer sd.mu.Unlock()
-	return sd.kernel[target]
+func (j *job) kernelFor(sd *suite.Side, target string) *sideKernel {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.kernel[sd][target]
 }
 
 // errKernelNotBuilt is a side whose kernel did not build: nothing to boot.
@@ -290,12 +337,8 @@ var errKernelNotBuilt = errors.New("the kernel did not build")
 
 // newSideExecutor makes the executor a side uses on a target; under a
 // kernel recipe it boots the side's own kernel.
-func (m *Measurer) newSideExecutor(sd *side, t config.Target, files []string) (executor.Executor, error) {
-	ex, err := m.newExecutor(t, files)
-	if err != nil || m.Recipe.Kind != "kernel" {
-		return ex, err
-	}
-	k := sd.kernelFor(t.Name)
+func (j *job) newSideExecutor(sd *suite.Side, t config.Target, ex executor.Executor) (executor.Executor, error) {
+	k := j.kernelFor(sd, t.Name)
 	q, ok := ex.(*executor.QEMUSystem)
 	switch {
 	case k == nil:
@@ -303,7 +346,7 @@ func (m *Measurer) newSideExecutor(sd *side, t config.Target, files []string) (e
 	case k.Note != "":
 		return nil, errKernelNotBuilt
 	case !ok:
-		return nil, fmt.Errorf("target %s: recipe %s boots its kernel: want executor qemu-system", t.Name, m.Recipe.Name)
+		return nil, fmt.Errorf("target %s: recipe %s boots its kernel: want executor qemu-system", t.Name, j.env.Recipe.Name)
 	}
 	q.Kernel = k.Path
 	return q, nil
@@ -313,10 +356,7 @@ func (m *Measurer) newSideExecutor(sd *side, t config.Target, files []string) (e
 // the kernel under test's own failure (it did not build, or did not boot)
 // rather than the infrastructure's; then the side's benchmarks on target
 // are marked not run, and the failure becomes the side's result.
-func (m *Measurer) kernelFault(sd *side, t config.Target, err error) bool {
-	if m.Recipe.Kind != "kernel" {
-		return false
-	}
+func (j *job) kernelFault(sd *suite.Side, t config.Target, err error) bool {
 	var be *executor.BootError
 	reason := ""
 	switch {
@@ -327,25 +367,22 @@ func (m *Measurer) kernelFault(sd *side, t config.Target, err error) bool {
 	default:
 		return false
 	}
-	sd.mu.Lock()
-	defer sd.mu.Unlock()
-	if k := sd.kernel[t.Name]; k != nil && be != nil {
+	j.mu.Lock()
+	if k := j.kernel[sd][t.Name]; k != nil && be != nil {
 		k.BootFailure = be.Reason
 	}
-	for _, runs := range sd.runs[t.Name] {
-		if runs.failNote == "" {
-			runs.failNote = "not run: " + reason
-		}
-	}
+	j.mu.Unlock()
+	sd.FailRuns(t.Name, "not run: "+reason)
 	return true
 }
 
 // kernelResults are the results of the kernel pseudo-benchmark and, when
 // it did not boot, the failed boot.
-func kernelResults(suiteName string, sd *side, t config.Target) []result.Result {
-	k := sd.kernelFor(t.Name)
+func (j *job) kernelResults(sd *suite.Side, t config.Target) ([]result.Result, bool) {
+	suiteName := j.env.Suite.Name
+	k := j.kernelFor(sd, t.Name)
 	if k == nil {
-		return nil
+		return nil, false
 	}
 	ks, _ := result.LookupMetric(result.KernelSize)
 	st, _ := result.LookupMetric(result.Status)
@@ -353,7 +390,7 @@ func kernelResults(suiteName string, sd *side, t config.Target) []result.Result 
 		return result.Result{Target: t.Name, Suite: suiteName, Benchmark: bench, Metric: metric, Unit: unit, Samples: []float64{v}, Note: note}
 	}
 	if k.Note != "" {
-		return []result.Result{r(KernelBenchmark, result.Status, st.Unit, k.Note, result.Fail)}
+		return []result.Result{r(KernelBenchmark, result.Status, st.Unit, k.Note, result.Fail)}, true
 	}
 	out := []result.Result{
 		r(KernelBenchmark, result.Status, st.Unit, "", result.Pass),
@@ -367,27 +404,20 @@ func kernelResults(suiteName string, sd *side, t config.Target) []result.Result 
 		out = append(out, r(KernelBenchmark, result.BuildTime, "s", how, k.Wall))
 	}
 	if k.BootFailure != "" {
-		out = append(out, r(BootBenchmark, result.Status, st.Unit, "did not boot: "+k.BootFailure, result.Fail))
+		out = append(out, r(suite.BootBenchmark, result.Status, st.Unit, "did not boot: "+k.BootFailure, result.Fail))
 	}
-	return out
+	return out, true
 }
 
 // kernelRunFault reports whether err, met running a benchmark, is the
 // kernel under test's failure: its guest panicked or stopped answering
 // during the run (or had died before it). Then the benchmark fails with
 // the reason, instead of the side's measurement being an error.
-func (m *Measurer) kernelRunFault(sd *side, runs *benchRuns, err error) bool {
-	if m.Recipe.Kind != "kernel" {
-		return false
-	}
+func (j *job) kernelRunFault(sd *suite.Side, runs *suite.Runs, err error) bool {
 	var ge *executor.GuestError
 	if !errors.As(err, &ge) {
 		return false
 	}
-	sd.mu.Lock()
-	defer sd.mu.Unlock()
-	if runs.failNote == "" {
-		runs.failNote = "the kernel failed during the run: " + ge.Reason
-	}
+	sd.FailRun(runs, "the kernel failed during the run: "+ge.Reason)
 	return true
 }
