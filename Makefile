@@ -40,8 +40,11 @@ test: test-deps build
 	$(GO) test -count=1 -timeout 45m ./...
 
 ## test-real: the opt-in tests on real upstream sources (TCBOT_TEST_REAL=1):
-## GCC from gcc-12-source end to end (cold builds take about 20 minutes
-## per arch on 2 cores; the build trees are kept under ~/.cache/tcbot-test)
+## GCC from gcc-12-source end to end, as overlay and as a whole compiler
+## (use: full), and glibc from glibc-source; cold builds take 20-50 minutes
+## each per arch on 2 cores, the build trees are kept under ~/.cache/tcbot-test.
+## TCBOT_TEST_REAL_COLD=1 adds the cold-build checks (an incremental cc1
+## byte-identical to a cold one; a cold build's cost against plain make).
 test-real: test-deps build
 	./deploy/install-deps.sh binutils-source gcc-12-source glibc-source linux-source-6.1 libgmp-dev libmpfr-dev libmpc-dev flex bison bc libssl-dev libelf-dev
 	TCBOT_TEST_REAL=1 $(GO) test -count=1 -v -timeout 4h -run 'Real|FromSource' ./bot/toolchain/build/ ./bot/measure/
