@@ -47,7 +47,7 @@ test: test-deps build
 ## byte-identical to a cold one; a cold build's cost against plain make).
 test-real: test-deps build
 	./deploy/install-deps.sh binutils-source gcc-12-source glibc-source linux-source-6.1 libgmp-dev libmpfr-dev libmpc-dev flex bison bc libssl-dev libelf-dev
-	TCBOT_TEST_REAL=1 $(GO) test -count=1 -v -timeout 4h -run 'Real|FromSource' ./bot/toolchain/build/ ./bot/measure/
+	TCBOT_TEST_REAL=1 $(GO) test -count=1 -v -timeout 6h -run 'Real|FromSource' ./bot/toolchain/build/ ./bot/measure/
 
 ## bench: speed of tcbot itself (cold run, warm rerun, overhead, webhook
 ## ingestion on SQLite and PostgreSQL, queue jobs/s with 1, 2, 4 workers)
