@@ -283,6 +283,12 @@ func (c *Config) applyDefaults() {
 		c.Workdir = "./work"
 	}
 	c.Workdir = c.Abs(c.Workdir)
+	// Build trees record their paths (configure writes them into every
+	// Makefile, compilers embed them): the same workdir reached through
+	// a symlink must be the same path, or every tree builds again cold.
+	if real, err := filepath.EvalSymlinks(c.Workdir); err == nil {
+		c.Workdir = real
+	}
 	if c.Database == "" {
 		c.Database = "sqlite://" + filepath.Join(c.Workdir, "tcbot.db")
 	} else if p, ok := strings.CutPrefix(c.Database, "sqlite://"); ok {

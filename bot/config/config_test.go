@@ -820,3 +820,26 @@ func TestNaNCompareSettingsRejected(t *testing.T) {
 		})
 	}
 }
+
+// TestWorkdirThroughSymlink: a workdir named through a symlink is the
+// directory itself (build trees record their paths).
+func TestWorkdirThroughSymlink(t *testing.T) {
+	dir := t.TempDir()
+	real := filepath.Join(dir, "real")
+	if err := os.Mkdir(real, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(real, filepath.Join(dir, "link")); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "tcbot.yaml")
+	os.WriteFile(path, []byte("workdir: link\nrepos: [{name: t, url: /srv/t.git}]\ntargets: [{name: a, arch: armv8, executor: qemu-user}]\n"), 0o644)
+	c, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := filepath.EvalSymlinks(real)
+	if c.Workdir != want {
+		t.Errorf("workdir %s, want %s", c.Workdir, want)
+	}
+}
