@@ -80,8 +80,6 @@ type Result struct {
 	Changed     int
 	// Clean is true when the build started from an empty build directory.
 	Clean bool
-	// CPU is the user and system time of the steps' processes.
-	CPU time.Duration
 }
 
 // Tree is one incremental build tree.
@@ -192,8 +190,7 @@ func (t *Tree) build(ctx context.Context, mirror Syncer, sha string, spec Spec, 
 	}
 	steps = append(steps, spec.Build...)
 	for _, argv := range steps {
-		ok, tail, cpu, err := t.run(ctx, argv, spec, logf, deadline)
-		res.CPU += cpu
+		ok, tail, err := t.run(ctx, argv, spec, logf, deadline)
 		if err != nil {
 			return nil, err
 		}
@@ -210,13 +207,13 @@ func (t *Tree) build(ctx context.Context, mirror Syncer, sha string, spec Spec, 
 
 // run runs one step in the sandbox, its output appended to log; ok is
 // false when the step failed or timed out (the tail says how).
-func (t *Tree) run(ctx context.Context, argv []string, spec Spec, log io.Writer, deadline time.Time) (ok bool, tail string, cpu time.Duration, err error) {
+func (t *Tree) run(ctx context.Context, argv []string, spec Spec, log io.Writer, deadline time.Time) (ok bool, tail string, err error) {
 	ctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	mounts := append([]sandbox.Mount{sandbox.RW(t.Dir)}, spec.Mounts...)
 	cmd, err := spec.Sandbox.Command(ctx, argv, spec.Env, t.Build(), mounts)
 	if err != nil {
-		return false, "", 0, err
+		return false, "", err
 	}
 	tl := &tailer{max: 40}
 	w := io.MultiWriter(log, tl)
@@ -245,24 +242,20 @@ func (t *Tree) run(ctx context.Context, argv []string, spec Spec, log io.Writer,
 	}
 	err = cmd.Run()
 	close(done)
-	if cmd.ProcessState != nil {
-		// wait4's usage counts the step's waited-for descendants too.
-		cpu = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
-	}
 	if err == nil {
-		return true, "", cpu, nil
+		return true, "", nil
 	}
 	if ctx.Err() == context.DeadlineExceeded {
-		return false, fmt.Sprintf("timed out after %s\n%s", time.Since(start).Round(time.Second), tl.String()), cpu, nil
+		return false, fmt.Sprintf("timed out after %s\n%s", time.Since(start).Round(time.Second), tl.String()), nil
 	}
 	if ctx.Err() != nil {
-		return false, "", cpu, ctx.Err()
+		return false, "", ctx.Err()
 	}
 	var exitErr *exec.ExitError
 	if errors.As(err, &exitErr) {
-		return false, tl.String(), cpu, nil
+		return false, tl.String(), nil
 	}
-	return false, "", cpu, fmt.Errorf("%s: %s: %w", spec.Name, step, err)
+	return false, "", fmt.Errorf("%s: %s: %w", spec.Name, step, err)
 }
 
 func (t *Tree) load() state {

@@ -75,7 +75,6 @@ type manifest struct {
 	Step        string            `json:"step,omitempty"`
 	Tail        string            `json:"tail,omitempty"`
 	Wall        float64           `json:"wall_s"`
-	CPU         float64           `json:"cpu_s,omitempty"`
 	Incremental bool              `json:"incremental"`
 	Files       map[string]string `json:"files,omitempty"` // output -> sha256
 	Use         string            `json:"use"`
@@ -253,7 +252,7 @@ func buildRevision(ctx context.Context, r *toolchain.Resolver, src Syncer, req t
 	if err != nil {
 		return nil, err
 	}
-	m := &manifest{OK: res.OK, Step: res.Step, Tail: lastLines(res.Tail, 12), Wall: res.Wall.Seconds(), CPU: res.CPU.Seconds(), Incremental: res.Incremental, Use: use, Files: map[string]string{}}
+	m := &manifest{OK: res.OK, Step: res.Step, Tail: lastLines(res.Tail, 12), Wall: res.Wall.Seconds(), Incremental: res.Incremental, Use: use, Files: map[string]string{}}
 	tmp := cache + fmt.Sprintf(".tmp-%d", os.Getpid())
 	os.RemoveAll(tmp)
 	if err := os.MkdirAll(tmp, 0o755); err != nil {

@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -179,7 +178,7 @@ func findOutput(t *testing.T, work, repo, sha, prog string) string {
 //     same place; both cc1 must be byte-identical (cc1 embeds its source
 //     paths, so the place is the same);
 //   - tcbot's cold first build (writing the sources from the mirror,
-//     configure and make, in the sandbox) costs at most 1.1x a plain
+//     configure and make, in the sandbox) takes at most 1.1x the wall time of a plain
 //     configure and make all-gcc of the same tree, outside any sandbox.
 func TestRealGCCCold(t *testing.T) {
 	if os.Getenv("TCBOT_TEST_REAL") == "" || os.Getenv("TCBOT_TEST_REAL_COLD") == "" {
@@ -236,11 +235,10 @@ func TestRealGCCCold(t *testing.T) {
 	}
 	defer restore()
 	m2 := realMeasurer(t, work, "gcc", repo.Dir, "build: {recipe: gcc}")
-	t0, cpu0 := time.Now(), childCPU()
+	t0 := time.Now()
 	if _, _, err := m2.Run(ctx, measure.Request{Repo: "gcc", Rev: pass, Base: pass, Targets: arm8}); err != nil {
 		t.Fatal(err)
 	}
-	tcbotCPU := childCPU() - cpu0
 	coldMan := readManifestFile(t, work, "gcc", pass)
 	cold := findOutput(t, work, "gcc", pass, "cc1")
 	t.Logf("cold cc1 of the ivopts commit: %s (incremental %v, build %.0f s, whole measurement %s)", cold[:16], coldMan.Incremental, coldMan.Wall, time.Since(t0).Round(time.Second))
@@ -262,23 +260,19 @@ func TestRealGCCCold(t *testing.T) {
 	script := fmt.Sprintf("cd %s && %s/configure %s >configure.log 2>&1 && make -j2 all-gcc >make.log 2>&1", plain, filepath.Join(tree, "src"), strings.TrimSpace(string(cfgOut)))
 	cmd := exec.Command("sh", "-c", script)
 	cmd.Env = append(os.Environ(), "CFLAGS=-O2 -g0", "CXXFLAGS=-O2 -g0", "MAKEINFO=true")
-	t1, cpu1 := time.Now(), childCPU()
+	t1 := time.Now()
 	if out, err := cmd.CombinedOutput(); err != nil {
 		log, _ := os.ReadFile(filepath.Join(plain, "make.log"))
 		t.Fatalf("plain build: %v\n%s\n%s", err, out, tail(string(log), 20))
 	}
-	plainWall, plainCPU := time.Since(t1).Seconds(), childCPU()-cpu1
-	// The machine is shared: wall time moves with the neighbours, the
-	// CPU time of the build's processes much less. Both are reported;
-	// the bound holds on CPU time, and on wall time when the machine
-	// was quiet (TCBOT_TEST_REAL_QUIET=1).
-	t.Logf("cold first build: tcbot %.0f s wall, %.0f s CPU (whole measurement with the suite: %.0f s CPU); plain configure+make all-gcc %.0f s wall, %.0f s CPU: ratio %.3f wall, %.3f CPU",
-		coldMan.Wall, coldMan.CPU, tcbotCPU, plainWall, plainCPU, coldMan.Wall/plainWall, coldMan.CPU/plainCPU)
-	if r := coldMan.CPU / plainCPU; r > 1.1 {
-		t.Errorf("tcbot's cold build costs %.2fx the CPU time of a plain make all-gcc (at most 1.1x)", r)
-	}
-	if r := coldMan.Wall / plainWall; r > 1.1 && os.Getenv("TCBOT_TEST_REAL_QUIET") != "" {
-		t.Errorf("tcbot's cold build takes %.2fx the wall time of a plain make all-gcc (at most 1.1x)", r)
+	plainWall := time.Since(t1).Seconds()
+	// Wall time, so run this on a quiet machine: the CPU time of a build
+	// in the sandbox cannot be read from here (bwrap's pid namespace
+	// hides its descendants' usage from wait4).
+	ratio := coldMan.Wall / plainWall
+	t.Logf("cold first build: tcbot %.0f s (sources written, configure, make, in the sandbox); plain configure+make all-gcc %.0f s: ratio %.3f", coldMan.Wall, plainWall, ratio)
+	if ratio > 1.1 {
+		t.Errorf("tcbot's cold build takes %.2fx the wall time of a plain make all-gcc (at most 1.1x; was the machine quiet?)", ratio)
 	}
 }
 
@@ -303,15 +297,6 @@ func readManifestFile(t *testing.T, work, repo, sha string) *builtManifest {
 type builtManifest struct {
 	Wall        float64 `json:"wall_s"`
 	Incremental bool    `json:"incremental"`
-	CPU         float64 `json:"cpu_s"`
-}
-
-// childCPU is the user and system time of this process's waited-for
-// descendants so far, in seconds.
-func childCPU() float64 {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_CHILDREN, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }
 
 func tail(s string, n int) string {
