@@ -61,22 +61,11 @@ func TestRealGCC(t *testing.T) {
 
 	work := filepath.Join(realsrc.CacheDir(t), "gcc-work")
 	m := realMeasurer(t, work, "gcc", repo.Dir, "build: {recipe: gcc}")
-	ctx := context.Background()
 	targets := []string{"armv7-qemu", "armv8-qemu"}
 	if s := os.Getenv("TCBOT_TEST_REAL_TARGETS"); s != "" {
 		targets = strings.Split(s, ",") // one arch: half the cold builds
 	}
-	run := func(what, head, base string) (*report.Report, measure.Stats) {
-		t.Helper()
-		rep, st, err := m.Run(ctx, measure.Request{Repo: "gcc", Rev: head, Base: base, Targets: targets})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var text strings.Builder
-		report.Text(&text, *rep)
-		t.Logf("%s: %s wall, %d benchmarks compiled, %d runs\n%s", what, st.Wall.Round(time.Second), st.Builds, st.Runs, text.String())
-		return rep, st
-	}
+	run := runner(t, m, "gcc", targets)
 
 	// The baseline: cold builds unless the tree is warm from an earlier run.
 	rep, st := run("baseline against itself (cold builds)", base, base)
@@ -92,13 +81,7 @@ func TestRealGCC(t *testing.T) {
 		t.Errorf("ivopts disabled: verdict %s, want regression", rep.Verdict)
 	}
 	for _, target := range targets {
-		n := 0
-		for _, c := range rep.Comparisons {
-			if c.Target == target && c.Metric == result.Instructions && c.Verdict == compare.Regression {
-				n++
-			}
-		}
-		if n == 0 {
+		if !instructionsRegressed(rep, target) {
 			t.Errorf("%s: no instruction regression with ivopts disabled", target)
 		}
 	}
@@ -112,15 +95,37 @@ func TestRealGCC(t *testing.T) {
 		t.Errorf("costlier multiplications: verdict %s, want regression", rep.Verdict)
 	}
 	for _, target := range targets {
-		n := 0
-		for _, c := range rep.Comparisons {
-			if c.Target == target && c.Metric == result.Instructions && c.Verdict == compare.Regression {
-				n++
-			}
-		}
-		if n == 0 {
+		if !instructionsRegressed(rep, target) {
 			t.Errorf("%s: no instruction regression with costlier multiplications", target)
 		}
+	}
+}
+
+// instructionsRegressed reports whether some benchmark's instructions
+// regressed on target.
+func instructionsRegressed(rep *report.Report, target string) bool {
+	for _, c := range rep.Comparisons {
+		if c.Target == target && c.Metric == result.Instructions && c.Verdict == compare.Regression {
+			return true
+		}
+	}
+	return false
+}
+
+// runner measures head against base on targets (all when nil) and logs
+// the report with its cost.
+func runner(t *testing.T, m *measure.Measurer, repo string, targets []string) func(what, head, base string) (*report.Report, measure.Stats) {
+	return func(what, head, base string) (*report.Report, measure.Stats) {
+		t.Helper()
+		t0 := time.Now()
+		rep, st, err := m.Run(context.Background(), measure.Request{Repo: repo, Rev: head, Base: base, Targets: targets})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var text strings.Builder
+		report.Text(&text, *rep)
+		t.Logf("%s: %s wall, %d benchmarks compiled, %d runs\n%s", what, time.Since(t0).Round(time.Second), st.Builds, st.Runs, text.String())
+		return rep, st
 	}
 }
 
@@ -327,19 +332,7 @@ func TestRealGCCFull(t *testing.T) {
 	}
 	work := filepath.Join(realsrc.CacheDir(t), "gcc-full-work")
 	m := realMeasurer(t, work, "gcc", repo.Dir, "build: {recipe: gcc, use: full}")
-	ctx := context.Background()
-	run := func(what, head, base string) (*report.Report, measure.Stats) {
-		t.Helper()
-		t0 := time.Now()
-		rep, st, err := m.Run(ctx, measure.Request{Repo: "gcc", Rev: head, Base: base, Targets: targets})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var text strings.Builder
-		report.Text(&text, *rep)
-		t.Logf("%s: %s wall, %d benchmarks compiled, %d runs\n%s", what, time.Since(t0).Round(time.Second), st.Builds, st.Runs, text.String())
-		return rep, st
-	}
+	run := runner(t, m, "gcc", targets)
 	rep, _ := run("baseline against itself (cold builds of the whole compiler)", base, base)
 	if rep.Verdict != compare.Unchanged {
 		t.Errorf("a revision against itself: %s", rep.Verdict)

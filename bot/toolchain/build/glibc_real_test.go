@@ -1,17 +1,13 @@
 package build_test
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/tcbot/tcbot/bot/compare"
 	"github.com/tcbot/tcbot/bot/demo"
-	"github.com/tcbot/tcbot/bot/measure"
-	"github.com/tcbot/tcbot/bot/report"
 	"github.com/tcbot/tcbot/bot/result"
 	"github.com/tcbot/tcbot/bot/toolchain/build/realsrc"
 )
@@ -53,19 +49,7 @@ func TestRealGlibc(t *testing.T) {
 	base, docs, strtol := repo.SHAs["release"], repo.SHAs[glibcCommits[0].Subject], repo.SHAs[glibcCommits[1].Subject]
 	work := filepath.Join(realsrc.CacheDir(t), "glibc-work")
 	m := realMeasurer(t, work, "glibc", repo.Dir, "build: {recipe: glibc}")
-	ctx := context.Background()
-	run := func(what, head, base string) (*report.Report, measure.Stats) {
-		t.Helper()
-		t0 := time.Now()
-		rep, st, err := m.Run(ctx, measure.Request{Repo: "glibc", Rev: head, Base: base})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var text strings.Builder
-		report.Text(&text, *rep)
-		t.Logf("%s: %s wall, %d benchmarks compiled, %d runs\n%s", what, time.Since(t0).Round(time.Second), st.Builds, st.Runs, text.String())
-		return rep, st
-	}
+	run := runner(t, m, "glibc", nil)
 
 	rep, _ := run("the release against itself (cold builds)", base, base)
 	if rep.Verdict != compare.Unchanged {
