@@ -65,33 +65,7 @@ func TestKernelUnderTest(t *testing.T) {
 	t.Logf("repository ready in %s", time.Since(t0).Round(time.Second))
 	base, docs, memcpy, panics := repo.SHAs["release"], repo.SHAs[kernelCommits[0].Subject], repo.SHAs[kernelCommits[1].Subject], repo.SHAs[kernelCommits[2].Subject]
 	work := filepath.Join(realsrc.CacheDir(t), "linux-ci-work")
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "tcbot.yaml"), []byte(`workdir: `+work+`
-database: sqlite://`+dir+`/tcbot.db
-repos:
-  - name: linux
-    url: `+repo.Dir+`
-    recipe: kernel
-    toolchain: host
-    host:
-      armv8: {cc: aarch64-linux-gnu-gcc, cflags: "-O2"}
-      armv7: {cc: arm-linux-gnueabihf-gcc, cflags: "-O2"}
-    kernel:
-      config: {armv8: [tinyconfig], armv7: [tinyconfig]}
-targets:
-  - {name: armv8-vm, arch: armv8, executor: qemu-system, samples: 3, boot_timeout: 2m, busybox: `+g8.Busybox+`}
-  - {name: armv7-vm, arch: armv7, executor: qemu-system, samples: 3, boot_timeout: 2m, busybox: `+g7.Busybox+`}
-`), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(filepath.Join(dir, "tcbot.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := measure.New(context.Background(), cfg, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := kernelMeasurer(t, t.TempDir(), work, repo.Dir, map[string]string{"armv8": g8.Busybox, "armv7": g7.Busybox})
 	defer m.Store.Close()
 	run := func(what, head, base string) *report.Report {
 		t.Helper()
@@ -185,29 +159,7 @@ func BenchmarkKernelBuild(b *testing.B) {
 	docs, memcpy := repo.SHAs[kernelCommits[0].Subject], repo.SHAs[kernelCommits[1].Subject]
 	for i := 0; i < b.N; i++ {
 		dir := b.TempDir()
-		if err := os.WriteFile(filepath.Join(dir, "tcbot.yaml"), []byte(`workdir: `+dir+`/work
-database: sqlite://`+dir+`/tcbot.db
-repos:
-  - name: linux
-    url: `+repo.Dir+`
-    recipe: kernel
-    toolchain: host
-    host: {armv8: {cc: aarch64-linux-gnu-gcc, cflags: "-O2"}}
-    kernel:
-      config: {armv8: [tinyconfig]}
-targets:
-  - {name: armv8-vm, arch: armv8, executor: qemu-system, samples: 3, boot_timeout: 2m, busybox: `+g.Busybox+`}
-`), 0o644); err != nil {
-			b.Fatal(err)
-		}
-		cfg, err := config.Load(filepath.Join(dir, "tcbot.yaml"))
-		if err != nil {
-			b.Fatal(err)
-		}
-		m, err := measure.New(context.Background(), cfg, nil, nil)
-		if err != nil {
-			b.Fatal(err)
-		}
+		m := kernelMeasurer(b, dir, filepath.Join(dir, "work"), repo.Dir, map[string]string{"armv8": g.Busybox})
 		start := time.Now()
 		rep, _, err := m.Run(context.Background(), measure.Request{Repo: "linux", Rev: docs, Base: docs})
 		if err != nil {
@@ -237,4 +189,37 @@ func buildTime(b *testing.B, rep *report.Report) float64 {
 	}
 	b.Fatalf("no kernel build-time in the report:\n%+v", rep.Info)
 	return 0
+}
+
+// kernelMeasurer measures the kernel repository at repoDir, built with
+// tinyconfig and the recipe's fragment, on one qemu-system target per
+// arch of busybox (arch -> the guest's busybox), with its config and
+// database in dir.
+func kernelMeasurer(tb testing.TB, dir, work, repoDir string, busybox map[string]string) *measure.Measurer {
+	tb.Helper()
+	cc := map[string]string{"armv8": "aarch64-linux-gnu-gcc", "armv7": "arm-linux-gnueabihf-gcc"}
+	var host, conf, targets strings.Builder
+	for _, arch := range []string{"armv8", "armv7"} {
+		if busybox[arch] == "" {
+			continue
+		}
+		fmt.Fprintf(&host, "      %s: {cc: %s, cflags: \"-O2\"}\n", arch, cc[arch])
+		fmt.Fprintf(&conf, "        %s: [tinyconfig]\n", arch)
+		fmt.Fprintf(&targets, "  - {name: %s-vm, arch: %s, executor: qemu-system, samples: 3, boot_timeout: 2m, busybox: %s}\n", arch, arch, busybox[arch])
+	}
+	text := "workdir: " + work + "\ndatabase: sqlite://" + dir + "/tcbot.db\nrepos:\n  - name: linux\n    url: " + repoDir +
+		"\n    recipe: kernel\n    toolchain: host\n    host:\n" + host.String() + "    kernel:\n      config:\n" + conf.String() + "targets:\n" + targets.String()
+	path := filepath.Join(dir, "tcbot.yaml")
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	m, err := measure.New(context.Background(), cfg, nil, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return m
 }
