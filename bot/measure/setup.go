@@ -97,3 +97,16 @@ func New(ctx context.Context, cfg *config.Config, log logrus.FieldLogger, prog p
 	}
 	return m, nil
 }
+
+// Fork returns a Measurer that shares m's config, store, suite, recipes,
+// plugin and sandbox but measures on its own, so several changes can be
+// measured at once in one process (a bisection's probes). Build trees are
+// locked per tree, so two forks building the same toolchain take turns.
+func (m *Measurer) Fork() *Measurer {
+	f := &Measurer{Config: m.Config, Store: m.Store, Suite: m.Suite, Recipes: m.Recipes, Plugin: m.Plugin,
+		Log: m.Log, Progress: m.Progress, NewExecutor: m.NewExecutor, Sandbox: m.Sandbox}
+	f.resolver.Sandbox = m.resolver.Sandbox
+	f.resolver.Env = m.resolver.Env
+	f.resolver.Env.Progress = f.buildProgress
+	return f
+}

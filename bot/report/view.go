@@ -285,3 +285,10 @@ func or(s, dash string) string {
 	}
 	return s
 }
+
+// FormatValue renders a metric value as reports do (commas for counts,
+// three significant digits otherwise, "-" for none).
+func FormatValue(unit string, p *float64) string { return formatValue(unit, p) }
+
+// FormatDelta renders a change in percent as reports do ("+1.23%").
+func FormatDelta(p *float64) string { return formatDelta(p) }

@@ -42,6 +42,8 @@ type Commit struct {
 	SHA     string
 	Subject string
 	Parents []string
+	// Author is "Name <email>".
+	Author string
 }
 
 // Open opens the mirror of repository name under dir, creating an empty
@@ -200,7 +202,8 @@ func (m *Mirror) commit(h plumbing.Hash) (Commit, error) {
 	if err != nil {
 		return Commit{}, fmt.Errorf("repo %s: %s is not a commit: %w", m.Name, h, err)
 	}
-	out := Commit{SHA: c.Hash.String(), Subject: strings.SplitN(strings.TrimSpace(c.Message), "\n", 2)[0]}
+	out := Commit{SHA: c.Hash.String(), Subject: strings.SplitN(strings.TrimSpace(c.Message), "\n", 2)[0],
+		Author: fmt.Sprintf("%s <%s>", c.Author.Name, c.Author.Email)}
 	for _, p := range c.ParentHashes {
 		out.Parents = append(out.Parents, p.String())
 	}
@@ -321,6 +324,43 @@ func (m *Mirror) MergeBase(a, b string) (string, error) {
 		return "", fmt.Errorf("repo %s: %s and %s have no common ancestor", m.Name, a[:12], b[:12])
 	}
 	return bases[0].Hash.String(), nil
+}
+
+// FirstParents returns the commits after good up to bad along bad's
+// first parents, oldest first (bad last): the range a bisection searches.
+// good must be bad's first-parent ancestor; the walk gives up after max
+// commits (0: 100,000).
+func (m *Mirror) FirstParents(good, bad string, max int) ([]Commit, error) {
+	if max <= 0 {
+		max = 100000
+	}
+	var out []Commit
+	cur := bad
+	for cur != good {
+		if len(out) >= max {
+			return nil, fmt.Errorf("repo %s: %s is not within %d first-parent commits of %s", m.Name, short(good), max, short(bad))
+		}
+		c, err := m.commit(plumbing.NewHash(cur))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+		if len(c.Parents) == 0 {
+			return nil, fmt.Errorf("repo %s: %s is not an ancestor of %s along first parents (the good revision must be older than the bad one, on the same branch)", m.Name, short(good), short(bad))
+		}
+		cur = c.Parents[0]
+	}
+	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+		out[i], out[j] = out[j], out[i]
+	}
+	return out, nil
+}
+
+func short(sha string) string {
+	if len(sha) > 12 {
+		return sha[:12]
+	}
+	return sha
 }
 
 // ListBranches lists the remote's branches and their heads without
