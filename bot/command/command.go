@@ -40,7 +40,8 @@ var Table = []Spec{
 	{Name: "rerun", Args: "[target...]", Summary: "measure this pull request again (all targets, or the named ones)", NeedsWrite: true},
 	{Name: "ok-to-test", Args: "[sha]", Summary: "allow tcbot to test this pull request from an author without write access; holds for the one head commit you reviewed (the head when you commented, or the one named), never for a later push", NeedsWrite: true},
 	{Name: "bisect", Summary: "find the commit of this pull request that causes its regression", NeedsWrite: true},
-	{Name: "cancel", Summary: "cancel this pull request's queued and running measurements", NeedsWrite: true},
+	{Name: "cancel", Summary: "cancel this pull request's queued and running measurements and bisections", NeedsWrite: true},
+	{Name: "accept", Args: "[why...]", Summary: "on a sweep's regression issue: the regression is intended; the branch's baseline moves to the regressed head, and who accepted it and why is recorded", NeedsWrite: true},
 }
 
 // Lookup returns the Spec of the named command.

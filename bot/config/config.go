@@ -60,6 +60,8 @@ type Config struct {
 	Trust string `yaml:"trust"`
 	// SandboxLimits bound what runs in the sandbox.
 	SandboxLimits SandboxLimits `yaml:"sandbox_limits" want:"keys such as {memory: 8GiB, processes: 1024}"`
+	// Bisect configures automatic bisection of regressions.
+	Bisect BisectConfig `yaml:"bisect" want:"keys such as {sweeps: true, pushes: false, parallel: 3}"`
 
 	root    *yaml.Node
 	secrets *Secrets // filled by LoadSecrets
@@ -71,6 +73,24 @@ type Sweep struct {
 	Schedule string   `yaml:"schedule"` // robfig/cron syntax: "0 2 * * *", "@daily"
 	Repos    []string `yaml:"repos" want:"a list of repository names such as [gcc]"`
 }
+
+// BisectConfig says when tcbot bisects a regression on its own. A range
+// of one commit needs no bisection; /tcbot bisect and tcbot bisect work
+// whatever this says.
+type BisectConfig struct {
+	// Sweeps: a sweep's regression over several commits is bisected
+	// (default true).
+	Sweeps *bool `yaml:"sweeps"`
+	// Pushes: a push's (or a polled branch's) regression over several
+	// commits is bisected (default false).
+	Pushes bool `yaml:"pushes"`
+	// Parallel is how many commits a round measures at once (default: one
+	// less than the live workers serving the target, at least 1).
+	Parallel int `yaml:"parallel" want:"a positive whole number such as 3" min:"1"`
+}
+
+// AutoSweeps reports whether sweeps bisect on their own.
+func (b BisectConfig) AutoSweeps() bool { return b.Sweeps == nil || *b.Sweeps }
 
 // GitHub configures reporting to GitHub (used by `tcbot serve`).
 //

@@ -127,7 +127,11 @@ func (w *commandWorker) Work(ctx context.Context, job *river.Job[CommandArgs]) e
 		return nil
 	}
 	gr := ghRepo(repo)
-	log := s.log.WithFields(logrus.Fields{"repo": a.Repo, "pr": a.PR, "comment": a.CommentID, "user": a.Author})
+	number := a.PR // where replies go
+	if a.Issue > 0 {
+		number = a.Issue
+	}
+	log := s.log.WithFields(logrus.Fields{"repo": a.Repo, "pr": a.PR, "issue": a.Issue, "comment": a.CommentID, "user": a.Author})
 	if err := s.gh.React(ctx, gr, a.CommentID, "eyes"); err != nil {
 		return err
 	}
@@ -147,7 +151,7 @@ func (w *commandWorker) Work(ctx context.Context, job *river.Job[CommandArgs]) e
 	}
 	if needsWrite && !forge.CanCommand(perm) {
 		log.WithField("permission", perm).Info("command refused")
-		if _, err := s.gh.CreateComment(ctx, gr, a.PR, fmt.Sprintf("@%s sorry, only people with write access to %s can command tcbot (you have %s access). A maintainer can run the command for you.", a.Author, repo.GitHub, perm)); err != nil {
+		if _, err := s.gh.CreateComment(ctx, gr, number, fmt.Sprintf("@%s sorry, only people with write access to %s can command tcbot (you have %s access). A maintainer can run the command for you.", a.Author, repo.GitHub, perm)); err != nil {
 			return err
 		}
 		return s.gh.React(ctx, gr, a.CommentID, "confused")
@@ -157,7 +161,11 @@ func (w *commandWorker) Work(ctx context.Context, job *river.Job[CommandArgs]) e
 		replies = append(replies, fmt.Sprintf("Unknown command %s.\n\n%s", quoteList(unknown), command.Help()))
 	}
 	for _, c := range cmds {
-		msg, err := s.runCommand(ctx, repo, a, c)
+		run := s.runCommand
+		if a.Issue > 0 {
+			run = s.runIssueCommand
+		}
+		msg, err := run(ctx, repo, a, c)
 		if err != nil {
 			return err
 		}
@@ -167,7 +175,7 @@ func (w *commandWorker) Work(ctx context.Context, job *river.Job[CommandArgs]) e
 		log.WithField("command", c.Name).Info("command run")
 	}
 	if len(replies) > 0 {
-		if _, err := s.gh.CreateComment(ctx, gr, a.PR, strings.Join(replies, "\n\n")); err != nil {
+		if _, err := s.gh.CreateComment(ctx, gr, number, strings.Join(replies, "\n\n")); err != nil {
 			return err
 		}
 	}
@@ -184,6 +192,18 @@ func quoteList(ws []string) string {
 		q = append(q, "`"+w+"`")
 	}
 	return strings.Join(q, ", ")
+}
+
+// runIssueCommand runs one command of a comment on a plain issue: only
+// /tcbot accept means anything there.
+func (s *Service) runIssueCommand(ctx context.Context, repo *config.Repo, a CommandArgs, c command.Command) (string, error) {
+	switch c.Name {
+	case "help":
+		return command.Help(), nil
+	case "accept":
+		return s.accept(ctx, repo, a, c.Args)
+	}
+	return fmt.Sprintf("`/tcbot %s` works on pull requests; on an issue tcbot opened for a sweep's regression, use `/tcbot accept [why]`.", c.Name), nil
 }
 
 // runCommand runs one command; the reply is posted by the caller.
@@ -232,9 +252,11 @@ func (s *Service) runCommand(ctx context.Context, repo *config.Repo, a CommandAr
 		if err != nil {
 			return "", err
 		}
-		return fmt.Sprintf("Cancelled %d queued or running measurement(s).", n), nil
+		return fmt.Sprintf("Cancelled %d queued or running measurement(s) and bisection(s).", n), nil
 	case "bisect":
-		return "`/tcbot bisect` is not available in this version of tcbot yet; `tcbot run --rev ... --base ...` on a maintainer's machine narrows a range by hand.", nil
+		return s.bisectCommand(ctx, repo, pull, a.Author)
+	case "accept":
+		return "`/tcbot accept` works on the issues tcbot opens for a sweep's regression, not on pull requests.", nil
 	}
 	return "", nil
 }
@@ -340,21 +362,26 @@ func (w *reportWorker) Work(ctx context.Context, job *river.Job[ReportArgs]) err
 	if err := json.Unmarshal([]byte(c.Report), &rep); err != nil {
 		return river.JobCancel(fmt.Errorf("change %d: stored report: %w", c.ID, err))
 	}
-	if s.gh != nil && repo.GitHub != "" {
-		switch {
-		case c.PR > 0:
-			if err := s.postPRReport(ctx, repo, c, &rep); err != nil {
-				return err
-			}
-		case c.Origin == "sweep":
-			if err := s.postSweepIssue(ctx, repo, c, &rep); err != nil {
-				return err
-			}
-		default:
-			if err := s.setTargetStatuses(ctx, repo, c, &rep); err != nil {
-				return err
-			}
+	switch {
+	case c.Origin == "bisect":
+		// A bisection's probe: the bisection reports, not its probes.
+		return store.MarkReported(ctx, s.store.Q(), c.ID)
+	case c.Origin == "sweep":
+		if err := s.sweepReported(ctx, repo, c, &rep); err != nil {
+			return err
 		}
+	case s.gh == nil || repo.GitHub == "":
+	case c.PR > 0:
+		if err := s.postPRReport(ctx, repo, c, &rep); err != nil {
+			return err
+		}
+	default:
+		if err := s.setTargetStatuses(ctx, repo, c, &rep); err != nil {
+			return err
+		}
+	}
+	if err := s.maybeBisect(ctx, repo, c, &rep); err != nil {
+		return err
 	}
 	s.metrics.reports.WithLabelValues(string(rep.Verdict)).Inc()
 	return store.MarkReported(ctx, s.store.Q(), c.ID)
@@ -503,26 +530,4 @@ func statusOf(rep *report.Report, target string) (state, desc string) {
 		return "success", fmt.Sprintf("no regressions, %d improvement(s)", improvements)
 	}
 	return "success", "no regressions"
-}
-
-// postSweepIssue opens or updates one issue per swept branch on a
-// regression, and closes it when a later sweep is clean.
-func (s *Service) postSweepIssue(ctx context.Context, repo *config.Repo, c *store.Change, rep *report.Report) error {
-	sweep, branch, _ := strings.Cut(strings.TrimPrefix(c.Note, "sweep "), " ")
-	marker := sweepMarker(sweep, repo.Name, branch)
-	gr := ghRepo(repo)
-	if rep.Verdict == compare.Regression || rep.Verdict == compare.Failed {
-		var md bytes.Buffer
-		if err := report.Markdown(&md, *rep); err != nil {
-			return err
-		}
-		title := fmt.Sprintf("tcbot: %s on %s %s (sweep %s)", rep.Verdict, repo.Name, branch, sweep)
-		_, _, err := s.gh.UpsertIssue(ctx, gr, marker, title, forge.CapBody(marker+"\n"+md.String(), s.changeURL(c.ID)))
-		return err
-	}
-	if rep.Verdict == compare.Error {
-		return nil // says nothing about the regression either way
-	}
-	_, err := s.gh.CloseIssue(ctx, gr, marker, fmt.Sprintf("The sweep of %s at %s is clean again (%s).", branch, short(c.Head), rep.Verdict))
-	return err
 }

@@ -91,6 +91,9 @@ type CommandArgs struct {
 	// commit the commenter saw, and the only one /tcbot ok-to-test can
 	// approve. Empty when tcbot had not seen the pull request yet.
 	Head string `json:"head,omitempty"`
+	// Issue is set instead of PR for a comment on a plain issue (a sweep's
+	// regression issue: /tcbot accept).
+	Issue int `json:"issue,omitempty"`
 }
 
 func (CommandArgs) Kind() string                 { return "tcbot_command" }
@@ -414,12 +417,22 @@ func (s *Service) cancelPR(ctx context.Context, repo string, pr int, why string)
 	if err != nil {
 		return 0, err
 	}
+	if err := s.cancelChanges(ctx, changes, why); err != nil {
+		return 0, err
+	}
+	nb, err := s.cancelBisections(ctx, repo, pr, why)
+	return len(changes) + nb, err
+}
+
+// cancelChanges marks changes cancelled and cancels their jobs (a running
+// measurement is interrupted through its context).
+func (s *Service) cancelChanges(ctx context.Context, changes []*store.Change, why string) error {
 	for _, c := range changes {
 		if err := store.SetChangeState(ctx, s.store.Q(), c.ID, store.ChangeCancelled, why); err != nil {
-			return 0, err
+			return err
 		}
 		if err := store.CancelChangeTargets(ctx, s.store.Q(), c.ID, why); err != nil {
-			return 0, err
+			return err
 		}
 
 		s.runningMu.Lock()
@@ -430,14 +443,14 @@ func (s *Service) cancelPR(ctx context.Context, repo string, pr int, why string)
 	}
 	ids, err := s.jobsOf(ctx, changes)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	for _, id := range ids {
 		if _, err := s.river.JobCancel(ctx, id); err != nil && !errors.Is(err, river.ErrNotFound) {
-			return 0, err
+			return err
 		}
 	}
-	return len(changes), nil
+	return nil
 }
 
 // jobsOf finds the unfinished measure jobs of changes.

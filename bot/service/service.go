@@ -62,6 +62,7 @@ type Forge interface {
 	OpenPullRequests(ctx context.Context, r forge.Repo) ([]forge.PR, error)
 	UpsertIssue(ctx context.Context, r forge.Repo, marker, title, body string) (int, bool, error)
 	CloseIssue(ctx context.Context, r forge.Repo, marker, comment string) (bool, error)
+	CommitAuthor(ctx context.Context, r forge.Repo, sha string) (string, error)
 }
 
 // Options wire a Service.
@@ -116,6 +117,7 @@ type Service struct {
 	// running holds the cancel functions of measurements in progress.
 	runningMu sync.Mutex
 	running   map[int64]map[int64]context.CancelFunc // change -> job -> cancel
+	bisecting map[int64]context.CancelFunc           // bisection -> cancel
 	started   time.Time
 }
 
@@ -142,7 +144,7 @@ func New(ctx context.Context, o Options) (*Service, error) {
 	}
 	s := &Service{
 		cfg: o.Config, store: o.Measurer.Store, meas: o.Measurer, gh: o.Forge, secret: o.Secret,
-		log: o.Log, reg: o.Registry, mirrors: map[string]*source.Mirror{}, running: map[int64]map[int64]context.CancelFunc{},
+		log: o.Log, reg: o.Registry, mirrors: map[string]*source.Mirror{}, running: map[int64]map[int64]context.CancelFunc{}, bisecting: map[int64]context.CancelFunc{},
 		workerOnly: o.WorkerOnly, heartbeat: o.Heartbeat, deadAfter: o.DeadAfter,
 	}
 	if s.heartbeat <= 0 {
@@ -193,6 +195,8 @@ func New(ctx context.Context, o Options) (*Service, error) {
 	river.AddWorker(workers, &sweepWorker{s: s})
 	river.AddWorker(workers, &reconcileWorker{s: s})
 	river.AddWorker(workers, &finishWorker{s: s})
+	river.AddWorker(workers, &bisectWorker{s: s})
+	river.AddWorker(workers, &bisectReportWorker{s: s})
 
 	var periodic []*river.PeriodicJob
 	for _, r := range s.cfg.Repos {

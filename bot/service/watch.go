@@ -3,13 +3,10 @@ package service
 import (
 	"context"
 	"errors"
-	"fmt"
-	"sort"
 
 	"github.com/riverqueue/river"
 	"github.com/sirupsen/logrus"
 
-	"github.com/tcbot/tcbot/bot/config"
 	"github.com/tcbot/tcbot/bot/source"
 	"github.com/tcbot/tcbot/bot/store"
 )
@@ -70,70 +67,6 @@ func (w *sweepWorker) Work(ctx context.Context, job *river.Job[SweepArgs]) error
 
 var errNoSweep = errors.New("no such sweep in the config")
 
-// Sweep queues the measurement of every watched branch head of a sweep's
-// repositories against the head its previous run took. One unreachable
-// repository does not stop the others.
-func (s *Service) Sweep(ctx context.Context, name string) error {
-	var sweep *config.Sweep
-	for i := range s.cfg.Sweeps {
-		if s.cfg.Sweeps[i].Name == name {
-			sweep = &s.cfg.Sweeps[i]
-		}
-	}
-	if sweep == nil {
-		return fmt.Errorf("sweep %q: %w", name, errNoSweep)
-	}
-	var errs []error
-	for _, name := range sweep.Repos {
-		repo, err := s.cfg.Repo(name)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		heads, err := source.ListBranches(ctx, repo.URL)
-		if err != nil {
-			// One unreachable repository must not stop the sweep.
-			s.log.WithError(err).WithField("repo", name).Warn("sweep: cannot list branches")
-			errs = append(errs, err)
-			continue
-		}
-		branches := append([]string(nil), repo.Branches...)
-		sort.Strings(branches)
-		for _, b := range branches {
-			head := heads[b]
-			if head == "" {
-				continue
-			}
-			key := "sweep:" + sweep.Name + ":" + b
-			err := s.store.Tx(ctx, func(tx store.Tx) error {
-				prev, err := store.BranchHead(ctx, tx, repo.Name, key)
-				if err != nil {
-					return err
-				}
-				if prev == head {
-					return nil
-				}
-				if err := store.SetBranchHead(ctx, tx, repo.Name, key, head); err != nil {
-					return err
-				}
-				if prev == "" {
-					// The first sweep of a branch sets its baseline.
-					s.log.WithFields(logrus.Fields{"sweep": sweep.Name, "repo": repo.Name, "branch": b, "head": short(head)}).Info("sweep: baseline taken")
-					return nil
-				}
-				return s.startChange(ctx, tx, &store.Change{Repo: repo.Name, Head: head, Base: prev, Origin: "sweep", Note: "sweep " + sweep.Name + " " + b})
-			})
-			if err != nil {
-				errs = append(errs, err)
-			}
-		}
-	}
-	if len(errs) > 0 {
-		return fmt.Errorf("sweep %s: %d problem(s), first: %w", sweep.Name, len(errs), errs[0])
-	}
-	return nil
-}
-
 // reconcileWorker heals what a crash, a missed webhook or an outage left
 // behind.
 type reconcileWorker struct {
@@ -166,6 +99,26 @@ func (s *Service) Reconcile(ctx context.Context) error {
 	}
 	for _, c := range unreported {
 		if _, err := s.river.Insert(ctx, ReportArgs{Change: c.ID}, nil); err != nil {
+			return err
+		}
+	}
+	// Bisections: each waits for its probes, so a crash leaves them
+	// running; their job runs again and finds its probes.
+	bs, err := store.ListBisections(ctx, db, "state IN ('queued', 'running')", 1000)
+	if err != nil {
+		return err
+	}
+	for _, b := range bs {
+		if _, err := s.river.Insert(ctx, BisectArgs{Bisection: b.ID}, nil); err != nil {
+			return err
+		}
+	}
+	bs, err = store.ListBisections(ctx, db, "state IN ('done', 'error') AND reported = 0", 1000)
+	if err != nil {
+		return err
+	}
+	for _, b := range bs {
+		if _, err := s.river.Insert(ctx, BisectReportArgs{Bisection: b.ID}, nil); err != nil {
 			return err
 		}
 	}

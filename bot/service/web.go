@@ -87,7 +87,10 @@ func (s *Service) route(ctx context.Context, tx store.Tx, ev webhook.Event) erro
 	case ev.Comment != nil:
 		c := ev.Comment
 		if !c.OnPullRequest {
-			return nil
+			// /tcbot accept on an issue (the webhook passes nothing else
+			// from plain issues).
+			_, err := s.river.InsertTx(ctx, tx, CommandArgs{Repo: repo.Name, Issue: c.IssueNumber, CommentID: c.ID, Author: c.Author, Body: c.Body}, nil)
+			return err
 		}
 		// The head the commenter saw: the one tcbot knows now, before any
 		// later push is accepted.

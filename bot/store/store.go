@@ -171,6 +171,45 @@ var migrations = []string{
 	// 4: what a worker is doing (a long toolchain or kernel build's step,
 	// elapsed time and last line), for the dashboard.
 	`ALTER TABLE workers ADD COLUMN activity TEXT NOT NULL DEFAULT '';`,
+	// 5: bisections, the changes that probe them, the acceptances of
+	// regressions (/tcbot accept) and the sweep issues tcbot opened.
+	`CREATE TABLE bisections (
+		id           {{ID}},
+		repo         TEXT NOT NULL,
+		good         TEXT NOT NULL,
+		bad          TEXT NOT NULL,
+		origin       TEXT NOT NULL,
+		change_id    {{REF}} NOT NULL DEFAULT 0,
+		pr           INTEGER NOT NULL DEFAULT 0,
+		targets      TEXT NOT NULL DEFAULT '',
+		requested_by TEXT NOT NULL DEFAULT '',
+		state        TEXT NOT NULL DEFAULT 'queued',
+		progress     TEXT NOT NULL DEFAULT '',
+		result       TEXT NOT NULL DEFAULT '',
+		note         TEXT NOT NULL DEFAULT '',
+		reported     INTEGER NOT NULL DEFAULT 0,
+		created_at   TEXT NOT NULL,
+		updated_at   TEXT NOT NULL
+	);
+	ALTER TABLE changes ADD COLUMN bisection {{REF}} NOT NULL DEFAULT 0;
+	CREATE INDEX changes_bisection ON changes (bisection, head);
+	CREATE TABLE acceptances (
+		id          {{ID}},
+		repo        TEXT NOT NULL,
+		branch      TEXT NOT NULL,
+		sha         TEXT NOT NULL,
+		accepted_by TEXT NOT NULL,
+		why         TEXT NOT NULL DEFAULT '',
+		issue       INTEGER NOT NULL DEFAULT 0,
+		at          TEXT NOT NULL
+	);
+	CREATE TABLE sweep_issues (
+		repo   TEXT NOT NULL,
+		number INTEGER NOT NULL,
+		sweep  TEXT NOT NULL,
+		branch TEXT NOT NULL,
+		PRIMARY KEY (repo, number)
+	);`,
 }
 
 // typed adapts a migration to a dialect.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/tcbot/tcbot/bot/command"
 )
 
 // Event is one verified GitHub delivery that tcbot acts on, reduced to the
@@ -59,8 +60,19 @@ type Comment struct {
 	Body              string
 	Author            string
 	AuthorAssociation string
-	IssueNumber       int  // the pull request's number
-	OnPullRequest     bool // always true: comments on plain issues are ignored
+	IssueNumber       int  // the pull request's (or issue's) number
+	OnPullRequest     bool // false: a plain issue, passed on only for /tcbot accept
+}
+
+// accepts reports whether a comment holds /tcbot accept.
+func accepts(body string) bool {
+	cmds, _ := command.Parse(body)
+	for _, c := range cmds {
+		if c.Name == "accept" {
+			return true
+		}
+	}
+	return false
 }
 
 // Rerequest is a press of GitHub's "Re-run" button (check_run or
@@ -269,7 +281,10 @@ func parseEvent(kind string, payload []byte) (Event, error) {
 		if p.Issue == nil || p.Comment == nil {
 			return ev, missing("issue and comment")
 		}
-		if len(p.Issue.PullRequest) == 0 || bytes.Equal(p.Issue.PullRequest, []byte("null")) {
+		onPR := len(p.Issue.PullRequest) > 0 && !bytes.Equal(p.Issue.PullRequest, []byte("null"))
+		if !onPR && !accepts(p.Comment.Body) {
+			// On a plain issue only /tcbot accept (on a sweep's
+			// regression issue) means anything.
 			return ev, &ignoredError{kind: kind, action: ev.Action, why: "not a pull request"}
 		}
 		c := p.Comment
@@ -279,7 +294,7 @@ func parseEvent(kind string, payload []byte) (Event, error) {
 			Author:            c.User.Login,
 			AuthorAssociation: c.AuthorAssociation,
 			IssueNumber:       p.Issue.Number,
-			OnPullRequest:     true,
+			OnPullRequest:     onPR,
 		}
 		if c.ID == 0 || p.Issue.Number <= 0 {
 			return ev, missing("comment.id and issue.number")

@@ -95,6 +95,7 @@ type repo struct {
 	comments map[int][]*Comment // by issue or pull request number
 	statuses map[string][]Status
 	reacts   map[int64][]reaction
+	authors  map[string]string // commit SHA -> author login
 }
 
 type pull struct {
@@ -196,6 +197,7 @@ func (s *Server) repo(name string) *repo {
 			comments: map[int][]*Comment{},
 			statuses: map[string][]Status{},
 			reacts:   map[int64][]reaction{},
+			authors:  map[string]string{},
 		}
 		s.repos[key] = r
 	}
@@ -215,6 +217,14 @@ func (s *Server) SetPermission(repo, user, perm string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.repo(repo).perms[strings.ToLower(user)] = perm
+}
+
+// SetCommitAuthor makes GitHub know commit sha of repo, authored by the
+// account login ("" for an email GitHub links to no account).
+func (s *Server) SetCommitAuthor(repo, sha, login string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.repo(repo).authors[sha] = login
 }
 
 // AddPull adds (or replaces) pull request pr.Number. State defaults to

@@ -43,6 +43,7 @@ var endpoints = []struct {
 	{"GET", "/repos/:owner/:repo/collaborators/:user/permission", getPermission},
 	{"GET", "/repos/:owner/:repo/pulls", listPulls},
 	{"GET", "/repos/:owner/:repo/pulls/:number", getPull},
+	{"GET", "/repos/:owner/:repo/commits/:sha", getCommit},
 }
 
 func route(method, path string) (handler, map[string]string) {
@@ -614,4 +615,22 @@ func editIssue(s *Server, q *request) (int, any) {
 	}
 	is.Updated = now()
 	return http.StatusOK, q.issueJSON(is)
+}
+
+// --- commits ---
+
+// getCommit answers as GitHub does: 422 for a SHA it does not have, a
+// null author for an email linked to no account.
+func getCommit(s *Server, q *request) (int, any) {
+	sha := q.params["sha"]
+	login, ok := q.repo.authors[sha]
+	if !ok {
+		return http.StatusUnprocessableEntity, ghError("No commit found for SHA: " + sha)
+	}
+	var author any
+	if login != "" {
+		author = userJSON(login)
+	}
+	return http.StatusOK, map[string]any{"sha": sha, "url": q.api("/commits/%s", sha), "author": author,
+		"commit": map[string]any{"message": "", "author": map[string]any{"name": login, "email": login + "@example.org"}}}
 }
