@@ -37,7 +37,7 @@ type Spec struct {
 // Table lists every command tcbot obeys, in the order help shows them.
 var Table = []Spec{
 	{Name: "help", Summary: "list these commands"},
-	{Name: "rerun", Args: "[target...]", Summary: "measure this pull request again (all targets, or the named ones)", NeedsWrite: true},
+	{Name: "rerun", Args: "[target...] [--base @NAME]", Summary: "measure this pull request again (all targets, or the named ones), against its merge base or a baseline the repository pins", NeedsWrite: true},
 	{Name: "ok-to-test", Args: "[sha]", Summary: "allow tcbot to test this pull request from an author without write access; holds for the one head commit you reviewed (the head when you commented, or the one named), never for a later push", NeedsWrite: true},
 	{Name: "bisect", Summary: "find the commit of this pull request that causes its regression", NeedsWrite: true},
 	{Name: "cancel", Summary: "cancel this pull request's queued and running measurements and bisections", NeedsWrite: true},

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"sort"
 	"strings"
 	"time"
 
@@ -124,6 +125,41 @@ type Repo struct {
 	// Build names the toolchain recipe of a repository with toolchain:
 	// build (build.go).
 	Build *BuildToolchain `yaml:"build"`
+	// Baselines are pinned revisions by name (a release tag, a monthly
+	// snapshot): `tcbot run --base @NAME`, `/tcbot rerun --base @NAME`,
+	// and each sweep reports its heads' drift against every one.
+	Baselines map[string]string `yaml:"baselines" want:"names and revisions such as {gcc-12.2: releases/gcc-12.2.0}"`
+}
+
+// ResolveBase turns a base given as @NAME into the pinned revision the
+// repository's baselines name; any other base is returned as it is.
+func (r *Repo) ResolveBase(base string) (string, error) {
+	name, ok := strings.CutPrefix(base, "@")
+	if !ok {
+		return base, nil
+	}
+	if rev, ok := r.Baselines[name]; ok && rev != "" {
+		return rev, nil
+	}
+	var names []string
+	for n := range r.Baselines {
+		names = append(names, "@"+n)
+	}
+	sort.Strings(names)
+	if len(names) == 0 {
+		return "", fmt.Errorf("base %q: repo %s pins no baselines (add baselines: {%s: REVISION} to it in the config)", base, r.Name, name)
+	}
+	return "", fmt.Errorf("base %q: repo %s pins no baseline named %s (it pins %s)", base, r.Name, name, strings.Join(names, ", "))
+}
+
+// BaselineNames lists the pinned baselines' names, sorted.
+func (r *Repo) BaselineNames() []string {
+	var names []string
+	for n := range r.Baselines {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
 }
 
 // Compiler is a compiler and its flags for one arch.

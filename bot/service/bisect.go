@@ -278,6 +278,14 @@ func (s *Service) maybeBisect(ctx context.Context, repo *config.Repo, c *store.C
 		if err != nil || len(known) > 0 {
 			return err
 		}
+		if c.Origin == "sweep" {
+			// A regression that persists over several sweeps (same
+			// baseline) is bisected once, from the first range.
+			known, err = store.ListBisections(ctx, tx, "repo = ? AND origin = 'sweep' AND good = ? AND note = ? AND state <> 'cancelled'", 1, repo.Name, rep.Base, c.Note)
+			if err != nil || len(known) > 0 {
+				return err
+			}
+		}
 		return s.startBisection(ctx, tx, &store.Bisection{Repo: repo.Name, Good: rep.Base, Bad: rep.Head, Origin: c.Origin, Change: c.ID, PR: c.PR, Targets: c.Targets, Note: c.Note})
 	})
 }

@@ -235,14 +235,33 @@ func (s *Service) runCommand(ctx context.Context, repo *config.Repo, a CommandAr
 			return fmt.Sprintf("Not rerun: head %s of this pull request has not been approved (its author has no write access). Review it and comment `/tcbot ok-to-test %s` to let tcbot measure it.", short(pull.Head), short(pull.Head)), nil
 		}
 		var targets []string
-		for _, t := range c.Args {
+		base, note := "", "rerun by @"+a.Author
+		for i := 0; i < len(c.Args); i++ {
+			t := c.Args[i]
+			if b, ok := strings.CutPrefix(t, "--base"); ok {
+				// --base @NAME or --base=@NAME: a pinned baseline.
+				b = strings.TrimPrefix(b, "=")
+				if b == "" && i+1 < len(c.Args) {
+					i++
+					b = c.Args[i]
+				}
+				rev, err := repo.ResolveBase(b)
+				if err != nil || !strings.HasPrefix(b, "@") {
+					if err == nil {
+						err = fmt.Errorf("--base %q: name a pinned baseline, @NAME (%s)", b, strings.Join(repo.BaselineNames(), ", "))
+					}
+					return fmt.Sprintf("Cannot rerun: %v.", err), nil
+				}
+				base, note = rev, note+" against "+b
+				continue
+			}
 			if _, err := s.cfg.SelectTargets([]string{t}); err != nil {
 				return fmt.Sprintf("Cannot rerun: %v.", err), nil
 			}
 			targets = append(targets, t)
 		}
 		err := s.store.Tx(ctx, func(tx store.Tx) error {
-			return s.startChange(ctx, tx, &store.Change{Repo: repo.Name, Head: pull.Head, Origin: "command", PR: a.PR, Targets: targets, Note: "rerun by @" + a.Author})
+			return s.startChange(ctx, tx, &store.Change{Repo: repo.Name, Head: pull.Head, Base: base, Origin: "command", PR: a.PR, Targets: targets, Note: note})
 		})
 		return "", err
 	case "ok-to-test":
@@ -363,8 +382,10 @@ func (w *reportWorker) Work(ctx context.Context, job *river.Job[ReportArgs]) err
 		return river.JobCancel(fmt.Errorf("change %d: stored report: %w", c.ID, err))
 	}
 	switch {
-	case c.Origin == "bisect":
-		// A bisection's probe: the bisection reports, not its probes.
+	case c.Origin == "bisect" || c.Origin == "drift":
+		// A bisection's probe (the bisection reports, not its probes), or
+		// a sweep head's drift since a pinned baseline (the sweep's issue
+		// and the dashboard show it).
 		return store.MarkReported(ctx, s.store.Q(), c.ID)
 	case c.Origin == "sweep":
 		if err := s.sweepReported(ctx, repo, c, &rep); err != nil {

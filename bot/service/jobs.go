@@ -211,7 +211,7 @@ func (w *measureWorker) Work(ctx context.Context, job *river.Job[MeasureArgs]) e
 		return err
 	}
 	base := c.Base
-	if c.PR > 0 {
+	if c.PR > 0 && base == "" { // a pull request: against its merge base (unless a rerun named a pinned baseline)
 		if base, err = s.mergeBase(ctx, repo, c); err != nil {
 			return s.giveUp(ctx, job.JobRow, repo, c, target, err)
 		}

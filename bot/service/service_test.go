@@ -311,7 +311,11 @@ func (e *env) idle() {
 			if err != nil {
 				e.t.Fatal(err)
 			}
-			if len(open) == 0 {
+			bs, err := store.ListBisections(context.Background(), e.st.Q(), "state IN ('queued','running') OR (state IN ('done','error') AND reported = 0)", 10)
+			if err != nil {
+				e.t.Fatal(err)
+			}
+			if len(open) == 0 && len(bs) == 0 {
 				return
 			}
 		}

@@ -115,11 +115,50 @@ func (s *Service) sweepBranch(ctx context.Context, sweep string, repo *config.Re
 		if err := store.SetBranchHead(ctx, tx, repo.Name, sweepHeadKey(sweep, branch), head); err != nil {
 			return err
 		}
+		// The drift of the head since each pinned baseline (a release):
+		// changes of their own, reported in the sweep's issue and on the
+		// dashboard.
+		for _, name := range repo.BaselineNames() {
+			c := &store.Change{Repo: repo.Name, Head: head, Base: repo.Baselines[name], Origin: "drift", Note: driftNote(sweep, branch, name)}
+			if err := s.startChange(ctx, tx, c); err != nil {
+				return err
+			}
+		}
 		if good == head {
 			return nil
 		}
 		return s.startChange(ctx, tx, &store.Change{Repo: repo.Name, Head: head, Base: good, Origin: "sweep", Note: note})
 	})
+}
+
+func driftNote(sweep, branch, baseline string) string {
+	return "drift " + sweep + " " + branch + " @" + baseline
+}
+
+// driftMarkdown is the table of a head's drift since each pinned
+// baseline: per target and metric, the geomean of head/baseline.
+func (s *Service) driftMarkdown(ctx context.Context, repo *config.Repo, sweep, branch, head string) (string, error) {
+	var b strings.Builder
+	for _, name := range repo.BaselineNames() {
+		cs, err := store.ListChanges(ctx, s.store.Q(), "repo = ? AND origin = 'drift' AND note = ? AND head = ? AND state = 'done'", 1, repo.Name, driftNote(sweep, branch, name), head)
+		if err != nil {
+			return "", err
+		}
+		if len(cs) == 0 {
+			continue
+		}
+		var r report.Report
+		if err := json.Unmarshal([]byte(cs[0].Report), &r); err != nil {
+			return "", err
+		}
+		if b.Len() == 0 {
+			fmt.Fprintf(&b, "### Drift since the pinned baselines\n\n| baseline | target | metric | geomean head/baseline | benchmarks |\n| --- | --- | --- | ---: | ---: |\n")
+		}
+		for _, g := range r.Geomeans {
+			fmt.Fprintf(&b, "| @%s `%s` | %s | %s | %+.2f%% | %d |\n", name, short(r.Base), g.Target, g.Metric, g.DeltaPct, g.N)
+		}
+	}
+	return b.String(), nil
 }
 
 // unmeasuredTargets lists the configured targets no finished sweep change
@@ -241,7 +280,11 @@ func (s *Service) updateSweepIssue(ctx context.Context, repo *config.Repo, c *st
 	}
 	marker := sweepMarker(sweep, repo.Name, branch)
 	title := fmt.Sprintf("tcbot: %s on %s %s (sweep %s)", rep.Verdict, repo.Name, branch, sweep)
-	body := forge.CapBody(marker+"\n"+joinLines(md.String(), bisection, hist.String()), s.changeURL(latest.ID))
+	drift, err := s.driftMarkdown(ctx, repo, sweep, branch, latest.Head)
+	if err != nil {
+		return err
+	}
+	body := forge.CapBody(marker+"\n"+joinLines(md.String(), bisection, hist.String(), drift), s.changeURL(latest.ID))
 	number, _, err := s.gh.UpsertIssue(ctx, ghRepo(repo), marker, title, body)
 	if err != nil {
 		return err

@@ -157,14 +157,18 @@ func runCmd(log *logrus.Logger, stdout, stderr io.Writer) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return rf.measured(cmd.Context(), log, progress.New(stderr), stdout, [][2]string{{"--repo", rf.repo}, {"--rev", rev}},
 				func(m *measure.Measurer) (*report.Report, error) {
-					rep, _, err := m.Run(cmd.Context(), measure.Request{Repo: rf.repo, Rev: rev, Base: base, Targets: splitList(rf.targets)})
+					b, err := pinned(m, rf.repo, base)
+					if err != nil {
+						return nil, err
+					}
+					rep, _, err := m.Run(cmd.Context(), measure.Request{Repo: rf.repo, Rev: rev, Base: b, Targets: splitList(rf.targets)})
 					return rep, err
 				})
 		},
 	}
 	rf.add(c)
 	c.Flags().StringVar(&rev, "rev", "", "revision to measure (branch, tag or commit)")
-	c.Flags().StringVar(&base, "base", "", "baseline revision (default: the first parent of --rev)")
+	c.Flags().StringVar(&base, "base", "", "baseline revision, or @NAME for a baseline the repo pins (default: the first parent of --rev)")
 	return c
 }
 
@@ -178,12 +182,16 @@ func compareCmd(log *logrus.Logger, stdout, stderr io.Writer) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return rf.measured(cmd.Context(), log, progress.Discard{}, stdout, [][2]string{{"--repo", rf.repo}, {"--base", base}, {"--head", head}},
 				func(m *measure.Measurer) (*report.Report, error) {
-					return m.CompareStored(cmd.Context(), rf.repo, base, head, splitList(rf.targets))
+					b, err := pinned(m, rf.repo, base)
+					if err != nil {
+						return nil, err
+					}
+					return m.CompareStored(cmd.Context(), rf.repo, b, head, splitList(rf.targets))
 				})
 		},
 	}
 	rf.add(c)
-	c.Flags().StringVar(&base, "base", "", "baseline revision")
+	c.Flags().StringVar(&base, "base", "", "baseline revision, or @NAME for a baseline the repo pins")
 	c.Flags().StringVar(&head, "head", "", "revision to compare with the baseline")
 	return c
 }
@@ -316,4 +324,17 @@ func targetCmd(log *logrus.Logger, stdout io.Writer) *cobra.Command {
 	check.Flags().StringVar(&bench, "benchmark", "crc32", "benchmark of the suite to run there")
 	c.AddCommand(check)
 	return c
+}
+
+// pinned resolves --base @NAME to the revision the repo's baselines pin.
+func pinned(m *measure.Measurer, repo, base string) (string, error) {
+	r, err := m.Config.Repo(repo)
+	if err != nil {
+		return "", err
+	}
+	b, err := r.ResolveBase(base)
+	if err != nil {
+		return "", fmt.Errorf("--base: %w", err)
+	}
+	return b, nil
 }

@@ -1,0 +1,180 @@
+package service_test
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/tcbot/tcbot/bot/bisect"
+	"github.com/tcbot/tcbot/bot/store"
+)
+
+// issueComment makes an issue_comment delivery on a plain issue (no
+// pull_request key, as GitHub sends it).
+func (e *env) issueComment(number int, user, body string) []byte {
+	id := e.gh.AddComment(ghRepo, number, user, body)
+	return payload(e.t, "issue_comment/created.json", func(m map[string]any) {
+		issue := obj(m, "issue")
+		issue["number"] = number
+		delete(issue, "pull_request")
+		c := obj(m, "comment")
+		c["id"] = id
+		c["body"] = body
+		obj(c, "user")["login"] = user
+	})
+}
+
+func (e *env) sweep() {
+	e.t.Helper()
+	if err := e.svc.Sweep(context.Background(), "nightly"); err != nil {
+		e.t.Fatal(err)
+	}
+	e.idle()
+}
+
+const nightly = "sweeps:\n  - {name: nightly, schedule: \"0 2 * * *\", repos: [hello]}\n"
+
+// The story that closed issues while the regression was still there:
+// base -> slow (regression, issue) -> "slow, docs" (nothing new against
+// slow). Each sweep compared with the previous sweep's head, so the
+// baseline moved onto the regression and the issue closed as "clean
+// again". Now the baseline is the last good commit: the issue stays open
+// (with the bisected culprit and a history of the sweeps that saw it)
+// until a head is back within threshold.
+func TestSweepKeepsTheRegressionUntilFixed(t *testing.T) {
+	e := setup(t, setupOpts{extraConfig: nightly})
+	e.gh.SetCommitAuthor(ghRepo, e.sha["slow"], "slowpoke")
+	e.sweep() // baseline: base
+	e.setRef("refs/heads/master", e.sha["slow"])
+	e.sweep() // base..slow: two commits (no-op, slow): bisected
+	issues := e.gh.Issues(ghRepo)
+	if len(issues) != 1 || issues[0].State != "open" {
+		t.Fatalf("after the regressing sweep: %+v", issues)
+	}
+	body := issues[0].Body
+	for _, want := range []string{"Culprit: `" + e.sha["slow"][:12] + "` slow", "@slowpoke", "Sweeps that saw it", "Baseline: `" + e.sha["base"][:12] + "`"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("issue body lacks %q:\n%s", want, body)
+		}
+	}
+	e.setRef("refs/heads/master", e.sha["slow, docs"])
+	e.sweep()
+	issues = e.gh.Issues(ghRepo)
+	if len(issues) != 1 || issues[0].State != "open" {
+		t.Fatalf("a sweep that only added docs on top of the regression closed or duplicated the issue: %+v", issues)
+	}
+	if n := strings.Count(issues[0].Body, "| regression |"); n != 2 {
+		t.Errorf("history has %d regression rows, want 2 (slow, then slow+docs):\n%s", n, issues[0].Body)
+	}
+	if !strings.Contains(issues[0].Body, "@slowpoke") {
+		t.Errorf("the culprit vanished from the issue after the next sweep:\n%s", issues[0].Body)
+	}
+	bs, err := store.ListBisections(context.Background(), e.st.Q(), "", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(bs) != 1 {
+		t.Errorf("%d bisections, want 1: the persisting regression is bisected once", len(bs))
+	}
+	e.setRef("refs/heads/master", e.sha["fast again"])
+	e.sweep()
+	issues = e.gh.Issues(ghRepo)
+	if len(issues) != 1 || issues[0].State != "closed" {
+		t.Fatalf("after the fix: %+v", issues)
+	}
+	if last := issues[0].Comments[len(issues[0].Comments)-1]; !strings.Contains(last, "back within threshold of the last good baseline "+e.sha["base"][:12]) {
+		t.Errorf("closing comment %q", last)
+	}
+	// An unchanged head is not measured again.
+	n := len(e.changes())
+	e.sweep()
+	if len(e.changes()) != n {
+		t.Errorf("a sweep with no new commits measured something")
+	}
+	if !strings.Contains(e.logs.String(), "sweep: no new commits") {
+		t.Error("the sweep did not say there were no new commits")
+	}
+}
+
+// /tcbot accept on the sweep issue: the regression is intended, the
+// baseline moves to the regressed head, and who and why is recorded.
+func TestAcceptMovesTheBaseline(t *testing.T) {
+	e := setup(t, setupOpts{extraConfig: nightly + "bisect: {sweeps: false}\n"})
+	e.sweep()
+	e.setRef("refs/heads/master", e.sha["slow"])
+	e.sweep()
+	issues := e.gh.Issues(ghRepo)
+	if len(issues) != 1 || issues[0].State != "open" {
+		t.Fatalf("after the regressing sweep: %+v", issues)
+	}
+	if bs, _ := store.ListBisections(context.Background(), e.st.Q(), "", 10); len(bs) != 0 {
+		t.Errorf("bisect.sweeps: false still bisected")
+	}
+	num := issues[0].Number
+	// Someone without write access cannot accept.
+	e.deliver("issue_comment", e.issueComment(num, stranger, "/tcbot accept"))
+	e.idle()
+	if is := e.gh.Issues(ghRepo)[0]; is.State != "open" || !strings.Contains(is.Comments[len(is.Comments)-1], "only people with write access") {
+		t.Fatalf("a stranger's accept: state %s, comments %q", is.State, is.Comments)
+	}
+	e.deliver("issue_comment", e.issueComment(num, maintainer, "/tcbot accept -DSLOW is the new default"))
+	e.idle()
+	is := e.gh.Issues(ghRepo)[0]
+	if is.State != "closed" || !strings.Contains(strings.Join(is.Comments, "\n"), "Accepted by @"+maintainer+": -DSLOW is the new default") {
+		t.Fatalf("after accept: state %s, comments %q", is.State, is.Comments)
+	}
+	acc, err := store.Acceptances(context.Background(), e.st.Q(), "hello")
+	if err != nil || len(acc) != 1 || acc[0].SHA != e.sha["slow"] || acc[0].By != maintainer || acc[0].Why != "-DSLOW is the new default" {
+		t.Fatalf("acceptances %+v %v", acc, err)
+	}
+	// The next sweep compares with the accepted head: nothing new.
+	e.setRef("refs/heads/master", e.sha["slow, docs"])
+	e.sweep()
+	cs := e.changes()
+	if cs[0].Base != e.sha["slow"] || cs[0].Verdict != "unchanged" {
+		t.Errorf("sweep after accept: base %s verdict %s, want base slow and unchanged", cs[0].Base[:12], cs[0].Verdict)
+	}
+	if len(e.gh.Issues(ghRepo)) != 1 {
+		t.Errorf("a new issue after the accepted regression")
+	}
+}
+
+// /tcbot bisect on a pull request of several commits names the commit.
+func TestBisectCommandOnAPullRequest(t *testing.T) {
+	e := setup(t, setupOpts{})
+	e.gh.SetCommitAuthor(ghRepo, e.sha["slow"], "slowpoke")
+	e.deliver("pull_request", e.pull("opened", 7, e.sha["slow, docs"], maintainer, false))
+	e.idle()
+	e.deliver("issue_comment", e.comment(7, maintainer, "/tcbot bisect"))
+	e.idle()
+	var found string
+	for _, c := range e.gh.Comments(ghRepo, 7) {
+		if strings.Contains(c.Body, "<!-- tcbot:bisect id=") {
+			found = c.Body
+		}
+	}
+	if !strings.Contains(found, "Culprit: `"+e.sha["slow"][:12]+"` slow") || !strings.Contains(found, "@slowpoke") {
+		t.Fatalf("bisect comment:\n%s\nall comments: %+v", found, e.gh.Comments(ghRepo, 7))
+	}
+	bs, err := store.ListBisections(context.Background(), e.st.Q(), "", 10)
+	if err != nil || len(bs) != 1 {
+		t.Fatalf("bisections %v %v", bs, err)
+	}
+	var res bisect.Result
+	if err := json.Unmarshal([]byte(bs[0].Result), &res); err != nil {
+		t.Fatal(err)
+	}
+	if res.Outcome != bisect.Culprit || res.Commits != 3 || res.Rounds > 3 {
+		t.Errorf("outcome %s over %d commits in %d rounds", res.Outcome, res.Commits, res.Rounds)
+	}
+	// The probes are changes of their own, never reported on the PR.
+	for _, c := range e.changes() {
+		if c.Origin == "bisect" && (c.PR != 0 || c.Bisection != bs[0].ID) {
+			t.Errorf("probe change %+v", c)
+		}
+	}
+	if n := len(e.gh.Comments(ghRepo, 7)); n != 3 {
+		t.Errorf("%d comments on the PR, want 3 (report, reply to the command, bisection)", n)
+	}
+}
