@@ -4,7 +4,7 @@ BIN     := bin/tcbot
 PLUGIN  := build/insncount.so
 CC      ?= cc
 
-.PHONY: all deps test-deps build build-plugin test test-real bench demo demo-gcc vet clean
+.PHONY: all deps test-deps build build-plugin test test-real bench bench-real demo demo-gcc vet clean
 
 all: build
 
@@ -48,6 +48,13 @@ test: test-deps build
 test-real: test-deps build
 	./deploy/install-deps.sh binutils-source gcc-12-source glibc-source linux-source-6.1 libgmp-dev libmpfr-dev libmpc-dev flex bison bc libssl-dev libelf-dev
 	TCBOT_TEST_REAL=1 $(GO) test -count=1 -v -timeout 6h -run 'Real|FromSource' ./bot/toolchain/build/ ./bot/measure/
+
+## bench-real: bisection of a 32-commit GCC range (gcc-12-source) with one
+## back-end regression, warm build tree: time and number of cc1 builds
+## (a cold tree first costs a 20-minute build on 2 cores).
+bench-real: test-deps build
+	./deploy/install-deps.sh gcc-12-source libgmp-dev libmpfr-dev libmpc-dev flex bison
+	TCBOT_TEST_REAL=1 $(GO) test -run '^$$' -bench BisectGCC -benchtime 1x -timeout 3h -v ./bot/toolchain/build/
 
 ## bench: speed of tcbot itself (cold run, warm rerun, overhead, webhook
 ## ingestion on SQLite and PostgreSQL, queue jobs/s with 1, 2, 4 workers)

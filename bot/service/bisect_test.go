@@ -43,7 +43,7 @@ const nightly = "sweeps:\n  - {name: nightly, schedule: \"0 2 * * *\", repos: [h
 // (with the bisected culprit and a history of the sweeps that saw it)
 // until a head is back within threshold.
 func TestSweepKeepsTheRegressionUntilFixed(t *testing.T) {
-	e := setup(t, setupOpts{extraConfig: nightly})
+	e := setup(t, setupOpts{extraConfig: nightly, repoConfig: "    baselines: {v1: release-1}\n"})
 	e.gh.SetCommitAuthor(ghRepo, e.sha["slow"], "slowpoke")
 	e.sweep() // baseline: base
 	e.setRef("refs/heads/master", e.sha["slow"])
@@ -53,7 +53,8 @@ func TestSweepKeepsTheRegressionUntilFixed(t *testing.T) {
 		t.Fatalf("after the regressing sweep: %+v", issues)
 	}
 	body := issues[0].Body
-	for _, want := range []string{"Culprit: `" + e.sha["slow"][:12] + "` slow", "@slowpoke", "Sweeps that saw it", "Baseline: `" + e.sha["base"][:12] + "`"} {
+	for _, want := range []string{"Culprit: `" + e.sha["slow"][:12] + "` slow", "@slowpoke", "Sweeps that saw it", "Baseline: `" + e.sha["base"][:12] + "`",
+		"Drift since the pinned baselines", "| @v1 `" + e.sha["base"][:12] + "` | armv8-qemu | instructions |"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("issue body lacks %q:\n%s", want, body)
 		}
@@ -142,7 +143,7 @@ func TestAcceptMovesTheBaseline(t *testing.T) {
 
 // /tcbot bisect on a pull request of several commits names the commit.
 func TestBisectCommandOnAPullRequest(t *testing.T) {
-	e := setup(t, setupOpts{})
+	e := setup(t, setupOpts{repoConfig: "    baselines: {v1: release-1}\n"})
 	e.gh.SetCommitAuthor(ghRepo, e.sha["slow"], "slowpoke")
 	e.deliver("pull_request", e.pull("opened", 7, e.sha["slow, docs"], maintainer, false))
 	e.idle()
@@ -176,5 +177,19 @@ func TestBisectCommandOnAPullRequest(t *testing.T) {
 	}
 	if n := len(e.gh.Comments(ghRepo, 7)); n != 3 {
 		t.Errorf("%d comments on the PR, want 3 (report, reply to the command, bisection)", n)
+	}
+
+	// A rerun against a pinned baseline, and one it does not pin.
+	e.deliver("issue_comment", e.comment(7, maintainer, "/tcbot rerun armv8-qemu --base @v1"))
+	e.idle()
+	cs := e.changes()
+	if cs[0].Base != e.sha["base"] || cs[0].Note != "rerun by @"+maintainer+" against @v1" || strings.Join(cs[0].Targets, ",") != "armv8-qemu" {
+		t.Errorf("rerun --base @v1: %+v", cs[0])
+	}
+	e.deliver("issue_comment", e.comment(7, maintainer, "/tcbot rerun --base @v9"))
+	e.idle()
+	all := e.gh.Comments(ghRepo, 7)
+	if last := all[len(all)-1].Body; !strings.Contains(last, "pins no baseline named v9 (it pins @v1)") {
+		t.Errorf("reply to an unknown baseline: %q", last)
 	}
 }

@@ -87,6 +87,7 @@ func (b *syncBuffer) String() string {
 
 type setupOpts struct {
 	extraConfig string
+	repoConfig  string // more keys of the hello repository, indented by 4
 	forgeWait   time.Duration
 	newExecutor func(config.Target) (executor.Executor, error)
 }
@@ -106,6 +107,7 @@ func setup(t *testing.T, o setupOpts) *env {
 		e.sha[c.Subject] = shas[i]
 	}
 	e.setRef("refs/heads/master", e.sha["base"])
+	e.setRef("refs/heads/release-1", e.sha["base"]) // a pinned baseline
 	e.gh = githubtest.New(t, token)
 	e.gh.SetPermission(ghRepo, maintainer, "admin")
 	e.gh.SetPermission(ghRepo, stranger, "read")
@@ -129,10 +131,10 @@ repos:
     url: origin
     branches: [master]
     github: %s
-targets:
+%stargets:
   - {name: armv7-qemu, arch: armv7, executor: qemu-user}
   - {name: armv8-qemu, arch: armv8, executor: qemu-user}
-%s`, database, e.gh.URL(), ghRepo, o.extraConfig)
+%s`, database, e.gh.URL(), ghRepo, o.repoConfig, o.extraConfig)
 	path := filepath.Join(dir, "tcbot.yaml")
 	if err := os.WriteFile(path, []byte(cfgText), 0o644); err != nil {
 		t.Fatal(err)

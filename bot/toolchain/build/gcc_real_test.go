@@ -129,7 +129,7 @@ func runner(t *testing.T, m *measure.Measurer, repo string, targets []string) fu
 	}
 }
 
-func realMeasurer(t *testing.T, work, name, url, extra string) *measure.Measurer {
+func realMeasurer(t testing.TB, work, name, url, extra string) *measure.Measurer {
 	t.Helper()
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "tcbot.yaml")
