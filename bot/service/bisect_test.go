@@ -3,6 +3,9 @@ package service_test
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -177,6 +180,22 @@ func TestBisectCommandOnAPullRequest(t *testing.T) {
 	}
 	if n := len(e.gh.Comments(ghRepo, 7)); n != 3 {
 		t.Errorf("%d comments on the PR, want 3 (report, reply to the command, bisection)", n)
+	}
+
+	// The dashboard lists it; its page shows the result.
+	for path, want := range map[string]string{
+		"/": "culprit " + e.sha["slow"][:12] + ` &#34;slow&#34;`,
+		"/bisections/" + strconv.FormatInt(bs[0].ID, 10): "tcbot bisect: CULPRIT",
+	} {
+		resp, err := http.Get(e.srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		page, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(page), want) {
+			t.Errorf("GET %s: %d, lacks %q:\n%s", path, resp.StatusCode, want, page)
+		}
 	}
 
 	// A rerun against a pinned baseline, and one it does not pin.

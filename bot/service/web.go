@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/tcbot/tcbot/bot/bisect"
 	"html/template"
 	"io"
 	"net/http"
@@ -173,6 +174,7 @@ func (s *Service) handler() (http.Handler, error) {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /{$}", s.dashboard)
 	mux.HandleFunc("GET /changes/{id}", s.changePage)
+	mux.HandleFunc("GET /bisections/{id}", s.bisectionPage)
 	return mux, nil
 }
 
@@ -184,6 +186,10 @@ var dashboardTmpl = template.Must(template.New("d").Funcs(template.FuncMap{"ago"
 <table><tr><th>#</th><th>repo</th><th>head</th><th>base</th><th>origin</th><th>PR</th><th>state</th><th>verdict</th><th>note</th><th>queued</th></tr>
 {{range .Changes}}<tr><td><a href="changes/{{.ID}}">{{.ID}}</a></td><td>{{.Repo}}</td><td><code>{{printf "%.12s" .Head}}</code></td><td><code>{{printf "%.12s" .Base}}</code></td><td>{{.Origin}}</td><td>{{if .PR}}#{{.PR}}{{end}}</td><td>{{.State}}</td><td class="{{.Verdict}}">{{.Verdict}}</td><td>{{.Note}}</td><td>{{.CreatedAt.Format "2006-01-02 15:04:05"}}</td></tr>
 {{end}}</table>
+{{with .Bisections}}<h2>Bisections</h2><p>Searches for the commit that brought a regression, newest first.</p>
+<table><tr><th>#</th><th>repo</th><th>good</th><th>bad</th><th>origin</th><th>PR</th><th>state</th><th>progress or result</th></tr>
+{{range .}}<tr><td><a href="bisections/{{.B.ID}}">{{.B.ID}}</a></td><td>{{.B.Repo}}</td><td><code>{{printf "%.12s" .B.Good}}</code></td><td><code>{{printf "%.12s" .B.Bad}}</code></td><td>{{.B.Origin}}</td><td>{{if .B.PR}}#{{.B.PR}}{{end}}</td><td>{{.B.State}}</td><td>{{.Summary}}</td></tr>
+{{end}}</table>{{end}}
 <h2>Workers</h2><p>Processes taking jobs, with the targets whose measurements they run.</p>
 <table><tr><th>worker</th><th>host</th><th>targets</th><th>last heartbeat</th><th>doing</th></tr>
 {{range .Workers}}<tr><td>{{.ID}}</td><td>{{.Host}}</td><td>{{range $i, $t := .Targets}}{{if $i}}, {{end}}{{$t}}{{else}}none{{end}}</td><td class="{{if gt (ago .Heartbeat) $.DeadAfter}}silent{{end}}">{{printf "%.0f" (ago .Heartbeat)}} s ago</td><td><code>{{.Activity}}</code></td></tr>
@@ -204,12 +210,83 @@ func (s *Service) dashboard(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
+	bs, err := store.ListBisections(r.Context(), s.store.Q(), "", 20)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	type bisectionRow struct {
+		B       *store.Bisection
+		Summary string
+	}
+	var rows []bisectionRow
+	for _, b := range bs {
+		rows = append(rows, bisectionRow{b, bisectionSummary(b)})
+	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	_ = dashboardTmpl.Execute(w, struct {
-		Changes   []*store.Change
-		Workers   []store.Worker
-		DeadAfter float64
-	}{changes, workers, s.deadAfter.Seconds()})
+		Changes    []*store.Change
+		Bisections []bisectionRow
+		Workers    []store.Worker
+		DeadAfter  float64
+	}{changes, rows, workers, s.deadAfter.Seconds()})
+}
+
+// bisectionSummary is a bisection in one line: its result's headline, or
+// where it stands.
+func bisectionSummary(b *store.Bisection) string {
+	if b.State == store.BisectDone {
+		var res bisect.Result
+		if json.Unmarshal([]byte(b.Result), &res) == nil {
+			return res.Headline()
+		}
+	}
+	return firstNonEmpty(b.Note+" "+b.Progress, b.State)
+}
+
+var bisectionTmpl = template.Must(template.New("b").Parse(`<!doctype html>
+<html><head><meta charset="utf-8"><title>tcbot: bisection {{.B.ID}}</title>
+<style>body{font-family:sans-serif;margin:2em}pre{background:#f6f6f6;padding:1em;overflow:auto}</style></head>
+<body><p><a href="../">dashboard</a></p><h1>Bisection {{.B.ID}}: {{.B.Repo}} <code>{{printf "%.12s" .B.Good}}</code>..<code>{{printf "%.12s" .B.Bad}}</code></h1>
+<p>origin {{.B.Origin}}{{if .B.PR}}, pull request #{{.B.PR}}{{end}}; state {{.B.State}}{{with .B.Progress}}; {{.}}{{end}}{{with .B.Note}}; {{.}}{{end}}</p>
+{{if .Text}}<pre>{{.Text}}</pre><p><a href="{{.B.ID}}?format=json">JSON</a></p>{{end}}
+</body></html>
+`))
+
+// bisectionPage shows one bisection: its progress, or its result as text
+// (?format=json: the result as JSON).
+func (s *Service) bisectionPage(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		http.Error(w, "bisection id: want a number", http.StatusBadRequest)
+		return
+	}
+	b, err := store.GetBisection(r.Context(), s.store.Q(), id)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusNotFound)
+		return
+	}
+	var text string
+	if b.State == store.BisectDone {
+		var res bisect.Result
+		if err := json.Unmarshal([]byte(b.Result), &res); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		if r.URL.Query().Get("format") == "json" {
+			w.Header().Set("Content-Type", "application/json")
+			_ = bisect.Render(w, &res, "json")
+			return
+		}
+		var buf strings.Builder
+		_ = bisect.Text(&buf, &res)
+		text = buf.String()
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	_ = bisectionTmpl.Execute(w, struct {
+		B    *store.Bisection
+		Text string
+	}{b, text})
 }
 
 var changeTmpl = template.Must(template.New("c").Parse(`<!doctype html>
