@@ -34,9 +34,20 @@ type BisectArgs struct {
 }
 
 func (BisectArgs) Kind() string { return "tcbot_bisect" }
+
+// InsertOpts: bisections wait for their probes, so they have a queue of
+// their own (BisectQueue): waiting, they never hold a worker the probes'
+// finish and report jobs need.
 func (BisectArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{UniqueOpts: uniqueOpts(), MaxAttempts: 5}
+	return river.InsertOpts{UniqueOpts: uniqueOpts(), MaxAttempts: 5, Queue: BisectQueue}
 }
+
+// BisectQueue is the queue of bisection jobs, and bisectWorkers how many
+// run at once in a serve process.
+const (
+	BisectQueue   = "bisect"
+	bisectWorkers = 4
+)
 
 // BisectReportArgs posts a finished bisection where its regression was
 // reported: the sweep issue, the pull request, the commit statuses' page.

@@ -382,10 +382,15 @@ func (w *reportWorker) Work(ctx context.Context, job *river.Job[ReportArgs]) err
 		return river.JobCancel(fmt.Errorf("change %d: stored report: %w", c.ID, err))
 	}
 	switch {
-	case c.Origin == "bisect" || c.Origin == "drift":
-		// A bisection's probe (the bisection reports, not its probes), or
-		// a sweep head's drift since a pinned baseline (the sweep's issue
-		// and the dashboard show it).
+	case c.Origin == "bisect":
+		// A bisection's probe: the bisection reports, not its probes.
+		return store.MarkReported(ctx, s.store.Q(), c.ID)
+	case c.Origin == "drift":
+		// A sweep head's drift since a pinned baseline: the sweep's issue
+		// (when the head regressed) and the dashboard show it.
+		if err := s.driftReported(ctx, repo, c); err != nil {
+			return err
+		}
 		return store.MarkReported(ctx, s.store.Q(), c.ID)
 	case c.Origin == "sweep":
 		if err := s.sweepReported(ctx, repo, c, &rep); err != nil {

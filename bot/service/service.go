@@ -230,6 +230,7 @@ func New(ctx context.Context, o Options) (*Service, error) {
 	queues := map[string]river.QueueConfig{}
 	if !o.WorkerOnly {
 		queues[river.QueueDefault] = river.QueueConfig{MaxWorkers: s.cfg.Workers}
+		queues[BisectQueue] = river.QueueConfig{MaxWorkers: bisectWorkers}
 	}
 	for _, t := range s.targets {
 		// One measurement at a time per target and process: the measurer

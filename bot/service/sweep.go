@@ -131,6 +131,20 @@ func (s *Service) sweepBranch(ctx context.Context, sweep string, repo *config.Re
 	})
 }
 
+// driftReported refreshes the issue of the sweep whose head the drift
+// change measured, when that sweep regressed (the table joins the issue).
+func (s *Service) driftReported(ctx context.Context, repo *config.Repo, c *store.Change) error {
+	f := strings.Fields(c.Note) // drift SWEEP BRANCH @NAME
+	if len(f) != 4 {
+		return nil
+	}
+	cs, err := store.ListChanges(ctx, s.store.Q(), "repo = ? AND origin = 'sweep' AND note = ? AND head = ? AND state = 'done' AND verdict IN ('regression', 'failed')", 1, repo.Name, sweepNote(f[1], f[2]), c.Head)
+	if err != nil || len(cs) == 0 {
+		return err
+	}
+	return s.updateSweepIssue(ctx, repo, cs[0])
+}
+
 func driftNote(sweep, branch, baseline string) string {
 	return "drift " + sweep + " " + branch + " @" + baseline
 }
