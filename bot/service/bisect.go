@@ -343,6 +343,23 @@ func (w *bisectReportWorker) Work(ctx context.Context, job *river.Job[BisectRepo
 			if _, _, err := s.gh.UpsertComment(ctx, ghRepo(repo), b.PR, marker, marker+"\n"+body); err != nil {
 				return err
 			}
+		case b.Origin == "push" || b.Origin == "poll":
+			// A push: a commit status on the pushed head names the culprit
+			// and links to the bisection's page.
+			state, desc := "success", "bisection stopped (infrastructure): "+b.Note
+			if b.State == store.BisectDone {
+				var res bisect.Result
+				if err := json.Unmarshal([]byte(b.Result), &res); err != nil {
+					return river.JobCancel(err)
+				}
+				state, desc = "failure", res.Headline()
+			}
+			if len(desc) > 140 { // GitHub's limit for a status description
+				desc = desc[:137] + "..."
+			}
+			if err := s.gh.SetStatus(ctx, ghRepo(repo), b.Bad, "tcbot/bisect", state, desc, s.bisectionURL(b.ID)); err != nil {
+				return err
+			}
 		case b.Origin == "sweep" && b.Change > 0:
 			c, err := store.GetChange(ctx, s.store.Q(), b.Change)
 			if err != nil {
@@ -354,6 +371,15 @@ func (w *bisectReportWorker) Work(ctx context.Context, job *river.Job[BisectRepo
 		}
 	}
 	return store.MarkBisectionReported(ctx, s.store.Q(), b.ID)
+}
+
+// bisectionURL is where a bisection is on the dashboard ("" without a
+// public_url).
+func (s *Service) bisectionURL(id int64) string {
+	if s.cfg.PublicURL == "" {
+		return ""
+	}
+	return strings.TrimSuffix(s.cfg.PublicURL, "/") + fmt.Sprintf("/bisections/%d", id)
 }
 
 // bisectionMarkdown renders a bisection for GitHub: its result with the
@@ -372,6 +398,9 @@ func (s *Service) bisectionMarkdown(ctx context.Context, repo *config.Repo, b *s
 		return "", err
 	}
 	out := md.String()
+	if u := s.bisectionURL(b.ID); u != "" {
+		out += fmt.Sprintf("\n[This bisection on the dashboard](%s)\n", u)
+	}
 	if res.Culprit != nil && res.Outcome == bisect.Culprit && s.gh != nil && repo.GitHub != "" {
 		login, err := s.gh.CommitAuthor(ctx, ghRepo(repo), res.Culprit.SHA)
 		if err != nil {

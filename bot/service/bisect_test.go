@@ -212,3 +212,20 @@ func TestBisectCommandOnAPullRequest(t *testing.T) {
 		t.Errorf("reply to an unknown baseline: %q", last)
 	}
 }
+
+// With bisect.pushes, a push of several commits that regresses is
+// bisected, and a commit status on the pushed head names the culprit.
+func TestPushOfSeveralCommitsIsBisected(t *testing.T) {
+	e := setup(t, setupOpts{extraConfig: "bisect: {pushes: true}\n"})
+	e.setRef("refs/heads/master", e.sha["slow, docs"])
+	e.deliver("push", payload(t, "push/payload.json", func(m map[string]any) {
+		m["ref"] = "refs/heads/master"
+		m["before"], m["after"] = e.sha["base"], e.sha["slow, docs"]
+		m["deleted"], m["created"], m["forced"] = false, false, false
+	}))
+	e.idle()
+	st, ok := e.gh.LatestStatus(ghRepo, e.sha["slow, docs"], "tcbot/bisect")
+	if !ok || st.State != "failure" || !strings.Contains(st.Description, "culprit "+e.sha["slow"][:12]) || !strings.HasPrefix(st.TargetURL, "https://tcbot.example.org/bisections/") {
+		t.Fatalf("bisect status on the pushed head: %+v (found %v)", st, ok)
+	}
+}
