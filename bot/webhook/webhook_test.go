@@ -257,6 +257,17 @@ func TestRealPayloads(t *testing.T) {
 			wantCode: 202, wantReply: "ignored: issue_comment/created: not a pull request",
 		},
 		{
+			name: "/tcbot accept on an issue", event: "issue_comment", file: "issue_comment/created.json",
+			change: func(m map[string]any) {
+				m["comment"].(map[string]any)["body"] = "Intended.\n/tcbot accept new cost model"
+			},
+			wantCode: 202, wantReply: "queued",
+			want: &Event{Kind: "issue_comment", Action: "created", Repo: "Codertocat/Hello-World", Sender: "Codertocat", Comment: &Comment{
+				ID: 492700400, Body: "Intended.\n/tcbot accept new cost model",
+				Author: "Codertocat", AuthorAssociation: "OWNER", IssueNumber: 1, OnPullRequest: false,
+			}},
+		},
+		{
 			name: "comment on an issue as delivered", event: "issue_comment", file: "issue_comment/created.json",
 			wantCode: 202, wantReply: "ignored: issue_comment/created: not a pull request",
 		},
