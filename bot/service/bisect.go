@@ -281,8 +281,15 @@ func (s *Service) maybeBisect(ctx context.Context, repo *config.Repo, c *store.C
 	default:
 		return nil
 	}
-	if n, err := s.rangeLength(repo, rep.Base, rep.Head); err != nil || n < 2 {
-		return err
+	n, err := s.rangeLength(repo, rep.Base, rep.Head)
+	if err != nil {
+		// Not a first-parent range (a force-push, a baseline off the
+		// branch): nothing tcbot can bisect; the report stands.
+		s.log.WithError(err).WithFields(logrus.Fields{"repo": repo.Name, "change": c.ID}).Warn("regression not bisected")
+		return nil
+	}
+	if n < 2 {
+		return nil
 	}
 	return s.store.Tx(ctx, func(tx store.Tx) error {
 		known, err := store.ListBisections(ctx, tx, "change_id = ?", 1, c.ID)
