@@ -178,8 +178,8 @@ func TestBisectCommandOnAPullRequest(t *testing.T) {
 			t.Errorf("probe change %+v", c)
 		}
 	}
-	if n := len(e.gh.Comments(ghRepo, 7)); n != 3 {
-		t.Errorf("%d comments on the PR, want 3 (report, reply to the command, bisection)", n)
+	if n := len(e.gh.Comments(ghRepo, 7)); n != 4 {
+		t.Errorf("%d comments on the PR, want 4 (report, the command, the reply to it, the bisection)", n)
 	}
 
 	// The dashboard lists it; its page shows the result.
@@ -217,13 +217,17 @@ func TestBisectCommandOnAPullRequest(t *testing.T) {
 // bisected, and a commit status on the pushed head names the culprit.
 func TestPushOfSeveralCommitsIsBisected(t *testing.T) {
 	e := setup(t, setupOpts{extraConfig: "bisect: {pushes: true}\n"})
-	e.setRef("refs/heads/master", e.sha["slow, docs"])
-	e.deliver("push", payload(t, "push/payload.json", func(m map[string]any) {
-		m["ref"] = "refs/heads/master"
-		m["before"], m["after"] = e.sha["base"], e.sha["slow, docs"]
-		m["deleted"], m["created"], m["forced"] = false, false, false
-	}))
-	e.idle()
+	push := func(before, after string) {
+		e.setRef("refs/heads/master", e.sha[after])
+		e.deliver("push", payload(t, "push/payload.json", func(m map[string]any) {
+			m["ref"] = "refs/heads/master"
+			m["before"], m["after"] = e.sha[before], e.sha[after]
+			m["deleted"], m["created"], m["forced"] = false, false, false
+		}))
+		e.idle()
+	}
+	push("base", "no-op")       // one commit: measured, nothing to bisect
+	push("no-op", "slow, docs") // two commits, a regression: bisected
 	st, ok := e.gh.LatestStatus(ghRepo, e.sha["slow, docs"], "tcbot/bisect")
 	if !ok || st.State != "failure" || !strings.Contains(st.Description, "culprit "+e.sha["slow"][:12]) || !strings.HasPrefix(st.TargetURL, "https://tcbot.example.org/bisections/") {
 		t.Fatalf("bisect status on the pushed head: %+v (found %v)", st, ok)
