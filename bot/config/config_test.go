@@ -843,3 +843,19 @@ func TestWorkdirThroughSymlink(t *testing.T) {
 		t.Errorf("workdir %s, want %s", c.Workdir, want)
 	}
 }
+
+func TestPinnedBaselines(t *testing.T) {
+	r := &Repo{Name: "gcc", Baselines: map[string]string{"gcc-12.2": "releases/gcc-12.2.0", "2026-11": "abc123"}}
+	for base, want := range map[string]string{"@gcc-12.2": "releases/gcc-12.2.0", "@2026-11": "abc123", "main~3": "main~3", "": ""} {
+		got, err := r.ResolveBase(base)
+		if err != nil || got != want {
+			t.Errorf("ResolveBase(%q) = %q, %v; want %q", base, got, err, want)
+		}
+	}
+	if _, err := r.ResolveBase("@gcc-14"); err == nil || !strings.Contains(err.Error(), "pins no baseline named gcc-14 (it pins @2026-11, @gcc-12.2)") {
+		t.Errorf("unknown baseline: %v", err)
+	}
+	if _, err := (&Repo{Name: "linux"}).ResolveBase("@v6.1"); err == nil || !strings.Contains(err.Error(), "add baselines: {v6.1: REVISION}") {
+		t.Errorf("no baselines: %v", err)
+	}
+}

@@ -99,6 +99,18 @@ func TestSweepKeepsTheRegressionUntilFixed(t *testing.T) {
 	if !strings.Contains(e.logs.String(), "sweep: no new commits") {
 		t.Error("the sweep did not say there were no new commits")
 	}
+	// A target the last sweep of this head did not measure (it gave up,
+	// or was added to the config since) is measured by the next sweep,
+	// and only it.
+	last := e.changes()[0]
+	if _, err := e.st.Q().Exec(context.Background(), `UPDATE change_targets SET state = 'error' WHERE change_id = ? AND target = 'armv7-qemu'`, last.ID); err != nil {
+		t.Fatal(err)
+	}
+	e.sweep()
+	cs := e.changes()
+	if len(cs) != n+1 || strings.Join(cs[0].Targets, ",") != "armv7-qemu" || cs[0].Head != e.sha["fast again"] || cs[0].Base != last.Base {
+		t.Errorf("sweep of an unchanged head with an unmeasured target: %d changes, newest %+v", len(cs)-n, cs[0])
+	}
 }
 
 // /tcbot accept on the sweep issue: the regression is intended, the
