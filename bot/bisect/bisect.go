@@ -352,7 +352,17 @@ func (b *bisector) step(c source.Commit, rep *report.Report) Step {
 		return s
 	}
 	cmp, ok := find(rep, p.Key())
-	if !ok {
+	switch {
+	case !ok && rep.Verdict == compare.Unchanged && len(rep.Comparisons) == 0:
+		// Nothing was measured because nothing can differ (a compiler
+		// byte-identical to the good revision's): as good as it.
+		zero := 0.0
+		s.State, s.DeltaPct, s.Verdict = Good, &zero, compare.Unchanged
+		if len(rep.Notes) > 0 {
+			s.Why = rep.Notes[0]
+		}
+		return s
+	case !ok:
 		s.State, s.Why = Skip, fmt.Sprintf("no %s %s result on %s", p.Benchmark, p.Metric, p.Target)
 		return s
 	}

@@ -95,6 +95,10 @@ type oracle struct {
 	mirror *source.Mirror
 	mu     sync.Mutex
 	calls  []string
+	// identical: a commit whose value equals the base's has a compiler
+	// byte-identical to it, and the measurer reports "unchanged" without
+	// a comparison (as tcbot does for a ChangeLog-only GCC commit).
+	identical bool
 }
 
 func (o *oracle) value(sha string) (float64, bool) {
@@ -127,6 +131,10 @@ func (o *oracle) measure(ctx context.Context, rev, base string) (*report.Report,
 		arm7.Verdict = compare.Failed
 	case !bok:
 		return &report.Report{Verdict: compare.Error, Errors: []string{"base broken"}}, nil
+	case o.identical && h == b:
+		rep := report.New("toolchain", base, rev, compare.Outcome{Verdict: compare.Unchanged})
+		rep.Notes = []string{"unchanged without measuring: the compiler is byte-identical"}
+		return &rep, nil
 	default:
 		d := (h - b) / b * 100
 		c.Base, c.Head, c.DeltaPct = &b, &h, &d
@@ -204,6 +212,25 @@ func TestCulpritSkippingABrokenCommit(t *testing.T) {
 		}
 	}
 	t.Logf("\n%s", out)
+}
+
+// A commit whose compiler is byte-identical to the good one's is good,
+// though nothing was measured (the GCC range of make bench-real: 31 of its
+// 32 commits change only the ChangeLog).
+func TestIdenticalToolchainsAreGood(t *testing.T) {
+	r, shas := history(t, 32, 20, 100)
+	m := mirrorOf(t, r)
+	o := &oracle{mirror: m, identical: true}
+	res, err := Run(context.Background(), Options{Repo: "gcc", Good: shas[0], Bad: shas[32], Mirror: m, Measure: o.measure})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Outcome != Culprit || res.Culprit.SHA != shas[20] || len(res.Skipped) != 0 {
+		t.Fatalf("outcome %s culprit %+v skipped %d\n%s", res.Outcome, res.Culprit, len(res.Skipped), text(res))
+	}
+	if res.Rounds > 7 {
+		t.Errorf("%d rounds for 32 commits", res.Rounds)
+	}
 }
 
 func TestKaryFewerRounds(t *testing.T) {
