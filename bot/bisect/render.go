@@ -167,6 +167,9 @@ func (r *Result) value(s Step) string {
 	if s.State == Skip {
 		return "-"
 	}
+	if s.Value == nil && s.State == Good {
+		return "identical" // nothing measured: the good revision's compiler
+	}
 	unit := ""
 	if r.Primary != nil {
 		unit = r.Primary.Unit
