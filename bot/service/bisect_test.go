@@ -7,10 +7,17 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/sirupsen/logrus"
 
 	"github.com/tcbot/tcbot/bot/bisect"
+	"github.com/tcbot/tcbot/bot/config"
+	"github.com/tcbot/tcbot/bot/executor"
 	"github.com/tcbot/tcbot/bot/store"
+	"github.com/tcbot/tcbot/bot/target"
 )
 
 // issueComment makes an issue_comment delivery on a plain issue (no
@@ -243,5 +250,48 @@ func TestPushOfSeveralCommitsIsBisected(t *testing.T) {
 	st, ok := e.gh.LatestStatus(ghRepo, e.sha["slow, docs"], "tcbot/bisect")
 	if !ok || st.State != "failure" || !strings.Contains(st.Description, "culprit "+e.sha["slow"][:12]) || !strings.HasPrefix(st.TargetURL, "https://tcbot.example.org/bisections/") {
 		t.Fatalf("bisect status on the pushed head: %+v (found %v)", st, ok)
+	}
+}
+
+// /tcbot cancel stops a running bisection: its probe's measurement is
+// interrupted, the bisection is cancelled, and nothing is posted for it.
+func TestCancelStopsABisection(t *testing.T) {
+	block := &blockingExecutor{started: make(chan struct{}, 1), ended: make(chan error, 1)}
+	var blocking atomic.Bool
+	var e *env
+	e = setup(t, setupOpts{newExecutor: func(tg config.Target) (executor.Executor, error) {
+		if blocking.Load() {
+			return block, nil
+		}
+		return target.New(tg, target.Env{Plugin: e.m.Plugin, Workdir: e.cfg.Workdir, Log: logrus.New(), Files: nil})
+	}})
+	e.deliver("pull_request", e.pull("opened", 7, e.sha["slow, docs"], maintainer, false))
+	e.idle()
+	blocking.Store(true) // the bisection's probes block
+	e.deliver("issue_comment", e.comment(7, maintainer, "/tcbot bisect"))
+	select {
+	case <-block.started:
+	case <-time.After(60 * time.Second):
+		t.Fatal("the bisection never measured a commit")
+	}
+	e.deliver("issue_comment", e.comment(7, maintainer, "/tcbot cancel"))
+	select {
+	case <-block.ended:
+	case <-time.After(60 * time.Second):
+		t.Fatal("/tcbot cancel did not interrupt the bisection's probe")
+	}
+	e.idle()
+	bs, err := store.ListBisections(context.Background(), e.st.Q(), "", 10)
+	if err != nil || len(bs) != 1 || bs[0].State != store.BisectCancelled || !strings.Contains(bs[0].Note, "cancelled by @"+maintainer) {
+		t.Fatalf("bisection after cancel: %+v %v", bs, err)
+	}
+	for _, c := range e.gh.Comments(ghRepo, 7) {
+		if strings.Contains(c.Body, "tcbot:bisect") {
+			t.Errorf("a cancelled bisection posted: %q", c.Body)
+		}
+	}
+	all := e.gh.Comments(ghRepo, 7)
+	if last := all[len(all)-1].Body; !strings.Contains(last, "and bisection(s)") {
+		t.Errorf("reply to cancel: %q", last)
 	}
 }
