@@ -69,6 +69,16 @@ func TestSweepKeepsTheRegressionUntilFixed(t *testing.T) {
 			t.Errorf("issue body lacks %q:\n%s", want, body)
 		}
 	}
+	// The dashboard shows the drift since the pinned baseline.
+	resp, err := http.Get(e.srv.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(page), "Drift since the pinned baselines") || !strings.Contains(string(page), "<td>@v1 <code>"+e.sha["base"][:12]+"</code></td>") {
+		t.Errorf("dashboard lacks the drift since @v1:\n%s", page)
+	}
 	e.setRef("refs/heads/master", e.sha["slow, docs"])
 	e.sweep()
 	issues = e.gh.Issues(ghRepo)

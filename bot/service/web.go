@@ -186,6 +186,10 @@ var dashboardTmpl = template.Must(template.New("d").Funcs(template.FuncMap{"ago"
 <table><tr><th>#</th><th>repo</th><th>head</th><th>base</th><th>origin</th><th>PR</th><th>state</th><th>verdict</th><th>note</th><th>queued</th></tr>
 {{range .Changes}}<tr><td><a href="changes/{{.ID}}">{{.ID}}</a></td><td>{{.Repo}}</td><td><code>{{printf "%.12s" .Head}}</code></td><td><code>{{printf "%.12s" .Base}}</code></td><td>{{.Origin}}</td><td>{{if .PR}}#{{.PR}}{{end}}</td><td>{{.State}}</td><td class="{{.Verdict}}">{{.Verdict}}</td><td>{{.Note}}</td><td>{{.CreatedAt.Format "2006-01-02 15:04:05"}}</td></tr>
 {{end}}</table>
+{{with .Drift}}<h2>Drift since the pinned baselines</h2><p>Each swept branch head against each baseline its repository pins: the geomean of head/baseline per target and metric.</p>
+<table><tr><th>repo</th><th>sweep, branch</th><th>baseline</th><th>head</th><th>target</th><th>metric</th><th>geomean</th><th>benchmarks</th></tr>
+{{range .}}<tr><td>{{.Repo}}</td><td>{{.Sweep}}</td><td>{{.Baseline}} <code>{{printf "%.12s" .Base}}</code></td><td><a href="changes/{{.Change}}"><code>{{printf "%.12s" .Head}}</code></a></td><td>{{.Target}}</td><td>{{.Metric}}</td><td>{{printf "%+.2f%%" .DeltaPct}}</td><td>{{.N}}</td></tr>
+{{end}}</table>{{end}}
 {{with .Bisections}}<h2>Bisections</h2><p>Searches for the commit that brought a regression, newest first.</p>
 <table><tr><th>#</th><th>repo</th><th>good</th><th>bad</th><th>origin</th><th>PR</th><th>state</th><th>progress or result</th></tr>
 {{range .}}<tr><td><a href="bisections/{{.B.ID}}">{{.B.ID}}</a></td><td>{{.B.Repo}}</td><td><code>{{printf "%.12s" .B.Good}}</code></td><td><code>{{printf "%.12s" .B.Bad}}</code></td><td>{{.B.Origin}}</td><td>{{if .B.PR}}#{{.B.PR}}{{end}}</td><td>{{.B.State}}</td><td>{{.Summary}}</td></tr>
@@ -223,13 +227,19 @@ func (s *Service) dashboard(w http.ResponseWriter, r *http.Request) {
 	for _, b := range bs {
 		rows = append(rows, bisectionRow{b, bisectionSummary(b)})
 	}
+	drift, err := s.driftRows(r.Context())
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	_ = dashboardTmpl.Execute(w, struct {
 		Changes    []*store.Change
+		Drift      []driftRow
 		Bisections []bisectionRow
 		Workers    []store.Worker
 		DeadAfter  float64
-	}{changes, rows, workers, s.deadAfter.Seconds()})
+	}{changes, drift, rows, workers, s.deadAfter.Seconds()})
 }
 
 // bisectionSummary is a bisection in one line: its result's headline, or
@@ -408,4 +418,40 @@ func (w *workerStates) Collect(ch chan<- prometheus.Metric) {
 	for _, x := range ws {
 		ch <- prometheus.MustNewConstMetric(workerDesc, prometheus.GaugeValue, time.Since(x.Heartbeat).Seconds(), x.ID, x.Host)
 	}
+}
+
+// driftRow is one geomean of a swept head against a pinned baseline.
+type driftRow struct {
+	Repo, Sweep, Baseline, Base, Head string
+	Change                            int64
+	Target, Metric                    string
+	DeltaPct                          float64
+	N                                 int
+}
+
+// driftRows are the geomeans of the newest drift change of each sweep,
+// branch and pinned baseline.
+func (s *Service) driftRows(ctx context.Context) ([]driftRow, error) {
+	cs, err := store.ListChanges(ctx, s.store.Q(), "origin = 'drift' AND state = 'done'", 200)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	var out []driftRow
+	for _, c := range cs {
+		f := strings.Fields(c.Note) // drift SWEEP BRANCH @NAME
+		if len(f) != 4 || seen[c.Repo+" "+c.Note] {
+			continue
+		}
+		seen[c.Repo+" "+c.Note] = true
+		var rep report.Report
+		if json.Unmarshal([]byte(c.Report), &rep) != nil {
+			continue
+		}
+		for _, g := range rep.Geomeans {
+			out = append(out, driftRow{Repo: c.Repo, Sweep: f[1] + ", " + f[2], Baseline: f[3], Base: rep.Base, Head: c.Head, Change: c.ID,
+				Target: g.Target, Metric: g.Metric, DeltaPct: g.DeltaPct, N: g.N})
+		}
+	}
+	return out, nil
 }
