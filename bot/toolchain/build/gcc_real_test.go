@@ -24,15 +24,17 @@ import (
 )
 
 // gccCostTables is a one-file tuning change to both Arm back ends, of a
-// kind real GCC patches make: in the cost tables the AArch64 (generic
-// tuning: Cortex-A57's table) and ARM (generic-armv7-a: the generic
-// table) back ends share, multiplications cost ten times more, so GCC
-// synthesizes multiplications by constants from shifts and adds and, on
-// ARMv7, divides by constants with the library instead of a multiply.
+// kind real GCC patches make: in the cost tables the AArch64 and ARM back
+// ends share, multiplications cost ten to twenty times more for the cores
+// each arch tunes for by default. AArch64's generic tuning uses
+// Cortex-A57's table (its DImode multiply); Debian's armhf compiler
+// (-march=armv7-a, no -mtune) tunes for Cortex-A53, the "tune for" core
+// of armv7-a in arm-cpus.in (its SImode multiply). GCC then synthesizes
+// multiplications by constants from shifts and adds.
 var gccCostTables = demo.Change{Subject: "arm, aarch64: make multiplications costlier in the generic cost tables", Edits: []demo.Edit{{
 	File: "gcc/config/arm/aarch-cost-tables.h",
-	Old:  "      COSTS_N_INSNS (2),\t/* simple.  */\n      COSTS_N_INSNS (1),\t/* flag_setting.  */\n      COSTS_N_INSNS (2),\t/* extend.  */",
-	New:  "      COSTS_N_INSNS (20),\t/* simple.  */\n      COSTS_N_INSNS (1),\t/* flag_setting.  */\n      COSTS_N_INSNS (20),\t/* extend.  */",
+	Old:  "      COSTS_N_INSNS (1),\t/* simple.  */\n      COSTS_N_INSNS (2),\t/* flag_setting.  */",
+	New:  "      COSTS_N_INSNS (20),\t/* simple.  */\n      COSTS_N_INSNS (2),\t/* flag_setting.  */",
 }, {
 	File: "gcc/config/arm/aarch-cost-tables.h",
 	Old:  "      COSTS_N_INSNS (4),       /* simple.  */\n      0,                       /* flag_setting (N/A).  */",
