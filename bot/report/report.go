@@ -42,6 +42,12 @@ type Report struct {
 	Notes []string `json:"notes,omitempty"`
 	// Reproduce is the one command that reproduces the report.
 	Reproduce string `json:"reproduce"`
+	// URL is the change's page on the dashboard (public_url), when known.
+	URL string `json:"url,omitempty"`
+	// Explanations say, for each instruction-count regression, improvement
+	// or cost that moved between functions, which functions moved and how
+	// their assembly changed.
+	Explanations []Explanation `json:"explanations,omitempty"`
 }
 
 // New makes the report of comparing head against base in repo. Its

@@ -139,3 +139,11 @@ type FunctionSize struct {
 	Name string `json:"name"`
 	Size uint64 `json:"size"`
 }
+
+// FunctionCount is the guest instructions executed in one function of a
+// benchmark's binary: the per-function attribution of its instruction
+// count (the counts of a binary sum to its instruction count).
+type FunctionCount struct {
+	Name  string `json:"name"`
+	Count uint64 `json:"count"`
+}

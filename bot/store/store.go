@@ -43,6 +43,10 @@ type Key struct {
 type Binary struct {
 	SHA256    string                `json:"sha256"`
 	Functions []result.FunctionSize `json:"functions,omitempty"`
+	// Profile is the binary's instruction count per function (its run
+	// on the measurement's target under qemu-user), largest first; empty
+	// when the executor cannot attribute (boards, qemu-system).
+	Profile []result.FunctionCount `json:"profile,omitempty"`
 }
 
 // Measurement is everything measured for one key.
