@@ -55,7 +55,8 @@ func (q *QEMUUser) Prepare(ctx context.Context) error {
 }
 
 // Run implements Executor. spec.Argv[0] is the guest binary relative to
-// spec.Dir ("./sha256"); the guest's argv[0] is its base name.
+// spec.Dir ("./sha256"); the guest's argv[0] is its base name, and QEMU
+// runs it from FixedDir, so its count does not depend on the workdir.
 func (q *QEMUUser) Run(ctx context.Context, spec Spec) (*Outcome, error) {
 	q.mu.Lock()
 	qemu, tmp := q.qemu, q.tmp
@@ -76,10 +77,20 @@ func (q *QEMUUser) Run(ctx context.Context, spec Spec) (*Outcome, error) {
 	}
 	defer os.RemoveAll(outDir)
 	out := filepath.Join(outDir, "count")
+	// The binary runs from a fixed path (FixedDir), whatever the workdir.
+	bin := spec.Argv[0]
+	if !filepath.IsAbs(bin) {
+		bin = filepath.Join(spec.Dir, bin)
+	}
+	exe, release, err := fixedCopy(bin)
+	if err != nil {
+		return nil, &InfraError{Op: "qemu-user " + spec.Name, Err: err}
+	}
+	defer release()
 	argv := []string{qemu, "-cpu", q.CPU, "-0", filepath.Base(spec.Argv[0]),
-		"-plugin", q.Plugin + ",out=" + out}
-	argv = append(argv, spec.Argv...)
-	mounts := append(append([]sandbox.Mount(nil), spec.Mounts...), sandbox.RO(q.Plugin), sandbox.RW(outDir))
+		"-plugin", q.Plugin + ",out=" + out, exe}
+	argv = append(argv, spec.Argv[1:]...)
+	mounts := append(append([]sandbox.Mount(nil), spec.Mounts...), sandbox.RO(q.Plugin), sandbox.RW(outDir), sandbox.RO(filepath.Dir(exe)))
 	mounts = append(mounts, sandbox.HostMounts(qemu)...)
 	o, err := runProcess(ctx, spec.Sandbox, mounts, spec.Dir, argv, spec.Env, spec.Timeout)
 	if err != nil {

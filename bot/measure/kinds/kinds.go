@@ -109,7 +109,7 @@ type Env struct {
 // MethodVersion changes whenever tcbot changes how it measures (what a
 // metric counts, how a binary is run), so results measured the old way are
 // never compared with results measured the new way.
-const MethodVersion = "2"
+const MethodVersion = "3" // 3: benchmarks run from executor.FixedDir
 
 // Change is one change being measured.
 type Change struct {
