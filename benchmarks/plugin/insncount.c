@@ -19,6 +19,14 @@
  *             on ',', so a comma in PATH must be written as ",,".
  *   (none)    print "insns <N>\n" with qemu_plugin_outs. QEMU shows that text
  *             only with "-d plugin" (on stderr, or in the -D log file).
+ *   tbs=PATH  also attribute the count to code: at exit, write one line per
+ *             translation block that ran, "<vaddr in hex> <instructions>\n"
+ *             (the TB's start address and the instructions executed in it
+ *             over the whole run; a TB translated again, e.g. after its
+ *             page was flushed, gives a second line with the same vaddr,
+ *             which the reader adds up). Same path rules as out=. tcbot
+ *             maps the addresses to the functions of the static binary
+ *             (bot/profile), giving exact per-function instruction counts.
  *   Any other argument makes installation fail, hence QEMU exits non-zero.
  *   Errors (bad argument, unusable QEMU, out= file not writable) are always
  *   written to stderr, prefixed "insncount: ".
@@ -61,6 +69,16 @@
  *   skipped), so the same binary with the same arguments, environment and
  *   guest memory layout gives the same count on every run.
  *
+ * Per-TB counting (tbs=): each TB gets a counter of its own, and the
+ *   one inline add per TB execution goes to that counter ("counter += n")
+ *   instead of the global one; the total is the sum over TBs at exit, so
+ *   it is exactly the count without tbs=, at the same one add per TB (the
+ *   adds only hit more cache lines). No callback runs on the execution
+ *   path. With API v1 the counters are plain uint64_t in chunks of
+ *   TB_CHUNK, allocated at translation time; with API v2 a scoreboard
+ *   holds TB_CHUNK counters per vCPU (one uint64_t each, at offset 8*i of
+ *   the element), so one scoreboard serves thousands of TBs.
+ *
  * Multiple vCPUs: counts of all vCPUs are summed. With API v2 every vCPU
  * has its own scoreboard slot so the sum is race free. The API v1 inline add
  * is a plain load/add/store on one shared counter and may lose updates when
@@ -85,6 +103,7 @@
  *   declared version (this disables the constructor).
  */
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -131,9 +150,28 @@ static qemu_plugin_u64 score_count;
 
 static bool use_v2;
 static char *out_path;  /* absolute path, or NULL to use qemu_plugin_outs */
+static char *tbs_path;  /* absolute path of the per-TB file, or NULL */
+
+/*
+ * Per-TB counters (tbs=). TB i's counter is chunk i / TB_CHUNK, slot
+ * i % TB_CHUNK; its start address is tb_vaddr[i]. Translation may run on
+ * several threads (guest threads in user mode), hence the lock; it is
+ * never taken on the execution path.
+ */
+#define TB_CHUNK 4096
+struct tb_chunk {
+    uint64_t count[TB_CHUNK];                  /* API v1 */
+    struct qemu_plugin_scoreboard *score;       /* API v2: TB_CHUNK u64 per vCPU */
+};
+static pthread_mutex_t tb_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct tb_chunk **tb_chunks;
+static uint64_t *tb_vaddr;
+static size_t tb_n, tb_cap;
+static bool tb_oom;
 static pid_t main_pid;
 
 static void report(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void write_tbs(void);
 
 static void report(const char *fmt, ...)
 {
@@ -176,6 +214,104 @@ static void tb_trans_v2(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
     }
 }
 
+/*
+ * tb_slot returns the index of a new per-TB counter for a TB starting at
+ * vaddr, or -1 when memory ran out (then the TB counts in the global
+ * counter only and the per-TB file says so).
+ */
+static long tb_slot(uint64_t vaddr)
+{
+    long i = -1;
+
+    pthread_mutex_lock(&tb_lock);
+    if (tb_n == tb_cap) {
+        size_t cap = tb_cap ? tb_cap * 2 : TB_CHUNK;
+        uint64_t *v = realloc(tb_vaddr, cap * sizeof(*v));
+        struct tb_chunk **c = realloc(tb_chunks, cap / TB_CHUNK * sizeof(*c));
+
+        if (v != NULL) {
+            tb_vaddr = v;
+        }
+        if (c != NULL) {
+            tb_chunks = c;
+        }
+        if (v == NULL || c == NULL) {
+            goto out;
+        }
+        for (size_t k = tb_cap / TB_CHUNK; k < cap / TB_CHUNK; k++) {
+            tb_chunks[k] = NULL;
+        }
+        tb_cap = cap;
+    }
+    if (tb_chunks[tb_n / TB_CHUNK] == NULL) {
+        struct tb_chunk *ch = calloc(1, sizeof(*ch));
+
+        if (ch == NULL) {
+            goto out;
+        }
+        if (use_v2) {
+            ch->score = qemu_plugin_scoreboard_new(TB_CHUNK * sizeof(uint64_t));
+            if (ch->score == NULL) {
+                free(ch);
+                goto out;
+            }
+        }
+        tb_chunks[tb_n / TB_CHUNK] = ch;
+    }
+    tb_vaddr[tb_n] = vaddr;
+    i = (long)tb_n++;
+out:
+    if (i < 0) {
+        tb_oom = true;
+    }
+    pthread_mutex_unlock(&tb_lock);
+    return i;
+}
+
+static void tb_trans_profile(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
+{
+    size_t n = qemu_plugin_tb_n_insns(tb);
+    long i;
+    struct tb_chunk *ch;
+
+    if (n == 0) {
+        return;
+    }
+    i = tb_slot(qemu_plugin_tb_vaddr(tb));
+    if (i < 0) {
+        /* Out of memory: keep the total right, lose the attribution. */
+        if (use_v2) {
+            tb_trans_v2(id, tb);
+        } else {
+            tb_trans_v1(id, tb);
+        }
+        return;
+    }
+    ch = tb_chunks[i / TB_CHUNK];
+    if (use_v2) {
+        qemu_plugin_u64 e = { ch->score, (size_t)(i % TB_CHUNK) * sizeof(uint64_t) };
+
+        qemu_plugin_register_vcpu_tb_exec_inline_per_vcpu(
+            tb, QEMU_PLUGIN_INLINE_ADD_U64, e, n);
+    } else {
+        qemu_plugin_register_vcpu_tb_exec_inline(tb, QEMU_PLUGIN_INLINE_ADD_U64,
+                                                 &ch->count[i % TB_CHUNK], n);
+    }
+}
+
+/* tb_count is the instructions executed in TB i. */
+static uint64_t tb_count(size_t i)
+{
+    struct tb_chunk *ch = tb_chunks[i / TB_CHUNK];
+
+    if (use_v2) {
+        qemu_plugin_u64 e = { ch->score, (i % TB_CHUNK) * sizeof(uint64_t) };
+
+        return qemu_plugin_u64_sum(e);
+    }
+    return ch->count[i % TB_CHUNK];
+}
+
 static bool write_all(int fd, const char *buf, size_t len)
 {
     while (len > 0) {
@@ -210,6 +346,13 @@ static void at_exit(qemu_plugin_id_t id, void *userdata)
     } else {
         total = insn_count;
     }
+    if (tbs_path != NULL) {
+        pthread_mutex_lock(&tb_lock);
+        for (size_t i = 0; i < tb_n; i++) {
+            total += tb_count(i);
+        }
+        pthread_mutex_unlock(&tb_lock);
+    }
 
     /*
      * A guest fork() forks QEMU too, and the child runs this callback when
@@ -220,6 +363,9 @@ static void at_exit(qemu_plugin_id_t id, void *userdata)
         return;
     }
 
+    if (tbs_path != NULL) {
+        write_tbs();
+    }
     len = snprintf(line, sizeof(line), "insns %" PRIu64 "\n", total);
     if (out_path == NULL) {
         qemu_plugin_outs(line);
@@ -238,6 +384,39 @@ static void at_exit(qemu_plugin_id_t id, void *userdata)
     }
     if (close(fd) != 0) {
         report("cannot close %s: %s\n", out_path, strerror(errno));
+    }
+}
+
+/*
+ * write_tbs writes the per-TB file: "<vaddr hex> <insns>" per TB that ran,
+ * then "end <n>" (n: lines before it), so a truncated file is detected.
+ * When memory ran out at translation, the first line is "incomplete".
+ */
+static void write_tbs(void)
+{
+    FILE *f = fopen(tbs_path, "we");
+    size_t lines = 0;
+
+    if (f == NULL) {
+        report("cannot open %s: %s\n", tbs_path, strerror(errno));
+        return;
+    }
+    pthread_mutex_lock(&tb_lock);
+    if (tb_oom) {
+        fputs("incomplete\n", f);
+    }
+    for (size_t i = 0; i < tb_n; i++) {
+        uint64_t c = tb_count(i);
+
+        if (c > 0) {
+            fprintf(f, "%" PRIx64 " %" PRIu64 "\n", tb_vaddr[i], c);
+            lines++;
+        }
+    }
+    pthread_mutex_unlock(&tb_lock);
+    fprintf(f, "end %zu\n", lines);
+    if (fclose(f) != 0) {
+        report("cannot write %s: %s\n", tbs_path, strerror(errno));
     }
 }
 
@@ -283,8 +462,23 @@ static int parse_args(int argc, char **argv)
                        strerror(errno));
                 return -1;
             }
+        } else if (strncmp(arg, "tbs=", 4) == 0) {
+            if (tbs_path != NULL) {
+                report("tbs= given more than once\n");
+                return -1;
+            }
+            if (arg[4] == '\0') {
+                report("tbs= needs a file name\n");
+                return -1;
+            }
+            tbs_path = absolute_path(arg + 4);
+            if (tbs_path == NULL) {
+                report("cannot resolve tbs=%s: %s\n", arg + 4,
+                       strerror(errno));
+                return -1;
+            }
         } else {
-            report("unknown argument '%s' (accepted: out=PATH)\n", arg);
+            report("unknown argument '%s' (accepted: out=PATH, tbs=PATH)\n", arg);
             return -1;
         }
     }
@@ -332,9 +526,17 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
         score_count = qemu_plugin_scoreboard_u64(score);
     }
 
+    if (tbs_path != NULL && qemu_plugin_tb_vaddr == NULL) {
+        report("tbs= needs qemu_plugin_tb_vaddr, which this QEMU lacks\n");
+        return -1;
+    }
     main_pid = getpid();
-    qemu_plugin_register_vcpu_tb_trans_cb(id, use_v2 ? tb_trans_v2
-                                                     : tb_trans_v1);
+    if (tbs_path != NULL) {
+        qemu_plugin_register_vcpu_tb_trans_cb(id, tb_trans_profile);
+    } else {
+        qemu_plugin_register_vcpu_tb_trans_cb(id, use_v2 ? tb_trans_v2
+                                                         : tb_trans_v1);
+    }
     qemu_plugin_register_atexit_cb(id, at_exit, NULL);
     return 0;
 }

@@ -86,6 +86,9 @@ QEMU_PLUGIN_WEAK_API
 size_t qemu_plugin_tb_n_insns(const struct qemu_plugin_tb *tb);
 QEMU_PLUGIN_WEAK_API
 void qemu_plugin_outs(const char *string);
+/* The guest virtual address of a TB's first instruction (QEMU >= 4.2). */
+QEMU_PLUGIN_WEAK_API
+uint64_t qemu_plugin_tb_vaddr(const struct qemu_plugin_tb *tb);
 
 /* API version 1 only (removed in QEMU 9.0). */
 QEMU_PLUGIN_WEAK_API

@@ -20,6 +20,8 @@
 package executor
 
 import (
+	"github.com/tcbot/tcbot/bot/result"
+
 	"context"
 	"fmt"
 	"time"
@@ -62,6 +64,9 @@ type Outcome struct {
 	// them (qemu-user with the plugin); 0 otherwise.
 	Instructions uint64
 	HasCounts    bool
+	// Profile is Instructions per function of the binary that ran, largest
+	// first, when the executor attributes them (qemu-user); nil otherwise.
+	Profile []result.FunctionCount
 }
 
 // OK reports whether the command exited 0.

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/tcbot/tcbot/bot/profile"
 	"github.com/tcbot/tcbot/bot/sandbox"
 )
 
@@ -77,6 +78,7 @@ func (q *QEMUUser) Run(ctx context.Context, spec Spec) (*Outcome, error) {
 	}
 	defer os.RemoveAll(outDir)
 	out := filepath.Join(outDir, "count")
+	tbs := filepath.Join(outDir, "tbs")
 	// The binary runs from a fixed path (FixedDir), whatever the workdir.
 	bin := spec.Argv[0]
 	if !filepath.IsAbs(bin) {
@@ -88,7 +90,7 @@ func (q *QEMUUser) Run(ctx context.Context, spec Spec) (*Outcome, error) {
 	}
 	defer release()
 	argv := []string{qemu, "-cpu", q.CPU, "-0", filepath.Base(spec.Argv[0]),
-		"-plugin", q.Plugin + ",out=" + out, exe}
+		"-plugin", q.Plugin + ",out=" + out + ",tbs=" + tbs, exe}
 	argv = append(argv, spec.Argv[1:]...)
 	mounts := append(append([]sandbox.Mount(nil), spec.Mounts...), sandbox.RO(q.Plugin), sandbox.RW(outDir), sandbox.RO(filepath.Dir(exe)))
 	mounts = append(mounts, sandbox.HostMounts(qemu)...)
@@ -104,6 +106,19 @@ func (q *QEMUUser) Run(ctx context.Context, spec Spec) (*Outcome, error) {
 			return o, &InfraError{Op: "qemu-user " + spec.Name, Err: perr}
 		}
 		o.Instructions, o.HasCounts = v, true
+		if o.OK() {
+			// Per-function attribution of the count: from the plugin's
+			// per-block counts and the binary's symbols. The blocks must
+			// add up to the total, or the attribution is not the count's.
+			p, perr := profile.FromFiles(tbs, exe)
+			if perr != nil {
+				return o, &InfraError{Op: "qemu-user " + spec.Name, Err: perr}
+			}
+			if t := profile.Total(p); t != v {
+				return o, &InfraError{Op: "qemu-user " + spec.Name, Err: fmt.Errorf("per-function counts add up to %d, the total is %d", t, v)}
+			}
+			o.Profile = p
+		}
 	case o.OK():
 		// QEMU exited cleanly but the plugin wrote nothing: the plugin
 		// failed to load, which is ours to fix, not the change's.
