@@ -34,6 +34,7 @@ import (
 	"github.com/tcbot/tcbot/bot/compare"
 	"github.com/tcbot/tcbot/bot/config"
 	"github.com/tcbot/tcbot/bot/executor"
+	"github.com/tcbot/tcbot/bot/explain"
 	"github.com/tcbot/tcbot/bot/measure/kinds"
 	"github.com/tcbot/tcbot/bot/progress"
 	"github.com/tcbot/tcbot/bot/recipe"
@@ -128,7 +129,9 @@ func (m *Measurer) Run(ctx context.Context, req Request) (*report.Report, Stats,
 	job.Compare(&opts, c.Targets)
 	out := compare.Compare(base, head, opts)
 	attributeCodeSize(out.Comparisons, c.Sides[0].Meas, c.Sides[1].Meas)
+	expl := explain.Explain(ctx, out.Comparisons, c.Sides[0].Meas, c.Sides[1].Meas, m.explainOptions(opts, c.Targets))
 	rep := m.newReport(req, c, out)
+	rep.Explanations = expl
 	st.Wall, st.Busy = time.Since(start), m.busy.Total()
 	log.WithFields(logrus.Fields{"verdict": rep.Verdict, "wall": st.Wall.Round(time.Millisecond), "measured": st.Measured, "reused": st.Reused}).Info("change measured")
 	return rep, st, nil
@@ -309,6 +312,19 @@ func attributeCodeSize(cs []compare.Comparison, base, head map[string]*store.Mea
 			}
 			c.Note += "functions: " + a
 		}
+	}
+}
+
+// explainOptions say where explain finds the binaries (this host's build
+// cache) and how it disassembles them (objdump, in the sandbox).
+func (m *Measurer) explainOptions(opts compare.Options, targets []config.Target) explain.Options {
+	d := explain.NewDisassembler(targets, m.Sandbox)
+	return explain.Options{
+		Compare: opts,
+		Binary: func(meas *store.Measurement, bench string) string {
+			return explain.BinaryPath(m.Config.Workdir, d.Arch, meas, bench)
+		},
+		Disassemble: d.Function,
 	}
 }
 

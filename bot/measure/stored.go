@@ -3,6 +3,8 @@ package measure
 import (
 	"context"
 	"fmt"
+	"github.com/tcbot/tcbot/bot/explain"
+	"github.com/tcbot/tcbot/bot/store"
 	"path/filepath"
 
 	"github.com/tcbot/tcbot/bot/compare"
@@ -42,10 +44,11 @@ func (m *Measurer) CompareStored(ctx context.Context, repoName, baseRev, headRev
 		commits[i] = c
 	}
 	var sides [2][]result.Result
+	meas := [2]map[string]*store.Measurement{{}, {}}
 	var errs []string
 	for _, t := range targets {
 		for i, c := range commits {
-			meas, ok, err := m.Store.Latest(ctx, repo.Name, c.SHA, t.Name, m.Suite.Name, m.suiteVersion())
+			got, ok, err := m.Store.Latest(ctx, repo.Name, c.SHA, t.Name, m.Suite.Name, m.suiteVersion())
 			if err != nil {
 				return nil, err
 			}
@@ -53,12 +56,16 @@ func (m *Measurer) CompareStored(ctx context.Context, repoName, baseRev, headRev
 				errs = append(errs, fmt.Sprintf("%s: no stored results for %s (%s): run tcbot run --repo %s --rev %s first", t.Name, c.SHA[:12], c.Subject, repo.Name, c.SHA))
 				continue
 			}
-			sides[i] = append(sides[i], meas.Results...)
+			sides[i] = append(sides[i], got.Results...)
+			meas[i][t.Name] = got
 		}
 	}
 	opts := kinds.CompareOptions(cfg, targets)
 	out := compare.Compare(sides[0], sides[1], opts)
+	attributeCodeSize(out.Comparisons, meas[0], meas[1])
+	expl := explain.Explain(ctx, out.Comparisons, meas[0], meas[1], m.explainOptions(opts, targets))
 	rep := report.New(repo.Name, commits[0].SHA, commits[1].SHA, out)
+	rep.Explanations = expl
 	rep.BaseSubject, rep.HeadSubject = commits[0].Subject, commits[1].Subject
 	for _, e := range errs {
 		rep.AddError(e)

@@ -14,7 +14,7 @@ var tables = []struct {
 }{
 	{"measurements", "id, repo, revision, toolchain_id, target, suite, suite_version, subject, toolchain, created_at", "id", true},
 	{"results", "measurement_id, benchmark, metric, unit, samples, note, identical", "measurement_id, benchmark, metric", false},
-	{"binaries", "measurement_id, benchmark, sha256, functions", "measurement_id, benchmark", false},
+	{"binaries", "measurement_id, benchmark, sha256, functions, profile", "measurement_id, benchmark", false},
 	{"deliveries", "id, event, action, received_at", "id", false},
 	{"changes", "id, repo, head, base, origin, pr, targets, state, verdict, report, reported, note, created_at, updated_at", "id", true},
 	{"change_targets", "change_id, target, state, worker, note, report, updated_at", "change_id, target", false},

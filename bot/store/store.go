@@ -214,6 +214,8 @@ var migrations = []string{
 		branch TEXT NOT NULL,
 		PRIMARY KEY (repo, number)
 	);`,
+	// 6: instructions per function of each binary (JSON, largest first).
+	`ALTER TABLE binaries ADD COLUMN profile TEXT NOT NULL DEFAULT '[]';`,
 }
 
 // typed adapts a migration to a dialect.
@@ -485,19 +487,25 @@ func (s *Store) load(ctx context.Context, k Key, row scanner) (*Measurement, boo
 	if err := rows.Err(); err != nil {
 		return nil, false, err
 	}
-	brows, err := s.q.Query(ctx, `SELECT benchmark, sha256, functions FROM binaries WHERE measurement_id = ?`, id)
+	brows, err := s.q.Query(ctx, `SELECT benchmark, sha256, functions, profile FROM binaries WHERE measurement_id = ?`, id)
 	if err != nil {
 		return nil, false, err
 	}
 	defer brows.Close()
 	for brows.Next() {
-		var name, fns string
+		var name, fns, prof string
 		var b Binary
-		if err := brows.Scan(&name, &b.SHA256, &fns); err != nil {
+		if err := brows.Scan(&name, &b.SHA256, &fns, &prof); err != nil {
 			return nil, false, err
 		}
 		if err := json.Unmarshal([]byte(fns), &b.Functions); err != nil {
 			return nil, false, fmt.Errorf("binary %s of %s@%s: %w", name, k.Repo, short(k.Revision), err)
+		}
+		if err := json.Unmarshal([]byte(prof), &b.Profile); err != nil {
+			return nil, false, fmt.Errorf("binary %s of %s@%s: profile: %w", name, k.Repo, short(k.Revision), err)
+		}
+		if len(b.Profile) == 0 {
+			b.Profile = nil
 		}
 		m.Binaries[name] = b
 	}
@@ -558,8 +566,14 @@ func putTx(ctx context.Context, tx Tx, m *Measurement) error {
 		if b.Functions == nil {
 			fns = []byte("[]")
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO binaries (measurement_id, benchmark, sha256, functions) VALUES (?, ?, ?, ?)`,
-			id, name, b.SHA256, string(fns)); err != nil {
+		prof := []byte("[]")
+		if len(b.Profile) > 0 {
+			if prof, err = json.Marshal(b.Profile); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO binaries (measurement_id, benchmark, sha256, functions, profile) VALUES (?, ?, ?, ?, ?)`,
+			id, name, b.SHA256, string(fns), string(prof)); err != nil {
 			return fmt.Errorf("store binary %s: %w", name, err)
 		}
 	}

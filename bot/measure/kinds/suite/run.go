@@ -285,6 +285,9 @@ func (j *job) record(t config.Target, sd *Side, b bench.Benchmark, runs *Runs, o
 	}
 	if o.HasCounts {
 		runs.instructions = append(runs.instructions, float64(o.Instructions))
+		if runs.profile == nil {
+			runs.profile = o.Profile
+		}
 	}
 	if target.TraitsOf(t).OnBoard {
 		// On a board, wall time of the benchmark (the SSH session's
@@ -329,15 +332,18 @@ func (j *job) assemble(repo string, sd *Side, t config.Target, sides []*Side) (*
 			add(b.Name, result.Status, bin.Note, false, result.Fail)
 			continue
 		}
-		meas.Binaries[b.Name] = store.Binary{SHA256: bin.SHA256, Functions: bin.Functions}
+		runs := sd.runs[t.Name][b.Name]
+		meas.Binaries[b.Name] = store.Binary{SHA256: bin.SHA256, Functions: bin.Functions, Profile: runs.profile}
 		if j.env.Recipe.Build.Has(result.CodeSize) {
 			add(b.Name, result.CodeSize, "", false, float64(bin.Text))
 		}
-		runs := sd.runs[t.Name][b.Name]
 		if runs.identical {
 			if baseMeas == nil {
 				return nil, fmt.Errorf("head binary of %s is identical to the base's, but the base could not be measured", b.Name)
 			}
+			bb := meas.Binaries[b.Name]
+			bb.Profile = baseMeas.Binaries[b.Name].Profile
+			meas.Binaries[b.Name] = bb
 			for _, r := range baseMeas.Results {
 				if r.Benchmark == b.Name && r.Metric != result.CodeSize && r.Metric != result.CompileTime && j.env.Recipe.Run.Has(r.Metric) {
 					r.Identical = true

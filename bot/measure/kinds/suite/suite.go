@@ -124,9 +124,12 @@ func (sd *Side) buildFor(target string) *buildSet {
 // Runs collects the samples of one benchmark on one target.
 type Runs struct {
 	instructions []float64
-	times        []float64
-	failNote     string
-	identical    bool // not run: head binary identical to base
+	// profile is the instructions per function of the first run (runs of
+	// one binary attribute identically, as they count identically).
+	profile   []result.FunctionCount
+	times     []float64
+	failNote  string
+	identical bool // not run: head binary identical to base
 }
 
 // FailRuns notes why the side's runs on target failed, on every

@@ -1,0 +1,205 @@
+package explain
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/tcbot/tcbot/bot/config"
+	"github.com/tcbot/tcbot/bot/report"
+	"github.com/tcbot/tcbot/bot/sandbox"
+	"github.com/tcbot/tcbot/bot/store"
+)
+
+// MaxAsmLines caps one function's assembly diff (context included).
+const MaxAsmLines = 120
+
+// context lines kept around each change.
+const contextLines = 3
+
+// Objdumps are the disassemblers tried per arch, in order.
+var Objdumps = map[string][]string{
+	"armv8": {"aarch64-linux-gnu-objdump", "objdump"},
+	"armv7": {"arm-linux-gnueabihf-objdump", "objdump"},
+}
+
+// Disassembler disassembles single functions with binutils' objdump.
+// The binaries come from revisions under test: objdump runs in the
+// sandbox when one is given, with an empty environment and a timeout.
+type Disassembler struct {
+	// Arch by target name.
+	Arch    map[string]string
+	Sandbox *sandbox.Sandbox
+}
+
+// NewDisassembler makes a disassembler for the targets of a config.
+func NewDisassembler(targets []config.Target, sb *sandbox.Sandbox) *Disassembler {
+	d := &Disassembler{Arch: map[string]string{}, Sandbox: sb}
+	for _, t := range targets {
+		d.Arch[t.Name] = t.Arch
+	}
+	return d
+}
+
+// Function returns the normalized disassembly of function in binary.
+func (d *Disassembler) Function(ctx context.Context, target, binary, function string) ([]string, error) {
+	var tool string
+	for _, name := range Objdumps[d.Arch[target]] {
+		if p, err := exec.LookPath(name); err == nil {
+			tool = p
+			break
+		}
+	}
+	if tool == "" {
+		return nil, fmt.Errorf("no objdump for %s (install binutils-aarch64-linux-gnu or binutils-arm-linux-gnueabihf)", d.Arch[target])
+	}
+	if strings.ContainsAny(function, "\x00\n") || strings.HasPrefix(function, "-") {
+		return nil, fmt.Errorf("function name %q", function)
+	}
+	argv := []string{tool, "-d", "--no-show-raw-insn", "--disassemble=" + function, binary}
+	mounts := []sandbox.Mount{sandbox.RO(binary)}
+	mounts = append(mounts, sandbox.HostMounts(tool)...)
+	out, err := d.Sandbox.Output(ctx, 30*time.Second, argv, []string{"LC_ALL=C"}, filepath.Dir(binary), mounts)
+	if err != nil {
+		return nil, fmt.Errorf("objdump %s %s: %w", filepath.Base(binary), function, err)
+	}
+	return Normalize(out, function), nil
+}
+
+var (
+	insnLine = regexp.MustCompile(`^\s*[0-9a-f]+:\s*(.*)$`)
+	// An absolute target before its symbolic form: "b.ne 400550 <f+0x10>".
+	absTarget = regexp.MustCompile(`\b[0-9a-f]+ (<[^>]*>)`)
+	comment   = regexp.MustCompile(`\s*(//|@|;).*$`)
+)
+
+// Normalize keeps the instructions of function from objdump's output,
+// without addresses, raw bytes or comments, and with branch targets by
+// symbol only, so code that only moved does not differ.
+func Normalize(out []byte, function string) []string {
+	var lines []string
+	in := false
+	for _, l := range strings.Split(string(out), "\n") {
+		if strings.HasSuffix(l, ">:") {
+			in = strings.HasSuffix(l, "<"+function+">:")
+			continue
+		}
+		if !in {
+			continue
+		}
+		m := insnLine.FindStringSubmatch(l)
+		if m == nil {
+			continue
+		}
+		s := comment.ReplaceAllString(m[1], "")
+		s = absTarget.ReplaceAllString(s, "$1")
+		s = strings.Join(strings.Fields(s), " ")
+		if s != "" {
+			lines = append(lines, s)
+		}
+	}
+	return lines
+}
+
+// Diff aligns two instruction lists (longest common subsequence) and
+// keeps the changes with contextLines around them, at most max lines;
+// changed is false when they are equal.
+func Diff(a, b []string, max int) (report.AsmDiff, bool) {
+	n, m := len(a), len(b)
+	// lcs[i][j]: length of the LCS of a[i:] and b[j:].
+	lcs := make([][]int32, n+1)
+	for i := range lcs {
+		lcs[i] = make([]int32, m+1)
+	}
+	for i := n - 1; i >= 0; i-- {
+		for j := m - 1; j >= 0; j-- {
+			if a[i] == b[j] {
+				lcs[i][j] = lcs[i+1][j+1] + 1
+			} else {
+				lcs[i][j] = max32(lcs[i+1][j], lcs[i][j+1])
+			}
+		}
+	}
+	var all []report.AsmLine
+	i, j := 0, 0
+	for i < n || j < m {
+		switch {
+		case i < n && j < m && a[i] == b[j]:
+			all = append(all, report.AsmLine{Op: " ", Text: a[i]})
+			i++
+			j++
+		case i < n && (j == m || lcs[i+1][j] >= lcs[i][j+1]):
+			// Removed lines before added ones, as diff prints them.
+			all = append(all, report.AsmLine{Op: "-", Text: a[i]})
+			i++
+		default:
+			all = append(all, report.AsmLine{Op: "+", Text: b[j]})
+			j++
+		}
+	}
+	keep := make([]bool, len(all))
+	changed := false
+	for k, l := range all {
+		if l.Op != " " {
+			changed = true
+			for c := k - contextLines; c <= k+contextLines; c++ {
+				if c >= 0 && c < len(all) {
+					keep[c] = true
+				}
+			}
+		}
+	}
+	var d report.AsmDiff
+	if !changed {
+		return d, false
+	}
+	gap := false
+	for k, l := range all {
+		if !keep[k] {
+			gap = true
+			continue
+		}
+		if gap && len(d.Lines) > 0 {
+			d.Lines = append(d.Lines, report.AsmLine{Op: " ", Text: "…"})
+		}
+		gap = false
+		if len(d.Lines) >= max {
+			d.Truncated = true
+			break
+		}
+		d.Lines = append(d.Lines, l)
+	}
+	return d, true
+}
+
+func max32(a, b int32) int32 {
+	if a > b {
+		return a
+	}
+	return b
+}
+
+// BinaryPath returns the path of a benchmark's binary of a measurement
+// in workdir's build cache when it is there and still the binary that
+// was measured (same SHA-256), else "".
+func BinaryPath(workdir string, arch map[string]string, m *store.Measurement, bench string) string {
+	want := m.Binaries[bench].SHA256
+	if want == "" || arch[m.Target] == "" {
+		return ""
+	}
+	p := filepath.Join(workdir, "build", m.SuiteVersion, arch[m.Target]+"-"+m.ToolchainID, "bin", bench)
+	data, err := os.ReadFile(p)
+	if err != nil {
+		return ""
+	}
+	if sha(data) != want {
+		return ""
+	}
+	return p
+}
+
