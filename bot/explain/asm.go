@@ -202,4 +202,3 @@ func BinaryPath(workdir string, arch map[string]string, m *store.Measurement, be
 	}
 	return p
 }
-

@@ -21,7 +21,9 @@ func meas(target, sha string, p ...result.FunctionCount) map[string]*store.Measu
 	}}
 }
 
-func fc(name string, n uint64) result.FunctionCount { return result.FunctionCount{Name: name, Count: n} }
+func fc(name string, n uint64) result.FunctionCount {
+	return result.FunctionCount{Name: name, Count: n}
+}
 
 func TestMovedCostIsMovedNotARegression(t *testing.T) {
 	// 100,000 instructions moved from parse to lex: the total is the same.

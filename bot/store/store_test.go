@@ -54,7 +54,7 @@ func measurement(k Key) *Measurement {
 		Binaries: map[string]Binary{
 			"sha256": {SHA256: strings.Repeat("ab", 32), Functions: []result.FunctionSize{{Name: "sha256_block", Size: 1200}, {Name: "main", Size: 88}},
 				Profile: []result.FunctionCount{{Name: "sha256_block", Count: 119_000_000}, {Name: "main", Count: 1_000_000}}},
-			"crc32":  {SHA256: strings.Repeat("cd", 32), Functions: []result.FunctionSize{}},
+			"crc32": {SHA256: strings.Repeat("cd", 32), Functions: []result.FunctionSize{}},
 		},
 	}
 	m.Results[1].Identical = true
