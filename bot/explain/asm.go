@@ -2,6 +2,7 @@ package explain
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -64,7 +65,7 @@ func (d *Disassembler) Function(ctx context.Context, target, binary, function st
 	argv := []string{tool, "-d", "--no-show-raw-insn", "--disassemble=" + function, binary}
 	mounts := []sandbox.Mount{sandbox.RO(binary)}
 	mounts = append(mounts, sandbox.HostMounts(tool)...)
-	out, err := d.Sandbox.Output(ctx, 30*time.Second, argv, []string{"LC_ALL=C"}, filepath.Dir(binary), mounts)
+	out, err := d.Sandbox.Output(ctx, 30*time.Second, argv, []string{"LC_ALL=C"}, "", mounts)
 	if err != nil {
 		return nil, fmt.Errorf("objdump %s %s: %w", filepath.Base(binary), function, err)
 	}
@@ -185,20 +186,36 @@ func max32(a, b int32) int32 {
 }
 
 // BinaryPath returns the path of a benchmark's binary of a measurement
-// in workdir's build cache when it is there and still the binary that
-// was measured (same SHA-256), else "".
+// in workdir's build cache (workdir/build/<suite version>/<arch>-<id>/,
+// whose build.json lists each binary's SHA-256) when it is there and still
+// the binary that was measured, else "".
 func BinaryPath(workdir string, arch map[string]string, m *store.Measurement, bench string) string {
 	want := m.Binaries[bench].SHA256
 	if want == "" || arch[m.Target] == "" {
 		return ""
 	}
-	p := filepath.Join(workdir, "build", m.SuiteVersion, arch[m.Target]+"-"+m.ToolchainID, "bin", bench)
-	data, err := os.ReadFile(p)
-	if err != nil {
-		return ""
+	manifests, _ := filepath.Glob(filepath.Join(workdir, "build", m.SuiteVersion, arch[m.Target]+"-*", "build.json"))
+	for _, mf := range manifests {
+		data, err := os.ReadFile(mf)
+		if err != nil || !strings.Contains(string(data), want) {
+			continue
+		}
+		var list []struct {
+			Benchmark string `json:"benchmark"`
+			SHA256    string `json:"sha256"`
+		}
+		if json.Unmarshal(data, &list) != nil {
+			continue
+		}
+		for _, b := range list {
+			if b.Benchmark != bench || b.SHA256 != want {
+				continue
+			}
+			p := filepath.Join(filepath.Dir(mf), "bin", bench)
+			if bin, err := os.ReadFile(p); err == nil && sha(bin) == want {
+				return p
+			}
+		}
 	}
-	if sha(data) != want {
-		return ""
-	}
-	return p
+	return ""
 }
