@@ -186,6 +186,9 @@ type Comparison struct {
 	Note  string `json:"note,omitempty"`
 	BaseN int    `json:"base_n,omitempty"`
 	HeadN int    `json:"head_n,omitempty"`
+	// Better says which direction is good: "fewer is better", "lower is
+	// better", "higher is better" or "pass is better".
+	Better string `json:"better,omitempty"`
 }
 
 // Key returns the comparison's result key.
@@ -209,6 +212,7 @@ type Geomean struct {
 	Ratio    float64 `json:"ratio"`
 	DeltaPct float64 `json:"delta_pct"`
 	N        int     `json:"n"`
+	Better   string  `json:"better,omitempty"`
 }
 
 // Outcome is the result of Compare.
@@ -388,6 +392,7 @@ func newComparison(k result.Key, m result.Metric, b, h *side) Comparison {
 	if h != nil {
 		c.HeadN = len(h.samples)
 	}
+	c.Better = result.Better(c.Metric, c.Unit)
 	return c
 }
 
@@ -740,7 +745,7 @@ func geomeans(lists ...[]Comparison) []Geomean {
 		if math.IsInf(r, 0) || math.IsNaN(r) || r == 0 {
 			continue
 		}
-		gs = append(gs, Geomean{Target: k.target, Suite: k.suite, Metric: k.metric, Ratio: r, DeltaPct: (r - 1) * 100, N: a.n})
+		gs = append(gs, Geomean{Target: k.target, Suite: k.suite, Metric: k.metric, Ratio: r, DeltaPct: (r - 1) * 100, N: a.n, Better: result.Better(k.metric, metricUnit(k.metric))})
 	}
 	sort.Slice(gs, func(i, j int) bool {
 		a, b := gs[i], gs[j]
@@ -810,4 +815,10 @@ func Redecide(cs, info []Comparison, opt Options) Verdict {
 		decideNoisy(family, opt)
 	}
 	return overall(cs)
+}
+
+// metricUnit is the unit of a known metric, "" otherwise.
+func metricUnit(name string) string {
+	m, _ := result.LookupMetric(name)
+	return m.Unit
 }

@@ -8,6 +8,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -103,6 +105,36 @@ func Normalize(out []byte, function string) []string {
 		if s != "" {
 			lines = append(lines, s)
 		}
+	}
+	return labelBranches(lines, function)
+}
+
+// labelBranches names the branch targets inside the function by rank
+// (<.L1>, <.L2>, ... in address order) instead of by offset, so that one
+// inserted instruction does not change every branch after it.
+func labelBranches(lines []string, function string) []string {
+	re := regexp.MustCompile(`<` + regexp.QuoteMeta(function) + `\+0x([0-9a-f]+)>`)
+	var offs []int64
+	seen := map[int64]bool{}
+	for _, l := range lines {
+		for _, m := range re.FindAllStringSubmatch(l, -1) {
+			v, err := strconv.ParseInt(m[1], 16, 64)
+			if err == nil && !seen[v] {
+				seen[v] = true
+				offs = append(offs, v)
+			}
+		}
+	}
+	sort.Slice(offs, func(i, j int) bool { return offs[i] < offs[j] })
+	rank := map[int64]int{}
+	for i, v := range offs {
+		rank[v] = i + 1
+	}
+	for i, l := range lines {
+		lines[i] = re.ReplaceAllStringFunc(l, func(m string) string {
+			v, _ := strconv.ParseInt(re.FindStringSubmatch(m)[1], 16, 64)
+			return fmt.Sprintf("<.L%d>", rank[v])
+		})
 	}
 	return lines
 }

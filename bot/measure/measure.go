@@ -288,7 +288,7 @@ func (m *Measurer) newReport(req Request, c *kinds.Change, out compare.Outcome) 
 	}
 	rep.Reproduce = req.Reproduce
 	if rep.Reproduce == "" {
-		rep.Reproduce = report.ReproduceCommand(m.Config.Path, c.Repo.Name, base.SHA, head.SHA, req.Targets)
+		rep.Reproduce = report.ReproduceRun(c.Repo.URL, c.Repo.Recipe, c.Repo.Toolchain, base.SHA, head.SHA, req.Targets)
 	}
 	return &rep
 }

@@ -70,6 +70,6 @@ func (m *Measurer) CompareStored(ctx context.Context, repoName, baseRev, headRev
 	for _, e := range errs {
 		rep.AddError(e)
 	}
-	rep.Reproduce = report.ReproduceCommand(cfg.Path, repo.Name, commits[0].SHA, commits[1].SHA, targetNames)
+	rep.Reproduce = report.ReproduceRun(repo.URL, repo.Recipe, repo.Toolchain, commits[0].SHA, commits[1].SHA, targetNames)
 	return &rep, nil
 }

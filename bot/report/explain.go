@@ -1,5 +1,12 @@
 package report
 
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+)
+
 // Explanation says where the instructions of one benchmark went between
 // base and head, per function of the binary (the QEMU plugin attributes
 // every executed translation block to the function it starts in, so the
@@ -53,4 +60,107 @@ type AsmDiff struct {
 type AsmLine struct {
 	Op   string `json:"op"`
 	Text string `json:"text"`
+}
+
+// explanations returns r's explanations of one target.
+func (v *view) explanations(target string) []Explanation {
+	var out []Explanation
+	for _, e := range v.r.Explanations {
+		if e.Target == target {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// explainTitle says what an explanation is about.
+func explainTitle(e Explanation) string {
+	if e.Moved {
+		return "cost moved between functions of " + e.Benchmark + " (total unchanged)"
+	}
+	return "where the instructions of " + e.Benchmark + " went"
+}
+
+// fnDelta formats a function's change: "+270,000 (+30.00%, 27.00% of the benchmark)".
+func fnRow(f FunctionDelta) (base, head, delta, pct, share string) {
+	b, h := float64(f.Base), float64(f.Head)
+	d := float64(f.Delta)
+	delta = commas(d)
+	if f.Delta > 0 {
+		delta = "+" + delta
+	}
+	pct = or(formatDelta(f.DeltaPct), "new")
+	share = fmt.Sprintf("%+.2f%%", f.ShareOfTotalPct)
+	return commas(b), commas(h), delta, pct, share
+}
+
+// textAsmLines caps the assembly a terminal report shows: the diff of
+// the top function of the explanation of the target's largest finding
+// (the JSON report and the change page have every diff).
+const textAsmLines = 40
+
+// textExplanations writes a target's explanations for a terminal; asmFor
+// names the benchmark whose top assembly diff is shown.
+func textExplanations(w io.Writer, es []Explanation, asmFor string) {
+	for _, e := range es {
+		fmt.Fprintf(w, "  %s:\n", explainTitle(e))
+		var b strings.Builder
+		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "    FUNCTION\tBASE\tHEAD\tDELTA\tDELTA%\tOF BENCHMARK\t")
+		for _, f := range e.Functions {
+			base, head, delta, pct, share := fnRow(f)
+			fmt.Fprintf(tw, "    %s\t%s\t%s\t%s\t%s\t%s\t\n", oneLine(f.Name), base, head, delta, pct, share)
+		}
+		tw.Flush()
+		for _, line := range strings.SplitAfter(b.String(), "\n") {
+			io.WriteString(w, strings.TrimRight(line, " \n"))
+			if strings.HasSuffix(line, "\n") {
+				io.WriteString(w, "\n")
+			}
+		}
+		if e.Benchmark != asmFor || len(e.Asm) == 0 {
+			continue
+		}
+		a := e.Asm[0]
+		fmt.Fprintf(w, "    assembly of %s (- base, + head):\n", oneLine(a.Function))
+		for i, l := range a.Lines {
+			if i == textAsmLines {
+				fmt.Fprintf(w, "      … %d more lines (--format json, or the change page)\n", len(a.Lines)-i)
+				break
+			}
+			fmt.Fprintf(w, "      %s %s\n", l.Op, oneLine(l.Text))
+		}
+	}
+}
+
+// mdExplanations writes a target's explanations as folded sections, with
+// the assembly diffs of benchmark asmFor ("*": all, "": none).
+func mdExplanations(w io.Writer, es []Explanation, asmFor string) {
+	for _, e := range es {
+		fmt.Fprintf(w, "\n<details><summary>%s</summary>\n\n", mdEscape(explainTitle(e)))
+		fmt.Fprintln(w, "| Function | Base | Head | Δ instructions | Δ | Of the benchmark |")
+		fmt.Fprintln(w, "| :-- | --: | --: | --: | --: | --: |")
+		for _, f := range e.Functions {
+			base, head, delta, pct, share := fnRow(f)
+			fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s |\n", codeSpan(f.Name), base, head, delta, pct, share)
+		}
+		if asmFor == "*" || asmFor == e.Benchmark {
+			for _, a := range e.Asm {
+				fmt.Fprintf(w, "\nAssembly of %s (`-` base, `+` head):\n\n", codeSpan(a.Function))
+				var body strings.Builder
+				for _, l := range a.Lines {
+					body.WriteString(l.Op + l.Text + "\n")
+				}
+				if a.Truncated {
+					body.WriteString(" … (cut; the change page has it all)\n")
+				}
+				fence := "```"
+				for strings.Contains(body.String(), fence) {
+					fence += "`"
+				}
+				fmt.Fprintf(w, "%sdiff\n%s%s\n", fence, body.String(), fence)
+			}
+		}
+		fmt.Fprint(w, "\n</details>\n")
+	}
 }

@@ -32,6 +32,39 @@ func emoji(v compare.Verdict) string {
 // informational comparisons folded away, and the command that reproduces
 // the report.
 func Markdown(w io.Writer, r Report) error {
+	// A comment holds at most 65,536 characters: without the assembly
+	// diffs, then without the explanations when they do not fit (the
+	// change page has them all).
+	var b strings.Builder
+	for _, level := range []mdLevel{mdFull, mdTopAsm, mdNoAsm, mdNoExplanations} {
+		b.Reset()
+		if err := markdown(&b, r, level); err != nil {
+			return err
+		}
+		if b.Len() <= MaxComment {
+			break
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// MaxComment is the size a Markdown report aims to stay under: GitHub
+// refuses comments over 65,536 characters; the margin leaves room for
+// the bot's marker.
+const MaxComment = 65536 - 1024
+
+type mdLevel int
+
+const (
+	mdFull mdLevel = iota
+	// mdTopAsm: the assembly diff of the worst finding's benchmark only.
+	mdTopAsm
+	mdNoAsm
+	mdNoExplanations
+)
+
+func markdown(w io.Writer, r Report, level mdLevel) error {
 	v := newView(r)
 	bw := bufio.NewWriter(w)
 
@@ -46,14 +79,42 @@ func Markdown(w io.Writer, r Report) error {
 			fmt.Fprintf(bw, "- head %s %s\n", codeSpan(shortSHA(r.Head)), mdEscape(r.HeadSubject))
 		}
 	}
+	if r.URL != "" {
+		fmt.Fprintf(bw, "\n[Details: history, per-function counts and assembly](%s)\n", mdURL(r.URL))
+	}
 
+	dropped := 0
 	for _, t := range v.targets {
-		fs := v.findings[t]
-		if len(fs) == 0 {
+		fs, es := v.findings[t], v.explanations(t)
+		if len(fs) == 0 && len(es) == 0 {
 			continue
 		}
 		fmt.Fprintf(bw, "\n### %s\n\n", mdEscape(t))
-		mdTable(bw, v, fs, false, true, false)
+		if len(fs) > 0 {
+			mdTable(bw, v, fs, false, true, false)
+		}
+		if level == mdNoExplanations {
+			dropped += len(es)
+			continue
+		}
+		asmFor := "*"
+		switch {
+		case level == mdNoAsm:
+			asmFor = ""
+		case level == mdTopAsm && len(fs) > 0:
+			asmFor = fs[0].Benchmark
+		case level == mdTopAsm:
+			asmFor = ""
+		}
+		mdExplanations(bw, es, asmFor)
+	}
+	switch {
+	case dropped > 0:
+		fmt.Fprintf(bw, "\n%s too long for a comment: see the change page.\n", plural(dropped, "explanation (per-function counts, assembly) is", "explanations (per-function counts, assembly) are"))
+	case level == mdNoAsm && len(r.Explanations) > 0:
+		fmt.Fprintln(bw, "\nAssembly diffs are too long for a comment: see the change page.")
+	case level == mdTopAsm && len(r.Explanations) > 0:
+		fmt.Fprintln(bw, "\nAssembly diffs of the other benchmarks are on the change page (too long for a comment).")
 	}
 
 	if len(r.Geomeans) > 0 {
@@ -62,7 +123,7 @@ func Markdown(w io.Writer, r Report) error {
 		fmt.Fprintln(bw, "| :-- | :-- | :-- | --: | --: |")
 		info := infoKeys(r)
 		for _, g := range r.Geomeans {
-			metric := mdEscape(g.Metric)
+			metric := mdEscape(MetricLabel(g.Metric, ""))
 			if info[geoKey{g.Target, g.Suite, g.Metric}] {
 				metric += " (informational)"
 			}
@@ -142,7 +203,7 @@ func mdTable(w io.Writer, v *view, cs []compare.Comparison, withTarget, marked, 
 		if marked {
 			bench = emoji(c.Verdict) + " " + bench
 		}
-		row = append(row, bench, mdEscape(c.Metric),
+		row = append(row, bench, mdEscape(MetricLabel(c.Metric, c.Unit)),
 			or(mdEscape(formatValue(c.Unit, c.Base)), "—"), or(mdEscape(formatValue(c.Unit, c.Head)), "—"),
 			or(formatDelta(c.DeltaPct), "—"), or(formatP(c), "—"))
 		if withVerdict {
@@ -176,6 +237,11 @@ var mdReplacer = strings.NewReplacer(
 )
 
 func mdEscape(s string) string { return mdReplacer.Replace(s) }
+
+// mdURL makes a URL safe inside a Markdown link's parentheses.
+func mdURL(u string) string {
+	return strings.NewReplacer("(", "%28", ")", "%29", " ", "%20", "\n", "", "<", "%3C", ">", "%3E").Replace(u)
+}
 
 // codeSpan wraps s in a code span that s cannot close early.
 func codeSpan(s string) string {

@@ -24,6 +24,7 @@ func Merge(parts []Report, reproduce string, opt compare.Options) Report {
 		out.Comparisons = append(out.Comparisons, p.Comparisons...)
 		out.Info = append(out.Info, p.Info...)
 		out.Geomeans = append(out.Geomeans, p.Geomeans...)
+		out.Explanations = append(out.Explanations, p.Explanations...)
 		out.Errors = append(out.Errors, p.Errors...) // added below, by AddError
 	}
 	less := func(cs []compare.Comparison) func(i, j int) bool {
@@ -40,6 +41,13 @@ func Merge(parts []Report, reproduce string, opt compare.Options) Report {
 			return a.Suite < b.Suite
 		}
 		return a.Metric < b.Metric
+	})
+	sort.SliceStable(out.Explanations, func(i, j int) bool {
+		a, b := out.Explanations[i], out.Explanations[j]
+		if a.Target != b.Target {
+			return a.Target < b.Target
+		}
+		return a.Benchmark < b.Benchmark
 	})
 	out.Verdict = compare.Redecide(out.Comparisons, out.Info, opt)
 	errs := out.Errors

@@ -105,6 +105,32 @@ func ReproduceCommand(config, repo, base, head string, targets []string) string 
 	return strings.Join(args, " ")
 }
 
+// ReproduceRun is the `tcbot run` command line that measures head against
+// base on anyone's machine, without the server's config: the repository
+// by URL, its recipe and toolchain kind when they are not the defaults
+// (bench, manifest), and the targets (the standard armv7-qemu and
+// armv8-qemu are built in).
+func ReproduceRun(url, recipe, toolchain, base, head string, targets []string) string {
+	args := []string{"tcbot", "run", "--repo-url", url}
+	if recipe != "" && recipe != "bench" {
+		args = append(args, "--recipe", recipe)
+	}
+	if toolchain != "" && toolchain != "manifest" {
+		args = append(args, "--toolchain", toolchain)
+	}
+	args = append(args, "--rev", head)
+	if base != "" {
+		args = append(args, "--base", base)
+	}
+	if len(targets) > 0 {
+		args = append(args, "--targets", strings.Join(targets, ","))
+	}
+	for i, a := range args {
+		args[i] = shellQuote(a)
+	}
+	return strings.Join(args, " ")
+}
+
 func shellQuote(s string) string {
 	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./:=,@+%") == "" {
 		return s

@@ -92,6 +92,23 @@ func regressionReport() Report {
 	r := New("toolchain", baseSHA, headSHA, compare.Compare(base, head, qemuOnly))
 	r.BaseSubject = "Merge branch 'release/14'"
 	r.HeadSubject = "aarch64: prefer ldp/stp for *memcpy* | tune [cost] <model>"
+	r.URL = "https://tcbot.example.org/changes/42"
+	pct := func(v float64) *float64 { return &v }
+	r.Explanations = []Explanation{
+		{Target: v7, Suite: "bench", Benchmark: "sha256", Metric: result.Instructions,
+			Functions: []FunctionDelta{
+				{Name: "sha256_block", Base: 100_000_000, Head: 110_000_000, Delta: 10_000_000, DeltaPct: pct(10), ShareOfTotalPct: 8.33},
+				{Name: "memcpy", Base: 0, Head: 5_000, Delta: 5_000, ShareOfTotalPct: 0.004},
+			},
+			Asm: []AsmDiff{{Function: "sha256_block", Lines: []AsmLine{
+				{" ", "ldp x2, x3, [x1]"}, {"-", "add w4, w4, w5"}, {"+", "add w4, w4, w5, ror #2"}, {"+", "eor w6, w6, w4"}, {" ", "b.ne <.L1>"},
+			}}}},
+		{Target: v8, Suite: "bench", Benchmark: "sha256", Metric: result.Instructions, Moved: true,
+			Functions: []FunctionDelta{
+				{Name: "round", Base: 60_000_000, Head: 70_000_000, Delta: 10_000_000, DeltaPct: pct(16.67), ShareOfTotalPct: 9.09},
+				{Name: "schedule", Base: 40_000_000, Head: 31_000_000, Delta: -9_000_000, DeltaPct: pct(-22.5), ShareOfTotalPct: -8.18},
+			}},
+	}
 	return r
 }
 

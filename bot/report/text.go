@@ -25,6 +25,9 @@ func Text(w io.Writer, r Report) error {
 		fmt.Fprintf(bw, "head %s %s\n", shortSHA(r.Head), oneLine(r.HeadSubject))
 	}
 	fmt.Fprintln(bw, v.summary())
+	if r.URL != "" {
+		fmt.Fprintf(bw, "details: %s\n", r.URL)
+	}
 
 	for _, t := range v.targets {
 		fs, info := v.findings[t], v.info[t]
@@ -39,7 +42,8 @@ func Text(w io.Writer, r Report) error {
 			rest += fmt.Sprintf("; %s informational (%s, not part of the verdict)", plural(len(info), "comparison", "comparisons"), infoMetrics(info))
 		}
 		fmt.Fprintln(bw)
-		if len(fs) == 0 && len(infoFindings) == 0 {
+		es := v.explanations(t)
+		if len(fs) == 0 && len(infoFindings) == 0 && len(es) == 0 {
 			fmt.Fprintf(bw, "%s: %s\n", t, rest)
 			continue
 		}
@@ -47,6 +51,11 @@ func Text(w io.Writer, r Report) error {
 		if len(fs) > 0 {
 			textTable(bw, v, fs)
 		}
+		asmFor := ""
+		if len(fs) > 0 {
+			asmFor = fs[0].Benchmark
+		}
+		textExplanations(bw, es, asmFor)
 		fmt.Fprintf(bw, "  %s\n", rest)
 		if len(infoFindings) > 0 {
 			fmt.Fprintln(bw, "  informational:")
@@ -65,7 +74,7 @@ func Text(w io.Writer, r Report) error {
 			if info[geoKey{g.Target, g.Suite, g.Metric}] {
 				metric += " (informational)"
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%d\n", g.Target, g.Suite, metric, formatDelta(&g.DeltaPct), g.N)
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%d\n", g.Target, g.Suite, MetricLabel(g.Metric, "")+strings.TrimPrefix(metric, g.Metric), formatDelta(&g.DeltaPct), g.N)
 		}
 		tw.Flush()
 	}
@@ -95,7 +104,7 @@ func textTable(w io.Writer, v *view, cs []compare.Comparison) {
 	fmt.Fprintln(tw, "  VERDICT\tBENCHMARK\tMETRIC\tBASE\tHEAD\tDELTA\tP\tNOTE")
 	for _, c := range cs {
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
-			c.Verdict, oneLine(v.benchmark(c)), c.Metric,
+			c.Verdict, oneLine(v.benchmark(c)), MetricLabel(c.Metric, c.Unit),
 			or(formatValue(c.Unit, c.Base), "-"), or(formatValue(c.Unit, c.Head), "-"),
 			or(formatDelta(c.DeltaPct), "-"), or(formatP(c), "-"), oneLine(c.Note))
 	}

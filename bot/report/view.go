@@ -69,11 +69,46 @@ func newView(r Report) *view {
 		suites[c.Suite] = true
 		v.info[c.Target] = append(v.info[c.Target], c)
 	}
+	// Most severe first; within a verdict, the largest change first, so
+	// the worst regression heads its table.
 	for _, cs := range v.findings {
-		sort.SliceStable(cs, func(i, j int) bool { return rank(cs[i].Verdict) < rank(cs[j].Verdict) })
+		sort.SliceStable(cs, func(i, j int) bool {
+			if ri, rj := rank(cs[i].Verdict), rank(cs[j].Verdict); ri != rj {
+				return ri < rj
+			}
+			return size(cs[i]) > size(cs[j])
+		})
 	}
 	v.multiSuite = len(suites) > 1
 	return v
+}
+
+// size is how large a change is, for ordering: |Δ%|, or 0 when unknown.
+func size(c compare.Comparison) float64 {
+	if c.DeltaPct == nil {
+		return 0
+	}
+	return math.Abs(*c.DeltaPct)
+}
+
+// Better says which direction of a metric is good (result.Better).
+func Better(metric, unit string) string { return result.Better(metric, unit) }
+
+// MetricLabel names a metric with its unit and good direction:
+// "instructions (count, fewer is better)".
+func MetricLabel(metric, unit string) string {
+	if unit == "" {
+		if m, ok := result.LookupMetric(metric); ok {
+			unit = m.Unit
+		}
+	}
+	if metric == result.Status || unit == "pass/fail" {
+		return metric + " (pass/fail)"
+	}
+	if unit == "" {
+		return metric + " (" + Better(metric, unit) + ")"
+	}
+	return metric + " (" + unit + ", " + Better(metric, unit) + ")"
 }
 
 func (v *view) benchmark(c compare.Comparison) string {

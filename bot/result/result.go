@@ -147,3 +147,19 @@ type FunctionCount struct {
 	Name  string `json:"name"`
 	Count uint64 `json:"count"`
 }
+
+// Better says which direction of a metric is good: "fewer is better" for
+// counts, "higher is better" for throughput, "lower is better" for sizes
+// and times, "pass is better" for status.
+func Better(metric, unit string) string {
+	m, ok := LookupMetric(metric)
+	switch {
+	case metric == Status || unit == "pass/fail":
+		return "pass is better"
+	case ok && m.HigherIsBetter:
+		return "higher is better"
+	case unit == "count":
+		return "fewer is better"
+	}
+	return "lower is better"
+}

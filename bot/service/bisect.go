@@ -126,7 +126,7 @@ func (w *bisectWorker) Work(ctx context.Context, job *river.Job[BisectArgs]) err
 		Mirror:   mirror,
 		Measure:  s.probe(b),
 		Reproduce: func(base, head, t string) string {
-			return report.ReproduceCommand("tcbot.yaml", b.Repo, base, head, []string{t})
+			return s.reproduce(b.Repo, base, head, []string{t})
 		},
 		Progress: func(p bisect.Progress) {
 			msg := fmt.Sprintf("round %d: %d commits measured, %d left between the last good and the first bad", p.Round, len(p.Steps), p.Remaining)

@@ -332,7 +332,7 @@ func (w *finishWorker) Work(ctx context.Context, job *river.Job[FinishArgs]) err
 			}
 			return nil
 		}
-		rep := report.Merge(parts, report.ReproduceCommand(s.cfg.Path, c.Repo, parts[0].Base, c.Head, c.Targets),
+		rep := report.Merge(parts, s.reproduce(c.Repo, parts[0].Base, c.Head, c.Targets),
 			compare.Options{MinEffect: s.cfg.Compare.MinEffect, Q: s.cfg.Compare.FDR})
 		for _, f := range failed {
 			rep.AddError(f)
@@ -509,4 +509,14 @@ func (m *latencyMiddleware) Work(ctx context.Context, job *rivertype.JobRow, doI
 	}
 	m.s.metrics.jobs.WithLabelValues(job.Kind, result).Inc()
 	return err
+}
+
+// reproduce is the command that measures head against base of repo on a
+// user's own machine (the repository's URL, not this server's config).
+func (s *Service) reproduce(repo, base, head string, targets []string) string {
+	r, err := s.cfg.Repo(repo)
+	if err != nil {
+		return report.ReproduceCommand("", repo, base, head, targets)
+	}
+	return report.ReproduceRun(r.URL, r.Recipe, r.Toolchain, base, head, targets)
 }

@@ -76,6 +76,9 @@ func bisectCmd(log *logrus.Logger, stdout, stderr io.Writer) *cobra.Command {
 				Parallel: max(1, workers-1), Mirror: mirror,
 				Measure: measurers(m, workers, repo, targets),
 				Reproduce: func(base, head, t string) string {
+					if r, err := cfg.Repo(repo); err == nil {
+						return report.ReproduceRun(r.URL, r.Recipe, r.Toolchain, base, head, []string{t})
+					}
 					return report.ReproduceCommand(cfg.Path, repo, base, head, []string{t})
 				},
 				Progress: func(p bisect.Progress) {

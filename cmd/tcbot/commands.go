@@ -101,6 +101,9 @@ func emit(stdout io.Writer, rep *report.Report, format string) error {
 // reportFlags are the flags every report-printing command shares.
 type reportFlags struct {
 	cfgPath, repo, targets, format string
+	// repoURL, recipe and toolchain: `tcbot run --repo-url` without a
+	// config (config.Standalone).
+	repoURL, recipe, toolchain string
 	// measures: the command runs measurements, so it reads the config's
 	// secrets (LAVA tokens) first.
 	measures bool
@@ -121,12 +124,15 @@ func (r *reportFlags) measured(ctx context.Context, log *logrus.Logger, prog pro
 	if err := checkFormat(r.format); err != nil {
 		return err
 	}
+	if r.repoURL != "" && r.repo == "" {
+		r.repo = "(from --repo-url)"
+	}
 	for _, fv := range required {
-		if fv[1] == "" {
+		if fv[1] == "" && !(fv[0] == "--repo" && r.repoURL != "") {
 			return fmt.Errorf("%s is required", fv[0])
 		}
 	}
-	cfg, err := loadConfig(r.cfgPath)
+	cfg, err := r.config()
 	if err != nil {
 		return err
 	}
@@ -147,11 +153,50 @@ func (r *reportFlags) measured(ctx context.Context, log *logrus.Logger, prog pro
 	return emit(stdout, rep, r.format)
 }
 
+// config loads --config, or makes the standalone config of --repo-url
+// (in the user's cache directory) and points --repo at its repository.
+func (r *reportFlags) config() (*config.Config, error) {
+	if r.repoURL == "" {
+		if r.recipe != "" || r.toolchain != "" {
+			return nil, fmt.Errorf("--recipe and --toolchain go with --repo-url; with --config the repository's entry says them")
+		}
+		return loadConfig(r.cfgPath)
+	}
+	if r.cfgPath != "" {
+		return nil, fmt.Errorf("--repo-url and --config exclude each other: --repo-url measures a repository without a config, --config --repo names one of the config's")
+	}
+	if r.repo != "(from --repo-url)" {
+		return nil, fmt.Errorf("--repo-url and --repo exclude each other: give the repository by URL or by its config name")
+	}
+	url := r.repoURL
+	if !strings.Contains(url, "://") && !strings.Contains(url, "@") {
+		abs, err := filepath.Abs(url)
+		if err != nil {
+			return nil, err
+		}
+		url = abs
+	}
+	dir := os.Getenv("TCBOT_WORKDIR")
+	if dir == "" {
+		cache, err := os.UserCacheDir()
+		if err != nil {
+			return nil, fmt.Errorf("--repo-url: no cache directory for the workdir (%v): set TCBOT_WORKDIR", err)
+		}
+		dir = filepath.Join(cache, "tcbot")
+	}
+	cfg, err := config.Standalone(dir, url, r.recipe, r.toolchain)
+	if err != nil {
+		return nil, err
+	}
+	r.repo = cfg.Repos[0].Name
+	return cfg, nil
+}
+
 func runCmd(log *logrus.Logger, stdout, stderr io.Writer) *cobra.Command {
 	rf := reportFlags{measures: true}
 	var rev, base string
 	c := &cobra.Command{
-		Use:   "run --config F --repo R --rev REV [--base REV]",
+		Use:   "run (--config F --repo R | --repo-url URL) --rev REV [--base REV]",
 		Short: "measure one change end to end and print its report (exit 0: no regression, 2: regression, 1: error)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -167,6 +212,9 @@ func runCmd(log *logrus.Logger, stdout, stderr io.Writer) *cobra.Command {
 		},
 	}
 	rf.add(c)
+	c.Flags().StringVar(&rf.repoURL, "repo-url", "", "measure this repository (URL or path) without a config: standard targets, workdir $TCBOT_WORKDIR or ~/.cache/tcbot")
+	c.Flags().StringVar(&rf.recipe, "recipe", "", "with --repo-url: the recipe (default bench)")
+	c.Flags().StringVar(&rf.toolchain, "toolchain", "", "with --repo-url: the toolchain kind (default manifest)")
 	c.Flags().StringVar(&rev, "rev", "", "revision to measure (branch, tag or commit)")
 	c.Flags().StringVar(&base, "base", "", "baseline revision, or @NAME for a baseline the repo pins (default: the first parent of --rev)")
 	return c
