@@ -3,6 +3,7 @@ package explain
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -11,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tcbot/tcbot/bot/config"
@@ -25,10 +27,67 @@ const MaxAsmLines = 120
 // context lines kept around each change.
 const contextLines = 3
 
-// Objdumps are the disassemblers tried per arch, in order.
+// Objdumps are the disassemblers tried per arch, in order; the host's
+// plain objdump only when it handles the arch (objdump -i lists it).
 var Objdumps = map[string][]string{
 	"armv8": {"aarch64-linux-gnu-objdump", "objdump"},
 	"armv7": {"arm-linux-gnueabihf-objdump", "objdump"},
+}
+
+// bfdArch is the name objdump -i lists for an arch.
+var bfdArch = map[string]string{"armv8": "aarch64", "armv7": "arm"}
+
+// objdumpPackages say what to install for an arch's objdump.
+var objdumpPackages = map[string]string{
+	"armv8": "binutils-aarch64-linux-gnu",
+	"armv7": "binutils-arm-linux-gnueabihf",
+}
+
+// ErrNoObjdump says no objdump on this host disassembles a target's arch.
+var ErrNoObjdump = errors.New("no objdump")
+
+// objdumpArches caches which arches each plain objdump handles.
+var objdumpArches sync.Map // path -> map[string]bool
+
+// handles reports whether objdump at path lists arch in objdump -i (a
+// trusted host tool, asked once).
+func handles(path, arch string) bool {
+	if v, ok := objdumpArches.Load(path); ok {
+		return v.(map[string]bool)[arch]
+	}
+	set := map[string]bool{}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, path, "-i")
+	cmd.Env = []string{"LC_ALL=C"}
+	if out, err := cmd.Output(); err == nil {
+		for _, l := range strings.Split(string(out), "\n") {
+			if strings.HasPrefix(l, "  ") {
+				set[strings.TrimSpace(l)] = true
+			}
+		}
+	}
+	objdumpArches.Store(path, set)
+	return set[arch]
+}
+
+// objdumpFor returns the objdump that disassembles arch on this host.
+func objdumpFor(arch string) (string, error) {
+	for _, name := range Objdumps[arch] {
+		p, err := exec.LookPath(name)
+		if err != nil {
+			continue
+		}
+		if name == "objdump" && !handles(p, bfdArch[arch]) {
+			continue
+		}
+		return p, nil
+	}
+	pkg := objdumpPackages[arch]
+	if pkg == "" {
+		return "", fmt.Errorf("%w for arch %q", ErrNoObjdump, arch)
+	}
+	return "", fmt.Errorf("%w for %s on this host (install %s)", ErrNoObjdump, arch, pkg)
 }
 
 // Disassembler disassembles single functions with binutils' objdump.
@@ -51,15 +110,9 @@ func NewDisassembler(targets []config.Target, sb *sandbox.Sandbox) *Disassembler
 
 // Function returns the normalized disassembly of function in binary.
 func (d *Disassembler) Function(ctx context.Context, target, binary, function string) ([]string, error) {
-	var tool string
-	for _, name := range Objdumps[d.Arch[target]] {
-		if p, err := exec.LookPath(name); err == nil {
-			tool = p
-			break
-		}
-	}
-	if tool == "" {
-		return nil, fmt.Errorf("no objdump for %s (install binutils-aarch64-linux-gnu or binutils-arm-linux-gnueabihf)", d.Arch[target])
+	tool, err := objdumpFor(d.Arch[target])
+	if err != nil {
+		return nil, err
 	}
 	if strings.ContainsAny(function, "\x00\n") || strings.HasPrefix(function, "-") {
 		return nil, fmt.Errorf("function name %q", function)
@@ -139,11 +192,50 @@ func labelBranches(lines []string, function string) []string {
 	return lines
 }
 
+// maxLCSCells bounds the LCS table of one diff (4 bytes a cell): past
+// it, the changed middle shows as removed then added, unaligned.
+const maxLCSCells = 4 << 20
+
 // Diff aligns two instruction lists (longest common subsequence) and
 // keeps the changes with contextLines around them, at most max lines;
 // changed is false when they are equal.
 func Diff(a, b []string, max int) (report.AsmDiff, bool) {
+	// The common prefix and suffix align by themselves; only the middle
+	// needs the table, which keeps large functions with a small change
+	// cheap.
+	p := 0
+	for p < len(a) && p < len(b) && a[p] == b[p] {
+		p++
+	}
+	q := 0
+	for q < len(a)-p && q < len(b)-p && a[len(a)-1-q] == b[len(b)-1-q] {
+		q++
+	}
+	var all []report.AsmLine
+	for _, l := range a[:p] {
+		all = append(all, report.AsmLine{Op: " ", Text: l})
+	}
+	all = append(all, align(a[p:len(a)-q], b[p:len(b)-q])...)
+	for _, l := range a[len(a)-q:] {
+		all = append(all, report.AsmLine{Op: " ", Text: l})
+	}
+	return cut(all, max)
+}
+
+// align diffs a and b by their longest common subsequence; removed
+// lines come before added ones, as diff prints them.
+func align(a, b []string) []report.AsmLine {
 	n, m := len(a), len(b)
+	var all []report.AsmLine
+	if n*m > maxLCSCells {
+		for _, l := range a {
+			all = append(all, report.AsmLine{Op: "-", Text: l})
+		}
+		for _, l := range b {
+			all = append(all, report.AsmLine{Op: "+", Text: l})
+		}
+		return all
+	}
 	// lcs[i][j]: length of the LCS of a[i:] and b[j:].
 	lcs := make([][]int32, n+1)
 	for i := range lcs {
@@ -158,7 +250,6 @@ func Diff(a, b []string, max int) (report.AsmDiff, bool) {
 			}
 		}
 	}
-	var all []report.AsmLine
 	i, j := 0, 0
 	for i < n || j < m {
 		switch {
@@ -167,7 +258,6 @@ func Diff(a, b []string, max int) (report.AsmDiff, bool) {
 			i++
 			j++
 		case i < n && (j == m || lcs[i+1][j] >= lcs[i][j+1]):
-			// Removed lines before added ones, as diff prints them.
 			all = append(all, report.AsmLine{Op: "-", Text: a[i]})
 			i++
 		default:
@@ -175,6 +265,12 @@ func Diff(a, b []string, max int) (report.AsmDiff, bool) {
 			j++
 		}
 	}
+	return all
+}
+
+// cut keeps the changed lines of all with contextLines around them, at
+// most max lines, "…" where equal lines were left out.
+func cut(all []report.AsmLine, max int) (report.AsmDiff, bool) {
 	keep := make([]bool, len(all))
 	changed := false
 	for k, l := range all {

@@ -6,6 +6,7 @@ package explain
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"sort"
@@ -42,9 +43,18 @@ type Options struct {
 // the functions that moved most; for an unchanged total whose functions
 // moved (cost shifted from one to another), an explanation marked Moved,
 // and a note on its comparison saying so. base and head are the
-// measurements by target.
-func Explain(ctx context.Context, cs []compare.Comparison, base, head map[string]*store.Measurement, o Options) []report.Explanation {
-	var out []report.Explanation
+// measurements by target. notes say why assembly is missing where it
+// should have been there (no objdump for an arch on this host, objdump
+// failing on a binary); a binary that is not on this host is skipped
+// quietly, as the per-function table says enough.
+func Explain(ctx context.Context, cs []compare.Comparison, base, head map[string]*store.Measurement, o Options) (out []report.Explanation, notes []string) {
+	noted := map[string]bool{}
+	note := func(n string) {
+		if !noted[n] {
+			noted[n] = true
+			notes = append(notes, n)
+		}
+	}
 	for i := range cs {
 		c := &cs[i]
 		if c.Metric != result.Instructions {
@@ -59,6 +69,9 @@ func Explain(ctx context.Context, cs []compare.Comparison, base, head map[string
 			continue
 		}
 		deltas := Deltas(bp, hp)
+		if len(deltas) == 0 {
+			continue
+		}
 		e := report.Explanation{Target: c.Target, Suite: c.Suite, Benchmark: c.Benchmark, Metric: c.Metric}
 		switch c.Verdict {
 		case compare.Regression, compare.Improvement:
@@ -80,7 +93,14 @@ func Explain(ctx context.Context, cs []compare.Comparison, base, head map[string
 		}
 		e.Functions = deltas
 		if o.Disassemble != nil && o.Binary != nil {
-			e.Asm = asmDiffs(ctx, o, c.Target, b, h, c.Benchmark, deltas)
+			var err error
+			e.Asm, err = asmDiffs(ctx, o, c.Target, b, h, c.Benchmark, deltas)
+			switch {
+			case errors.Is(err, ErrNoObjdump):
+				note(fmt.Sprintf("%s: explanations without assembly: %v", c.Target, err))
+			case err != nil:
+				note(fmt.Sprintf("%s: no assembly of %s: %v", c.Target, c.Benchmark, err))
+			}
 		}
 		out = append(out, e)
 	}
@@ -90,7 +110,7 @@ func Explain(ctx context.Context, cs []compare.Comparison, base, head map[string
 		}
 		return out[i].Benchmark < out[j].Benchmark
 	})
-	return out
+	return out, notes
 }
 
 func total(p []result.FunctionCount) uint64 {
@@ -213,10 +233,13 @@ func signed(v int64) string {
 }
 
 // asmDiffs diffs the assembly of the top functions whose code differs.
-func asmDiffs(ctx context.Context, o Options, target string, b, h *store.Measurement, bench string, deltas []report.FunctionDelta) []report.AsmDiff {
+// It stops at the first failure to disassemble: the binaries come from
+// revisions under test, and one that makes objdump fail or hang once
+// is not given more tries.
+func asmDiffs(ctx context.Context, o Options, target string, b, h *store.Measurement, bench string, deltas []report.FunctionDelta) ([]report.AsmDiff, error) {
 	bb, hb := o.Binary(b, bench), o.Binary(h, bench)
 	if bb == "" || hb == "" {
-		return nil
+		return nil, nil
 	}
 	var out []report.AsmDiff
 	for _, d := range deltas {
@@ -230,12 +253,12 @@ func asmDiffs(ctx context.Context, o Options, target string, b, h *store.Measure
 		var err error
 		if d.Base > 0 {
 			if bl, err = o.Disassemble(ctx, target, bb, d.Name); err != nil {
-				continue
+				return out, err
 			}
 		}
 		if d.Head > 0 {
 			if hl, err = o.Disassemble(ctx, target, hb, d.Name); err != nil {
-				continue
+				return out, err
 			}
 		}
 		if diff, changed := Diff(bl, hl, MaxAsmLines); changed {
@@ -243,5 +266,5 @@ func asmDiffs(ctx context.Context, o Options, target string, b, h *store.Measure
 			out = append(out, diff)
 		}
 	}
-	return out
+	return out, nil
 }

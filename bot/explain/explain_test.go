@@ -2,6 +2,8 @@ package explain
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/tcbot/tcbot/bot/compare"
+	"github.com/tcbot/tcbot/bot/report"
 	"github.com/tcbot/tcbot/bot/result"
 	"github.com/tcbot/tcbot/bot/store"
 )
@@ -31,7 +34,7 @@ func TestMovedCostIsMovedNotARegression(t *testing.T) {
 	head := meas("armv8", "bb", fc("parse", 500_000), fc("lex", 400_000), fc("main", 100_000))
 	v := 1_000_000.0
 	cs := []compare.Comparison{{Target: "armv8", Benchmark: "b", Metric: result.Instructions, Base: &v, Head: &v, Verdict: compare.Unchanged}}
-	ex := Explain(context.Background(), cs, base, head, Options{})
+	ex, _ := Explain(context.Background(), cs, base, head, Options{})
 	if len(ex) != 1 || !ex[0].Moved {
 		t.Fatalf("explanations = %+v, want one marked moved", ex)
 	}
@@ -44,7 +47,7 @@ func TestMovedCostIsMovedNotARegression(t *testing.T) {
 	// A tiny shuffle (within the 0.2% threshold) is not worth a word.
 	head = meas("armv8", "bb", fc("parse", 599_000), fc("lex", 301_000), fc("main", 100_000))
 	cs[0].Note = ""
-	if ex := Explain(context.Background(), cs, base, head, Options{}); len(ex) != 0 || cs[0].Note != "" {
+	if ex, _ := Explain(context.Background(), cs, base, head, Options{}); len(ex) != 0 || cs[0].Note != "" {
 		t.Errorf("0.1%% moved: %+v, note %q; want nothing", ex, cs[0].Note)
 	}
 }
@@ -54,7 +57,7 @@ func TestOneSlowerFunctionComesFirst(t *testing.T) {
 	head := meas("armv7", "bb", fc("sha256_block", 1_170_000), fc("main", 50_000), fc("memcpy", 49_000))
 	b, h := 1_000_000.0, 1_269_000.0
 	cs := []compare.Comparison{{Target: "armv7", Benchmark: "b", Metric: result.Instructions, Base: &b, Head: &h, Verdict: compare.Regression}}
-	ex := Explain(context.Background(), cs, base, head, Options{})
+	ex, _ := Explain(context.Background(), cs, base, head, Options{})
 	if len(ex) != 1 || ex[0].Moved {
 		t.Fatalf("explanations = %+v", ex)
 	}
@@ -66,7 +69,7 @@ func TestOneSlowerFunctionComesFirst(t *testing.T) {
 		t.Errorf("second = %+v", fs[1])
 	}
 	// Identical binaries have nothing to explain.
-	if ex := Explain(context.Background(), cs, base, meas("armv7", "aa", fc("x", 1)), Options{}); len(ex) != 0 {
+	if ex, _ := Explain(context.Background(), cs, base, meas("armv7", "aa", fc("x", 1)), Options{}); len(ex) != 0 {
 		t.Errorf("identical binaries explained: %+v", ex)
 	}
 }
@@ -169,5 +172,116 @@ int main(int argc, char **argv) { (void)argv; return (int)f(argc * 1000); }
 	}
 	if _, changed := Diff(am, bm, 100); changed {
 		t.Errorf("main only moved, yet differs:\n%s\n--\n%s", strings.Join(am, "\n"), strings.Join(bm, "\n"))
+	}
+}
+
+// TestExplainOrderIsDeterministic gives comparisons of several targets and
+// benchmarks in shuffled orders: the explanations come out the same,
+// by target then benchmark, and functions with equal moves by name.
+func TestExplainOrderIsDeterministic(t *testing.T) {
+	base, head := map[string]*store.Measurement{}, map[string]*store.Measurement{}
+	var cs []compare.Comparison
+	for _, target := range []string{"armv8-qemu", "armv7-qemu"} {
+		base[target] = &store.Measurement{Key: store.Key{Target: target}, Binaries: map[string]store.Binary{}}
+		head[target] = &store.Measurement{Key: store.Key{Target: target}, Binaries: map[string]store.Binary{}}
+		for _, bench := range []string{"sha256", "crc32", "qsort"} {
+			base[target].Binaries[bench] = store.Binary{SHA256: "a", Profile: []result.FunctionCount{fc("x", 1000), fc("y", 1000), fc("z", 1000)}}
+			head[target].Binaries[bench] = store.Binary{SHA256: "b", Profile: []result.FunctionCount{fc("z", 1000), fc("y", 1100), fc("x", 1100)}}
+			b, h := 3000.0, 3200.0
+			cs = append(cs, compare.Comparison{Target: target, Benchmark: bench, Metric: result.Instructions, Base: &b, Head: &h, Verdict: compare.Regression})
+			cs = append(cs, compare.Comparison{Target: target, Benchmark: bench, Metric: result.CodeSize, Base: &b, Head: &h, Verdict: compare.Regression})
+		}
+	}
+	render := func(cs []compare.Comparison) string {
+		ex, _ := Explain(context.Background(), cs, base, head, Options{})
+		var b strings.Builder
+		for _, e := range ex {
+			fmt.Fprintf(&b, "%s/%s:", e.Target, e.Benchmark)
+			for _, f := range e.Functions {
+				fmt.Fprintf(&b, " %s%+d", f.Name, f.Delta)
+			}
+			b.WriteString("\n")
+		}
+		return b.String()
+	}
+	want := `armv7-qemu/crc32: x+100 y+100
+armv7-qemu/qsort: x+100 y+100
+armv7-qemu/sha256: x+100 y+100
+armv8-qemu/crc32: x+100 y+100
+armv8-qemu/qsort: x+100 y+100
+armv8-qemu/sha256: x+100 y+100
+`
+	if got := render(cs); got != want {
+		t.Errorf("explanations:\n%s\nwant:\n%s", got, want)
+	}
+	for i := 0; i < 5; i++ {
+		rev := make([]compare.Comparison, len(cs))
+		for j := range cs {
+			rev[(j*7+i)%len(cs)] = cs[j]
+		}
+		if got := render(rev); got != want {
+			t.Fatalf("comparisons reordered (%d): explanations:\n%s\nwant:\n%s", i, got, want)
+		}
+	}
+}
+
+// TestAsmNotes: an arch with no objdump is said once in a note, a binary
+// that makes objdump fail is said and not tried again, and a binary that
+// is not on this host is skipped without a word.
+func TestAsmNotes(t *testing.T) {
+	base := meas("riscv-qemu", "aa", fc("f", 1000), fc("g", 900), fc("h", 100))
+	head := meas("riscv-qemu", "bb", fc("f", 1500), fc("g", 500), fc("h", 200))
+	b, h := 2000.0, 2200.0
+	cs := []compare.Comparison{{Target: "riscv-qemu", Benchmark: "b", Metric: result.Instructions, Base: &b, Head: &h, Verdict: compare.Regression}}
+	here := func(*store.Measurement, string) string { return "/bin/true" }
+	d := &Disassembler{Arch: map[string]string{"riscv-qemu": "riscv"}}
+
+	ex, notes := Explain(context.Background(), cs, base, head, Options{Binary: here, Disassemble: d.Function})
+	if len(ex) != 1 || len(ex[0].Functions) != 3 || ex[0].Asm != nil {
+		t.Fatalf("explanations = %+v, want the function table without assembly", ex)
+	}
+	if len(notes) != 1 || !strings.Contains(notes[0], "riscv-qemu: explanations without assembly: no objdump") {
+		t.Errorf("notes = %q, want one saying there is no objdump", notes)
+	}
+
+	calls := 0
+	failing := func(ctx context.Context, target, binary, function string) ([]string, error) {
+		calls++
+		return nil, errors.New("objdump: signal: killed")
+	}
+	_, notes = Explain(context.Background(), cs, base, head, Options{Binary: here, Disassemble: failing})
+	if calls != 1 || len(notes) != 1 || !strings.Contains(notes[0], "no assembly of b: objdump: signal: killed") {
+		t.Errorf("%d disassemblies, notes %q; want one, and a note naming the benchmark", calls, notes)
+	}
+
+	calls = 0
+	gone := func(*store.Measurement, string) string { return "" }
+	ex, notes = Explain(context.Background(), cs, base, head, Options{Binary: gone, Disassemble: failing})
+	if calls != 0 || len(notes) != 0 || len(ex) != 1 || len(ex[0].Functions) != 3 {
+		t.Errorf("binary not here: %d disassemblies, notes %q, explanations %+v; want the table only, quietly", calls, notes, ex)
+	}
+}
+
+// TestDiffOfLargeFunctions: a small change in a long function is found
+// without a quadratic table, and two long unrelated bodies still diff
+// (unaligned) within the line cap.
+func TestDiffOfLargeFunctions(t *testing.T) {
+	a := make([]string, 100_000)
+	for i := range a {
+		a[i] = fmt.Sprintf("add x%d, x%d, #%d", i%30, (i+1)%30, i)
+	}
+	b := append([]string(nil), a...)
+	b[50_000] = "mul x1, x2, x3"
+	d, changed := Diff(a, b, MaxAsmLines)
+	if !changed || len(d.Lines) != 2*contextLines+2 || d.Lines[contextLines].Op != "-" || d.Lines[contextLines+1] != (report.AsmLine{Op: "+", Text: "mul x1, x2, x3"}) {
+		t.Errorf("one changed line of 100,000: %+v", d.Lines)
+	}
+	c := make([]string, len(a))
+	for i := range c {
+		c[i] = "nop"
+	}
+	d, changed = Diff(a, c, MaxAsmLines)
+	if !changed || len(d.Lines) != MaxAsmLines || !d.Truncated {
+		t.Errorf("unrelated bodies: changed %v, %d lines, truncated %v", changed, len(d.Lines), d.Truncated)
 	}
 }

@@ -129,9 +129,10 @@ func (m *Measurer) Run(ctx context.Context, req Request) (*report.Report, Stats,
 	job.Compare(&opts, c.Targets)
 	out := compare.Compare(base, head, opts)
 	attributeCodeSize(out.Comparisons, c.Sides[0].Meas, c.Sides[1].Meas)
-	expl := explain.Explain(ctx, out.Comparisons, c.Sides[0].Meas, c.Sides[1].Meas, m.explainOptions(opts, c.Targets))
+	expl, notes := explain.Explain(ctx, out.Comparisons, c.Sides[0].Meas, c.Sides[1].Meas, m.explainOptions(opts, c.Targets))
 	rep := m.newReport(req, c, out)
 	rep.Explanations = expl
+	rep.Notes = append(rep.Notes, notes...)
 	st.Wall, st.Busy = time.Since(start), m.busy.Total()
 	log.WithFields(logrus.Fields{"verdict": rep.Verdict, "wall": st.Wall.Round(time.Millisecond), "measured": st.Measured, "reused": st.Reused}).Info("change measured")
 	return rep, st, nil

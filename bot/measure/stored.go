@@ -3,15 +3,15 @@ package measure
 import (
 	"context"
 	"fmt"
-	"github.com/tcbot/tcbot/bot/explain"
-	"github.com/tcbot/tcbot/bot/store"
 	"path/filepath"
 
 	"github.com/tcbot/tcbot/bot/compare"
+	"github.com/tcbot/tcbot/bot/explain"
 	"github.com/tcbot/tcbot/bot/measure/kinds"
 	"github.com/tcbot/tcbot/bot/report"
 	"github.com/tcbot/tcbot/bot/result"
 	"github.com/tcbot/tcbot/bot/source"
+	"github.com/tcbot/tcbot/bot/store"
 )
 
 // CompareStored compares stored results of two revisions without building
@@ -63,9 +63,10 @@ func (m *Measurer) CompareStored(ctx context.Context, repoName, baseRev, headRev
 	opts := kinds.CompareOptions(cfg, targets)
 	out := compare.Compare(sides[0], sides[1], opts)
 	attributeCodeSize(out.Comparisons, meas[0], meas[1])
-	expl := explain.Explain(ctx, out.Comparisons, meas[0], meas[1], m.explainOptions(opts, targets))
+	expl, notes := explain.Explain(ctx, out.Comparisons, meas[0], meas[1], m.explainOptions(opts, targets))
 	rep := report.New(repo.Name, commits[0].SHA, commits[1].SHA, out)
 	rep.Explanations = expl
+	rep.Notes = append(rep.Notes, notes...)
 	rep.BaseSubject, rep.HeadSubject = commits[0].Subject, commits[1].Subject
 	for _, e := range errs {
 		rep.AddError(e)
