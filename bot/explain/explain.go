@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/tcbot/tcbot/bot/compare"
+	"github.com/tcbot/tcbot/bot/profile"
 	"github.com/tcbot/tcbot/bot/report"
 	"github.com/tcbot/tcbot/bot/result"
 	"github.com/tcbot/tcbot/bot/store"
@@ -246,7 +247,7 @@ func asmDiffs(ctx context.Context, o Options, target string, b, h *store.Measure
 		if len(out) == AsmFunctions {
 			break
 		}
-		if d.Name == "[unknown]" {
+		if d.Name == profile.Unknown {
 			continue
 		}
 		var bl, hl []string

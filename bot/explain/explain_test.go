@@ -14,6 +14,7 @@ import (
 	"github.com/tcbot/tcbot/bot/compare"
 	"github.com/tcbot/tcbot/bot/report"
 	"github.com/tcbot/tcbot/bot/result"
+	"github.com/tcbot/tcbot/bot/sandbox"
 	"github.com/tcbot/tcbot/bot/store"
 )
 
@@ -161,6 +162,14 @@ int main(int argc, char **argv) { (void)argv; return (int)f(argc * 1000); }
 	}
 	if !added || !kept {
 		t.Errorf("diff lacks +mul or an unchanged ret: %+v", diff.Lines)
+	}
+	// In the sandbox (bubblewrap), where objdump runs on a server, the
+	// same lines come out.
+	sd := &Disassembler{Arch: d.Arch, Sandbox: &sandbox.Sandbox{Kind: sandbox.Bubblewrap, CacheDir: t.TempDir()}}
+	if err := sd.Sandbox.Check(); err != nil {
+		t.Logf("no sandboxed disassembly: %v", err)
+	} else if sl, err := sd.Function(ctx, "armv8-qemu", b, "f"); err != nil || !reflect.DeepEqual(sl, bl) {
+		t.Errorf("sandboxed: %q, %v; want %q", sl, err, bl)
 	}
 	am, err := d.Function(ctx, "armv8-qemu", a, "main")
 	if err != nil {

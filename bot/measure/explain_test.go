@@ -85,6 +85,7 @@ benchmarks:
 	explanation := func(rep *report.Report, target string) *report.Explanation {
 		for i := range rep.Explanations {
 			if e := &rep.Explanations[i]; e.Target == target && e.Benchmark == "split" {
+				logExplanation(t, e)
 				return e
 			}
 		}
@@ -147,4 +148,21 @@ benchmarks:
 	if e := explanation(stored, "armv8-qemu"); e == nil || e.Functions[0].Name != "back" {
 		t.Errorf("tcbot compare: explanation %+v, want back first", e)
 	}
+}
+
+// logExplanation shows what was found (go test -v), to read a failure.
+func logExplanation(t *testing.T, e *report.Explanation) {
+	t.Helper()
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s/%s moved=%v\n", e.Target, e.Benchmark, e.Moved)
+	for _, f := range e.Functions {
+		fmt.Fprintf(&b, "  %-8s %12d %12d %+12d %+7.2f%% of total\n", f.Name, f.Base, f.Head, f.Delta, f.ShareOfTotalPct)
+	}
+	for _, a := range e.Asm {
+		fmt.Fprintf(&b, "  asm %s (truncated %v):\n", a.Function, a.Truncated)
+		for _, l := range a.Lines {
+			fmt.Fprintf(&b, "    %s %s\n", l.Op, l.Text)
+		}
+	}
+	t.Log(b.String())
 }
