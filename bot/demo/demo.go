@@ -7,6 +7,7 @@ package demo
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -22,6 +23,7 @@ import (
 	"github.com/tcbot/tcbot/bot/measure"
 	"github.com/tcbot/tcbot/bot/progress"
 	"github.com/tcbot/tcbot/bot/report"
+	"github.com/tcbot/tcbot/bot/store"
 )
 
 // Options configure the demo.
@@ -132,8 +134,12 @@ repos:
 targets:
   - {name: armv7-qemu, arch: armv7, executor: qemu-user}
   - {name: armv8-qemu, arch: armv8, executor: qemu-user}
+listen: ` + Listen + `
 `
 }
+
+// Listen is where `tcbot serve --dir` serves a demo's dashboard.
+const Listen = "127.0.0.1:8080"
 
 // Run runs the demo; ok is true when the no-op commit came out unchanged
 // and the injected regression came out as a regression.
@@ -187,6 +193,14 @@ func measureCases(ctx context.Context, o Options, repo, repoDir, cfgText string,
 			return false, err
 		}
 		if err := report.Render(o.Stdout, *rep, o.Format); err != nil {
+			return false, err
+		}
+		// Recorded as a change of branch main, for the dashboard.
+		js, err := json.Marshal(rep)
+		if err != nil {
+			return false, err
+		}
+		if _, err := store.RecordChange(ctx, m.Store.Q(), &store.Change{Repo: repo, Head: rep.Head, Base: rep.Base, Origin: "demo", Branch: "main"}, string(rep.Verdict), string(js)); err != nil {
 			return false, err
 		}
 		fmt.Fprintln(o.Stdout)

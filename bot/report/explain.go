@@ -2,6 +2,7 @@ package report
 
 import (
 	"fmt"
+	"sort"
 	"io"
 	"strings"
 	"text/tabwriter"
@@ -70,8 +71,28 @@ func (v *view) explanations(target string) []Explanation {
 			out = append(out, e)
 		}
 	}
+	// In the order of the findings they explain (worst first); cost that
+	// only moved comes last.
+	order := map[string]int{}
+	for i, c := range v.findings[target] {
+		if c.Metric == e0metric {
+			if _, ok := order[c.Benchmark]; !ok {
+				order[c.Benchmark] = i
+			}
+		}
+	}
+	rank := func(e Explanation) int {
+		if i, ok := order[e.Benchmark]; ok && !e.Moved {
+			return i
+		}
+		return len(v.findings[target]) + 1
+	}
+	sort.SliceStable(out, func(i, j int) bool { return rank(out[i]) < rank(out[j]) })
 	return out
 }
+
+// e0metric is the metric explanations explain.
+const e0metric = "instructions"
 
 // explainTitle says what an explanation is about.
 func explainTitle(e Explanation) string {

@@ -110,7 +110,7 @@ func (s *Service) sweepBranch(ctx context.Context, sweep string, repo *config.Re
 				return nil
 			}
 			log.WithField("targets", missing).Info("sweep: no new commits; measuring the targets added since")
-			return s.startChange(ctx, tx, &store.Change{Repo: repo.Name, Head: head, Base: base, Origin: "sweep", Targets: missing, Note: note})
+			return s.startChange(ctx, tx, &store.Change{Repo: repo.Name, Head: head, Base: base, Origin: "sweep", Branch: branch, Targets: missing, Note: note})
 		}
 		if err := store.SetBranchHead(ctx, tx, repo.Name, sweepHeadKey(sweep, branch), head); err != nil {
 			return err
@@ -127,7 +127,7 @@ func (s *Service) sweepBranch(ctx context.Context, sweep string, repo *config.Re
 		if good == head {
 			return nil
 		}
-		return s.startChange(ctx, tx, &store.Change{Repo: repo.Name, Head: head, Base: good, Origin: "sweep", Note: note})
+		return s.startChange(ctx, tx, &store.Change{Repo: repo.Name, Head: head, Base: good, Origin: "sweep", Branch: branch, Note: note})
 	})
 }
 

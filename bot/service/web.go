@@ -1,14 +1,12 @@
 package service
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"github.com/tcbot/tcbot/bot/bisect"
 	"html/template"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -140,7 +138,7 @@ func (s *Service) branchMovedTx(ctx context.Context, tx store.Tx, repo, branch, 
 		log.WithField("branch", branch).Warn("force-push: measuring against the new head's parent")
 		base = ""
 	}
-	return s.startChange(ctx, tx, &store.Change{Repo: repo, Head: head, Base: base, Origin: origin, Note: "branch " + branch})
+	return s.startChange(ctx, tx, &store.Change{Repo: repo, Head: head, Base: base, Origin: origin, Branch: branch, Note: "branch " + branch})
 }
 
 // WorkerHandler serves a worker's /healthz and /metrics.
@@ -174,18 +172,29 @@ func (s *Service) handler() (http.Handler, error) {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /{$}", s.dashboard)
 	mux.HandleFunc("GET /changes/{id}", s.changePage)
+	mux.HandleFunc("GET /history", s.historyPage)
+	mux.HandleFunc("GET /compare", s.comparePage)
+	mux.HandleFunc("GET /api/branches", s.apiBranches)
+	mux.HandleFunc("GET /api/history", s.apiHistory)
+	mux.HandleFunc("GET /api/changes/{id}", s.apiChange)
+	mux.HandleFunc("GET /api/compare", s.apiCompare)
 	mux.HandleFunc("GET /bisections/{id}", s.bisectionPage)
 	return mux, nil
 }
 
-var dashboardTmpl = template.Must(template.New("d").Funcs(template.FuncMap{"ago": ago}).Parse(`<!doctype html>
+var dashboardTmpl = template.Must(template.New("d").Funcs(pageFuncs).Funcs(template.FuncMap{"ago": ago}).Parse(`<!doctype html>
 <html><head><meta charset="utf-8"><title>tcbot</title>
-<style>body{font-family:sans-serif;margin:2em}td,th{padding:.2em .8em;text-align:left}
-.regression,.failed{color:#b00}.improvement,.fixed{color:#070}.error,.silent{color:#a60}</style></head>
-<body><h1>tcbot</h1><p>Recent changes, newest first.</p>
-<table><tr><th>#</th><th>repo</th><th>head</th><th>base</th><th>origin</th><th>PR</th><th>state</th><th>verdict</th><th>note</th><th>queued</th></tr>
+<style>` + pageStyle + `</style></head>
+<body><h1>tcbot</h1>
+{{range .Charts}}<h2>{{.Repo}} {{.Branch}}</h2>
+<p class="muted">{{.Points}} measured revisions, oldest on the left; each point links to its change. <a href="history?repo={{.Repo}}&amp;branch={{.Branch}}">Per benchmark</a> · <a href="api/history?repo={{.Repo}}&amp;branch={{.Branch}}">JSON</a></p>
+<p class="legend"><span style="color:#c00">● regression</span><span style="color:#080">● improvement</span><span style="color:#080">◯ accepted</span><span>◆ bisected culprit</span></p>
+<div class="charts">{{range .Geomeans}}{{chart .}}{{end}}</div>
+{{end}}
+<h2>Recent changes</h2><p class="muted">Newest first.</p>
+<table class="sortable changes"><thead><tr><th>#</th><th>repo</th><th>head</th><th>base</th><th>origin</th><th>PR</th><th>state</th><th>verdict</th><th>note</th><th>queued</th></tr></thead><tbody>
 {{range .Changes}}<tr><td><a href="changes/{{.ID}}">{{.ID}}</a></td><td>{{.Repo}}</td><td><code>{{printf "%.12s" .Head}}</code></td><td><code>{{printf "%.12s" .Base}}</code></td><td>{{.Origin}}</td><td>{{if .PR}}#{{.PR}}{{end}}</td><td>{{.State}}</td><td class="{{.Verdict}}">{{.Verdict}}</td><td>{{.Note}}</td><td>{{.CreatedAt.Format "2006-01-02 15:04:05"}}</td></tr>
-{{end}}</table>
+{{end}}</tbody></table>
 {{with .Drift}}<h2>Drift since the pinned baselines</h2><p>Each swept branch head against each baseline its repository pins: the geomean of head/baseline per target and metric.</p>
 <table><tr><th>repo</th><th>sweep, branch</th><th>baseline</th><th>head</th><th>target</th><th>metric</th><th>geomean</th><th>benchmarks</th></tr>
 {{range .}}<tr><td>{{.Repo}}</td><td>{{.Sweep}}</td><td>{{.Baseline}} <code>{{printf "%.12s" .Base}}</code></td><td><a href="changes/{{.Change}}"><code>{{printf "%.12s" .Head}}</code></a></td><td>{{.Target}}</td><td>{{.Metric}}</td><td>{{printf "%+.2f%%" .DeltaPct}}</td><td>{{.N}}</td></tr>
@@ -197,7 +206,7 @@ var dashboardTmpl = template.Must(template.New("d").Funcs(template.FuncMap{"ago"
 <h2>Workers</h2><p>Processes taking jobs, with the targets whose measurements they run.</p>
 <table><tr><th>worker</th><th>host</th><th>targets</th><th>last heartbeat</th><th>doing</th></tr>
 {{range .Workers}}<tr><td>{{.ID}}</td><td>{{.Host}}</td><td>{{range $i, $t := .Targets}}{{if $i}}, {{end}}{{$t}}{{else}}none{{end}}</td><td class="{{if gt (ago .Heartbeat) $.DeadAfter}}silent{{end}}">{{printf "%.0f" (ago .Heartbeat)}} s ago</td><td><code>{{.Activity}}</code></td></tr>
-{{end}}</table></body></html>
+{{end}}</table><script>` + sortScript + `</script></body></html>
 `))
 
 // ago is the age of t in seconds.
@@ -232,14 +241,20 @@ func (s *Service) dashboard(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
+	charts, err := s.dashboardCharts(r)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	_ = dashboardTmpl.Execute(w, struct {
+		Charts     []branchCharts
 		Changes    []*store.Change
 		Drift      []driftRow
 		Bisections []bisectionRow
 		Workers    []store.Worker
 		DeadAfter  float64
-	}{changes, drift, rows, workers, s.deadAfter.Seconds()})
+	}{charts, changes, drift, rows, workers, s.deadAfter.Seconds()})
 }
 
 // bisectionSummary is a bisection in one line: its result's headline, or
@@ -297,63 +312,6 @@ func (s *Service) bisectionPage(w http.ResponseWriter, r *http.Request) {
 		B    *store.Bisection
 		Text string
 	}{b, text})
-}
-
-var changeTmpl = template.Must(template.New("c").Parse(`<!doctype html>
-<html><head><meta charset="utf-8"><title>tcbot: change {{.C.ID}}</title>
-<style>body{font-family:sans-serif;margin:2em}pre{background:#f6f6f6;padding:1em;overflow:auto}</style></head>
-<body><p><a href="../">all changes</a></p><h1>Change {{.C.ID}}: {{.C.Repo}} <code>{{printf "%.12s" .C.Head}}</code></h1>
-<p>origin {{.C.Origin}}{{if .C.PR}}, pull request #{{.C.PR}}{{end}}; state {{.C.State}}{{with .C.Verdict}}; verdict <b>{{.}}</b>{{end}}{{with .C.Note}}; {{.}}{{end}}</p>
-{{with .Targets}}<table><tr><th>target</th><th>state</th><th>measured by</th><th>note</th></tr>
-{{range .}}<tr><td>{{.Target}}</td><td>{{.State}}</td><td>{{.Worker}}</td><td>{{.Note}}</td></tr>
-{{end}}</table>{{end}}
-{{if .Text}}<pre>{{.Text}}</pre><p><a href="{{.C.ID}}?format=json">JSON</a></p>{{else}}<p>Not measured yet.</p>{{end}}
-</body></html>
-`))
-
-// changePage shows one change's report (the commit statuses link here);
-// ?format=json gives the JSON report.
-func (s *Service) changePage(w http.ResponseWriter, r *http.Request) {
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if err != nil {
-		http.Error(w, "change id: want a number", http.StatusBadRequest)
-		return
-	}
-	c, err := store.GetChange(r.Context(), s.store.Q(), id)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusNotFound)
-		return
-	}
-	if r.URL.Query().Get("format") == "json" {
-		if c.Report == "" {
-			http.Error(w, "not measured yet", http.StatusNotFound)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		io.WriteString(w, c.Report)
-		return
-	}
-	var text string
-	if c.Report != "" {
-		var rep report.Report
-		if err := json.Unmarshal([]byte(c.Report), &rep); err == nil {
-			var buf bytes.Buffer
-			if report.Text(&buf, rep) == nil {
-				text = buf.String()
-			}
-		}
-	}
-	targets, err := store.ChangeTargets(r.Context(), s.store.Q(), c.ID)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	_ = changeTmpl.Execute(w, struct {
-		C       *store.Change
-		Text    string
-		Targets []store.ChangeTarget
-	}{c, text, targets})
 }
 
 type metrics struct {

@@ -47,13 +47,16 @@ type Change struct {
 	CreatedAt time.Time
 	// Bisection is the bisection this change probes (0: none).
 	Bisection int64
+	// Branch is the branch whose head this is (push, sweep, demo); empty
+	// for pull requests and one-off measurements.
+	Branch string
 }
 
 // InsertChange stores a new change and returns its ID.
 func InsertChange(ctx context.Context, q Querier, c *Change) (int64, error) {
 	t := now()
-	err := q.QueryRow(ctx, `INSERT INTO changes (repo, head, base, origin, pr, targets, state, note, bisection, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-		c.Repo, c.Head, c.Base, c.Origin, c.PR, strings.Join(c.Targets, ","), ChangeQueued, c.Note, c.Bisection, t, t).Scan(&c.ID)
+	err := q.QueryRow(ctx, `INSERT INTO changes (repo, head, base, origin, pr, targets, state, note, bisection, branch, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		c.Repo, c.Head, c.Base, c.Origin, c.PR, strings.Join(c.Targets, ","), ChangeQueued, c.Note, c.Bisection, c.Branch, t, t).Scan(&c.ID)
 	if err != nil {
 		return 0, fmt.Errorf("store change %s@%s: %w", c.Repo, c.Head, err)
 	}
@@ -61,13 +64,13 @@ func InsertChange(ctx context.Context, q Querier, c *Change) (int64, error) {
 	return c.ID, nil
 }
 
-const changeCols = `id, repo, head, base, origin, pr, targets, state, verdict, report, reported, note, created_at, bisection`
+const changeCols = `id, repo, head, base, origin, pr, targets, state, verdict, report, reported, note, created_at, bisection, branch`
 
 func scanChange(row interface{ Scan(...any) error }) (*Change, error) {
 	var c Change
 	var targets, created string
 	var reported int
-	if err := row.Scan(&c.ID, &c.Repo, &c.Head, &c.Base, &c.Origin, &c.PR, &targets, &c.State, &c.Verdict, &c.Report, &reported, &c.Note, &created, &c.Bisection); err != nil {
+	if err := row.Scan(&c.ID, &c.Repo, &c.Head, &c.Base, &c.Origin, &c.PR, &targets, &c.State, &c.Verdict, &c.Report, &reported, &c.Note, &created, &c.Bisection, &c.Branch); err != nil {
 		return nil, err
 	}
 	if targets != "" {

@@ -216,6 +216,10 @@ var migrations = []string{
 	);`,
 	// 6: instructions per function of each binary (JSON, largest first).
 	`ALTER TABLE binaries ADD COLUMN profile TEXT NOT NULL DEFAULT '[]';`,
+	// 7: the branch a change's head was measured on (pushes, sweeps, the
+	// demo), for the dashboard's history per repository and branch.
+	`ALTER TABLE changes ADD COLUMN branch TEXT NOT NULL DEFAULT '';
+	CREATE INDEX changes_by_branch ON changes (repo, branch, id);`,
 }
 
 // typed adapts a migration to a dialect.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +18,7 @@ import (
 	"github.com/tcbot/tcbot/bot/measure"
 	"github.com/tcbot/tcbot/bot/progress"
 	"github.com/tcbot/tcbot/bot/report"
+	"github.com/tcbot/tcbot/bot/store"
 )
 
 // exitError carries an exit code chosen by a command (2: regression).
@@ -207,6 +209,15 @@ func runCmd(log *logrus.Logger, stdout, stderr io.Writer) *cobra.Command {
 						return nil, err
 					}
 					rep, _, err := m.Run(cmd.Context(), measure.Request{Repo: rf.repo, Rev: rev, Base: b, Targets: splitList(rf.targets)})
+					if err != nil {
+						return nil, err
+					}
+					// Kept as a change, so tcbot serve's dashboard shows it.
+					js, err := json.Marshal(rep)
+					if err != nil {
+						return nil, err
+					}
+					_, err = store.RecordChange(cmd.Context(), m.Store.Q(), &store.Change{Repo: rf.repo, Head: rep.Head, Base: rep.Base, Origin: "cli", Targets: splitList(rf.targets)}, string(rep.Verdict), string(js))
 					return rep, err
 				})
 		},
@@ -255,14 +266,13 @@ func demoCmd(log *logrus.Logger, stdout, stderr io.Writer) *cobra.Command {
 			if err := checkFormat(format); err != nil {
 				return err
 			}
-			keep := dir != ""
 			if dir == "" && gcc {
 				// GCC's build trees are worth keeping: the next run is warm.
 				d, err := os.UserCacheDir()
 				if err != nil {
 					return err
 				}
-				dir, keep = filepath.Join(d, "tcbot-demo-gcc"), true
+				dir = filepath.Join(d, "tcbot-demo-gcc")
 			}
 			if dir == "" {
 				d, err := os.MkdirTemp("", "tcbot-demo-")
@@ -276,19 +286,18 @@ func demoCmd(log *logrus.Logger, stdout, stderr io.Writer) *cobra.Command {
 				run = demo.RunGCC
 			}
 			ok, err := run(cmd.Context(), demo.Options{Dir: dir, Format: format, Stdout: stdout, Stderr: stderr, Log: log, Progress: progress.New(stderr)})
-			if !keep {
-				os.RemoveAll(dir)
-			}
 			if err != nil {
 				return err
 			}
+			// The measurements stay, for the dashboard.
+			fmt.Fprintf(stderr, "demo: the dashboard of these measurements: run\n\n    tcbot serve --dir %s\n\nand open http://%s/ (remove %s when done)\n", dir, demo.Listen, dir)
 			if !ok {
 				return exitError{1}
 			}
 			return nil
 		},
 	}
-	c.Flags().StringVar(&dir, "dir", "", "keep the demo repository, config and database in this directory (default: a temporary one, removed; with --gcc: ~/.cache/tcbot-demo-gcc, kept)")
+	c.Flags().StringVar(&dir, "dir", "", "where the demo repository, config and database go (default: a new temporary directory; with --gcc: ~/.cache/tcbot-demo-gcc); kept for tcbot serve --dir")
 	c.Flags().BoolVar(&gcc, "gcc", false, "the GCC demo: a GCC repository from Debian's gcc-12-source, its cc1 built from each revision (about 40 minutes cold on 2 cores, a minute warm)")
 	c.Flags().StringVar(&format, "format", "text", "report format: text, markdown or json")
 	return c

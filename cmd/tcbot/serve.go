@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -27,12 +28,21 @@ import (
 
 func serveCmd(log *logrus.Logger, stderr io.Writer) *cobra.Command {
 	var o runOpts
-	var targets string
+	var targets, dir string
 	c := &cobra.Command{
-		Use:   "serve --config F",
+		Use:   "serve (--config F | --dir DEMO_DIR)",
 		Short: "run the bot: webhooks, git polling, sweeps, workers, dashboard, /metrics, /healthz",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if dir != "" {
+				if o.cfgPath != "" {
+					return fmt.Errorf("--dir and --config exclude each other: --dir DIR serves DIR/tcbot.yaml, as tcbot demo --dir DIR wrote it")
+				}
+				o.cfgPath = filepath.Join(dir, "tcbot.yaml")
+				if _, err := os.Stat(o.cfgPath); err != nil {
+					return fmt.Errorf("--dir %s: %v: give the directory tcbot demo printed", dir, err)
+				}
+			}
 			switch targets {
 			case "all":
 			case "none":
@@ -44,6 +54,7 @@ func serveCmd(log *logrus.Logger, stderr io.Writer) *cobra.Command {
 		},
 	}
 	c.Flags().StringVar(&o.cfgPath, "config", "", "configuration file")
+	c.Flags().StringVar(&dir, "dir", "", "serve the dashboard of a demo directory (its tcbot.yaml; tcbot demo prints it)")
 	c.Flags().DurationVar(&o.drain, "drain", 30*time.Second, "on SIGTERM, how long running jobs may take to finish before they are cancelled (and retried after a restart)")
 	c.Flags().StringVar(&targets, "targets", "all", "targets whose measurements this process runs: all, none (leave them to tcbot worker hosts; needs PostgreSQL), or a comma-separated list")
 	livenessFlags(c, &o)
