@@ -294,3 +294,59 @@ func TestDiffOfLargeFunctions(t *testing.T) {
 		t.Errorf("unrelated bodies: changed %v, %d lines, truncated %v", changed, len(d.Lines), d.Truncated)
 	}
 }
+
+// TestBinaryPath finds a measured binary in the build cache by its
+// SHA-256, and not when it was rebuilt differently or deleted.
+func TestBinaryPath(t *testing.T) {
+	work := t.TempDir()
+	dir := filepath.Join(work, "build", "v1", "armv8-tc123")
+	if err := os.MkdirAll(filepath.Join(dir, "bin"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "bin", "sha256")
+	data := []byte("\x7fELF pretend")
+	os.WriteFile(bin, data, 0o755)
+	manifest := fmt.Sprintf(`[{"benchmark": "sha256", "ok": true, "sha256": %q}]`, sha(data))
+	os.WriteFile(filepath.Join(dir, "build.json"), []byte(manifest), 0o644)
+	arch := map[string]string{"armv8-qemu": "armv8", "armv7-qemu": "armv7"}
+	m := &store.Measurement{
+		Key:      store.Key{Target: "armv8-qemu", SuiteVersion: "v1"},
+		Binaries: map[string]store.Binary{"sha256": {SHA256: sha(data)}},
+	}
+	if got := BinaryPath(work, arch, m, "sha256"); got != bin {
+		t.Errorf("BinaryPath = %q, want %q", got, bin)
+	}
+	for name, m := range map[string]*store.Measurement{
+		"other arch":    {Key: store.Key{Target: "armv7-qemu", SuiteVersion: "v1"}, Binaries: m.Binaries},
+		"other version": {Key: store.Key{Target: "armv8-qemu", SuiteVersion: "v2"}, Binaries: m.Binaries},
+		"other binary":  {Key: m.Key, Binaries: map[string]store.Binary{"sha256": {SHA256: sha([]byte("x"))}}},
+	} {
+		if got := BinaryPath(work, arch, m, "sha256"); got != "" {
+			t.Errorf("%s: BinaryPath = %q, want none", name, got)
+		}
+	}
+	os.WriteFile(bin, []byte("replaced"), 0o755)
+	if got := BinaryPath(work, arch, m, "sha256"); got != "" {
+		t.Errorf("binary replaced: BinaryPath = %q, want none", got)
+	}
+	os.Remove(bin)
+	if got := BinaryPath(work, arch, m, "sha256"); got != "" {
+		t.Errorf("binary deleted: BinaryPath = %q, want none", got)
+	}
+}
+
+// FuzzNormalize: objdump's output of a hostile binary is read like any
+// other: no panic, and every line kept is one trimmed, single-spaced
+// instruction without its address.
+func FuzzNormalize(f *testing.F) {
+	f.Add([]byte("\n0000000000400590 <f>:\n  400590:\tmul\tx3, x1, x1\n  400594:\tb.ne\t400590 <f>  // b.any\n  400598:\tret\n"), "f")
+	f.Add([]byte("00010450 <main>:\n   10450:\tldr\tr0, [pc, #16]\t@ (10464 <main+0x14>)\n   10454:\tbl\t10500 <main+0xb0>\n   10464:\t.word\t0x0003f440\n"), "main")
+	f.Add([]byte("<f+0x>:\n 0: <f+0xffffffffffffffffffff>"), "f")
+	f.Fuzz(func(t *testing.T, out []byte, function string) {
+		for _, l := range Normalize(out, function) {
+			if l == "" || l != strings.Join(strings.Fields(l), " ") {
+				t.Fatalf("line %q", l)
+			}
+		}
+	})
+}

@@ -2,8 +2,8 @@ package report
 
 import (
 	"fmt"
-	"sort"
 	"io"
+	"sort"
 	"strings"
 	"text/tabwriter"
 )
