@@ -164,30 +164,53 @@ func Normalize(out []byte, function string) []string {
 
 // labelBranches names the branch targets inside the function by rank
 // (<.L1>, <.L2>, ... in address order) instead of by offset, so that one
-// inserted instruction does not change every branch after it.
+// inserted instruction does not change every branch after it. function
+// is a symbol of a binary under test, any bytes: it is matched as plain
+// text, never compiled into a pattern.
 func labelBranches(lines []string, function string) []string {
-	re := regexp.MustCompile(`<` + regexp.QuoteMeta(function) + `\+0x([0-9a-f]+)>`)
-	var offs []int64
-	seen := map[int64]bool{}
-	for _, l := range lines {
-		for _, m := range re.FindAllStringSubmatch(l, -1) {
-			v, err := strconv.ParseInt(m[1], 16, 64)
-			if err == nil && !seen[v] {
-				seen[v] = true
-				offs = append(offs, v)
+	prefix := "<" + function + "+0x"
+	// each calls fn on every "<function+0xOFF>" in l with its offset and
+	// returns l with each replaced by fn's result.
+	each := func(l string, fn func(off uint64) string) string {
+		var b strings.Builder
+		for {
+			i := strings.Index(l, prefix)
+			if i < 0 {
+				break
 			}
+			rest := l[i+len(prefix):]
+			j := strings.IndexByte(rest, '>')
+			off, err := strconv.ParseUint(rest[:max(j, 0)], 16, 64)
+			if j <= 0 || err != nil {
+				b.WriteString(l[:i+len(prefix)])
+				l = rest
+				continue
+			}
+			b.WriteString(l[:i])
+			b.WriteString(fn(off))
+			l = rest[j+1:]
 		}
+		b.WriteString(l)
+		return b.String()
+	}
+	var offs []uint64
+	seen := map[uint64]bool{}
+	for _, l := range lines {
+		each(l, func(off uint64) string {
+			if !seen[off] {
+				seen[off] = true
+				offs = append(offs, off)
+			}
+			return ""
+		})
 	}
 	sort.Slice(offs, func(i, j int) bool { return offs[i] < offs[j] })
-	rank := map[int64]int{}
+	rank := map[uint64]int{}
 	for i, v := range offs {
 		rank[v] = i + 1
 	}
 	for i, l := range lines {
-		lines[i] = re.ReplaceAllStringFunc(l, func(m string) string {
-			v, _ := strconv.ParseInt(re.FindStringSubmatch(m)[1], 16, 64)
-			return fmt.Sprintf("<.L%d>", rank[v])
-		})
+		lines[i] = each(l, func(off uint64) string { return fmt.Sprintf("<.L%d>", rank[off]) })
 	}
 	return lines
 }

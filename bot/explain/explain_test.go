@@ -350,3 +350,39 @@ func FuzzNormalize(f *testing.F) {
 		}
 	})
 }
+
+// TestNormalize reads objdump's output as binutils 2.40 prints it: the
+// addresses, comments and absolute targets go, branches inside the
+// function become ranked labels, other functions' code is left out.
+func TestNormalize(t *testing.T) {
+	out := `
+a.out:     file format elf64-littleaarch64
+
+
+Disassembly of section .text:
+
+0000000000400590 <f>:
+  400590:	mov	x3, x0
+  400594:	cmp	x3, x1
+  400598:	b.cs	4005b0 <f+0x20>  // b.hs, b.nlast
+  40059c:	add	x3, x3, #0x1
+  4005a0:	bl	400700 <memcpy>
+  4005a4:	b.ne	40059c <f+0xc>  // b.any
+  4005a8:	ldr	x0, 4005c0 <f+0x30>
+  4005b0:	ret
+
+00000000004005c8 <g>:
+  4005c8:	ret
+`
+	got := Normalize([]byte(out), "f")
+	want := []string{"mov x3, x0", "cmp x3, x1", "b.cs <.L2>", "add x3, x3, #0x1", "bl <memcpy>", "b.ne <.L1>", "ldr x0, <.L3>", "ret"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Normalize:\n%q\nwant:\n%q", got, want)
+	}
+	arm := "00010450 <\xff>:\n   10450:\tldr\tr0, [pc, #16]\t@ (10464 <\xff+0x14>)\n   10454:\tbne.n\t10450 <\xff+0x4>\n"
+	got = Normalize([]byte(arm), "\xff")
+	want = []string{"ldr r0, [pc, #16]", "bne.n <.L1>"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Normalize of a symbol that is not UTF-8:\n%q\nwant:\n%q", got, want)
+	}
+}
