@@ -3,6 +3,7 @@ package measure_test
 import (
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -125,6 +126,16 @@ benchmarks:
 		e := explanation(rep, target)
 		if e == nil || e.Moved || len(e.Functions) == 0 || e.Functions[0].Name != "back" || e.Functions[0].Delta <= 0 {
 			t.Fatalf("%s: explanation %+v, want back first, slower", target, e)
+		}
+		// The profile attributes every instruction counted: back's share
+		// is its delta over the same total the comparison has, and back
+		// alone changed, so it explains the whole regression.
+		c := find(rep, target, "split", result.Instructions)
+		if want := float64(e.Functions[0].Delta) / *c.Base * 100; math.Abs(e.Functions[0].ShareOfTotalPct-want) > 1e-9 {
+			t.Errorf("%s: back's share %.4f%% of the total, want %.4f%% (delta over the base's %v instructions)", target, e.Functions[0].ShareOfTotalPct, want, *c.Base)
+		}
+		if *c.Head-*c.Base != float64(e.Functions[0].Delta) {
+			t.Errorf("%s: total moved by %v, back by %d", target, *c.Head-*c.Base, e.Functions[0].Delta)
 		}
 		if len(e.Asm) == 0 || e.Asm[0].Function != "back" {
 			t.Errorf("%s: assembly diffs %+v, want back's", target, e.Asm)
