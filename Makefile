@@ -17,10 +17,11 @@ deps:
 ## binutils and a real kernel are built and measured), openssh-server
 ## (the SSH tests start their own sshd)
 ## qemu-system-arm (the qemu-system tests boot Debian's Arm kernels) and
-## postgresql (the store's conformance suite and the scale-out tests)
+## postgresql (the store's conformance suite and the scale-out tests),
+## chromium (the dashboard's browser test)
 test-deps: deps
 	./deploy/install-deps.sh kas openssh-server qemu-system-arm postgresql binutils-source \
-		linux-source-6.1 flex bison bc libssl-dev libelf-dev
+		linux-source-6.1 flex bison bc libssl-dev libelf-dev chromium
 
 ## build: the tcbot binary and the QEMU instruction-counting plugin
 build: $(BIN) $(PLUGIN)
