@@ -58,10 +58,12 @@ bench-real: test-deps build
 	TCBOT_TEST_REAL=1 $(GO) test -run '^$$' -bench BisectGCC -benchtime 1x -timeout 3h -v ./bot/toolchain/build/
 
 ## bench: speed of tcbot itself (cold run, warm rerun, overhead, webhook
-## ingestion on SQLite and PostgreSQL, queue jobs/s with 1, 2, 4 workers)
+## ingestion on SQLite and PostgreSQL, queue jobs/s with 1, 2, 4 workers,
+## what per-function attribution costs the QEMU plugin: overhead-%)
 bench: build
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./bot/measure/ ./bot/service/
 	$(GO) test -run '^$$' -bench . -timeout 10m ./bot/webhook/
+	$(GO) test -run '^$$' -bench AttributionOverhead -benchtime 1x -v ./bot/profile/
 	$(GO) test -run '^$$' -bench QueueThroughput -benchtime 1x -timeout 20m ./cmd/tcbot/
 
 ## demo: install what is missing, build, and run the end-to-end demo
