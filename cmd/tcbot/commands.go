@@ -51,7 +51,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root.SetOut(stderr)
 	root.SetErr(stderr)
 	root.PersistentFlags().StringVar(&level, "log-level", "warning", "log level: debug, info, warning, error")
-	root.AddCommand(runCmd(log, stdout, stderr), compareCmd(log, stdout, stderr), demoCmd(log, stdout, stderr), configCmd(stdout), serveCmd(log, stderr), workerCmd(log, stderr), migrateCmd(stdout), webhookCmd(stdout), oeCompareCmd(stdout), targetCmd(log, stdout), bisectCmd(log, stdout, stderr))
+	root.AddCommand(runCmd(log, stdout, stderr), compareCmd(log, stdout, stderr), demoCmd(log, stdout, stderr), configCmd(stdout), serveCmd(log, stderr), workerCmd(log, stderr), migrateCmd(stdout), webhookCmd(stdout), oeCompareCmd(stdout), targetCmd(log, stdout), bisectCmd(log, stdout, stderr), exportCmd(stdout))
 	err := root.ExecuteContext(ctx)
 	var ee exitError
 	switch {
