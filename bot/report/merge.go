@@ -25,6 +25,11 @@ func Merge(parts []Report, reproduce string, opt compare.Options) Report {
 		out.Info = append(out.Info, p.Info...)
 		out.Geomeans = append(out.Geomeans, p.Geomeans...)
 		out.Explanations = append(out.Explanations, p.Explanations...)
+		for _, n := range p.Notes {
+			if !contains(out.Notes, n) {
+				out.Notes = append(out.Notes, n)
+			}
+		}
 		out.Errors = append(out.Errors, p.Errors...) // added below, by AddError
 	}
 	less := func(cs []compare.Comparison) func(i, j int) bool {
@@ -61,4 +66,13 @@ func Merge(parts []Report, reproduce string, opt compare.Options) Report {
 		out.Reproduce = ReproduceCommand("", out.Repo, out.Base, out.Head, targets(out))
 	}
 	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
 }

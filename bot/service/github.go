@@ -427,7 +427,9 @@ func (s *Service) postPRReport(ctx context.Context, repo *config.Repo, c *store.
 		return s.setTargetStatuses(ctx, repo, c, rep)
 	}
 	var md bytes.Buffer
-	if err := report.Markdown(&md, *rep); err != nil {
+	withURL := *rep
+	withURL.URL = s.changeURL(c.ID)
+	if err := report.Markdown(&md, withURL); err != nil {
 		return err
 	}
 	// GitHub takes 65,536 characters: a longer report ends with a link to

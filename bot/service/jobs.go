@@ -337,6 +337,7 @@ func (w *finishWorker) Work(ctx context.Context, job *river.Job[FinishArgs]) err
 		for _, f := range failed {
 			rep.AddError(f)
 		}
+		rep.URL = s.changeURL(c.ID)
 		data, err := json.Marshal(rep)
 		if err != nil {
 			return err

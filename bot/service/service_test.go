@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -407,6 +408,15 @@ func TestPullRequestStickyComment(t *testing.T) {
 	}
 	if st, _ := e.gh.LatestStatus(ghRepo, e.sha["slow"], "tcbot/armv8-qemu"); st.State != "failure" {
 		t.Errorf("status on the regressing head = %+v, want failure", st)
+	}
+	// The comment links to the change page (public_url), and its
+	// reproduce line names the repository, not this server's config.
+	body := marked(cs)[0].Body
+	if !regexp.MustCompile(`\]\(https://tcbot\.example\.org/changes/\d+\)`).MatchString(body) {
+		t.Errorf("the comment does not link to its change page:\n%s", body)
+	}
+	if !strings.Contains(body, "tcbot run --repo-url ") || strings.Contains(body, "--config") {
+		t.Errorf("the reproduce line should run anywhere (--repo-url, no --config):\n%s", body)
 	}
 
 	// Still a regression after another push: the sticky comment is edited.

@@ -261,6 +261,7 @@ func (s *Service) updateSweepIssue(ctx context.Context, repo *config.Repo, c *st
 		return fmt.Errorf("change %d: stored report: %w", latest.ID, err)
 	}
 	var md bytes.Buffer
+	rep.URL = s.changeURL(latest.ID)
 	if err := report.Markdown(&md, rep); err != nil {
 		return err
 	}
