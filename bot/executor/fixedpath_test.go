@@ -1,6 +1,7 @@
 package executor
 
 import (
+	"errors"
 	"context"
 	"os"
 	"path/filepath"
@@ -118,4 +119,44 @@ func TestFixedCopyTakesAFreeSlot(t *testing.T) {
 	relB()
 	relC()
 	_ = syscall.Getpid
+}
+
+// TestQEMUUserPathsWithCommas: QEMU splits -plugin's value on commas; a
+// plugin or workdir path with one must still count (it once made every
+// benchmark "fail" at base and head).
+func TestQEMUUserPathsWithCommas(t *testing.T) {
+	plugin := buildPlugin(t)
+	dir := filepath.Join(t.TempDir(), "a,b")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	commaPlugin := filepath.Join(dir, "insn,count.so")
+	data, err := os.ReadFile(plugin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(commaPlugin, data, 0o755)
+	crossCompile(t, "aarch64-linux-gnu-gcc", dir, "loop", loopProg)
+	t.Setenv("TMPDIR", dir) // the count files' directory gets a comma too
+	q := &QEMUUser{QEMU: "qemu-aarch64", CPU: "cortex-a57", Plugin: commaPlugin}
+	if err := q.Prepare(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer q.Cleanup()
+	o, err := q.Run(context.Background(), Spec{Name: "loop", Dir: dir, Argv: []string{"./loop", "1000"}, Env: []string{"LC_ALL=C"}, Timeout: time.Minute})
+	if err != nil || !o.OK() || !o.HasCounts || len(o.Profile) == 0 {
+		t.Fatalf("run with commas in the paths: %v, %+v\n%s", err, o, o.Stderr)
+	}
+	// A plugin that does not load is an infrastructure error, never the
+	// benchmark failing.
+	q2 := &QEMUUser{QEMU: "qemu-aarch64", CPU: "cortex-a57", Plugin: filepath.Join(dir, "loop.c")}
+	if err := q2.Prepare(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer q2.Cleanup()
+	_, err = q2.Run(context.Background(), Spec{Name: "loop", Dir: dir, Argv: []string{"./loop", "1000"}, Env: []string{"LC_ALL=C"}, Timeout: time.Minute})
+	var infra *InfraError
+	if !errors.As(err, &infra) || !strings.Contains(err.Error(), "did not load") {
+		t.Errorf("a plugin that cannot load: %v, want an infrastructure error", err)
+	}
 }

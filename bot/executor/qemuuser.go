@@ -90,7 +90,7 @@ func (q *QEMUUser) Run(ctx context.Context, spec Spec) (*Outcome, error) {
 	}
 	defer release()
 	argv := []string{qemu, "-cpu", q.CPU, "-0", filepath.Base(spec.Argv[0]),
-		"-plugin", q.Plugin + ",out=" + out + ",tbs=" + tbs, exe}
+		"-plugin", qemuOpt(q.Plugin) + ",out=" + qemuOpt(out) + ",tbs=" + qemuOpt(tbs), exe}
 	argv = append(argv, spec.Argv[1:]...)
 	mounts := append(append([]sandbox.Mount(nil), spec.Mounts...), sandbox.RO(q.Plugin), sandbox.RW(outDir), sandbox.RO(filepath.Dir(exe)))
 	mounts = append(mounts, sandbox.HostMounts(qemu)...)
@@ -119,12 +119,29 @@ func (q *QEMUUser) Run(ctx context.Context, spec Spec) (*Outcome, error) {
 			}
 			o.Profile = p
 		}
+	case strings.Contains(string(o.Stderr), "Could not load plugin") || strings.Contains(string(o.Stderr), "insncount: "):
+		// QEMU or the plugin refused to start: ours to fix, not the
+		// change's, whatever the exit status says.
+		return o, &InfraError{Op: "qemu-user " + spec.Name, Err: fmt.Errorf("the instruction-counting plugin did not load: %s", strings.TrimSpace(kindTail(o.Stderr)))}
 	case o.OK():
 		// QEMU exited cleanly but the plugin wrote nothing: the plugin
 		// failed to load, which is ours to fix, not the change's.
 		return o, &InfraError{Op: "qemu-user " + spec.Name, Err: fmt.Errorf("plugin wrote no count: %s", strings.TrimSpace(string(o.Stderr)))}
 	}
 	return o, nil
+}
+
+// qemuOpt escapes a value for QEMU's option syntax, which splits on ','
+// (a path with a comma would otherwise break the -plugin option).
+func qemuOpt(v string) string { return strings.ReplaceAll(v, ",", ",,") }
+
+// kindTail is the last lines of QEMU's stderr, for an error message.
+func kindTail(b []byte) string {
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(lines) > 3 {
+		lines = lines[len(lines)-3:]
+	}
+	return strings.Join(lines, " | ")
 }
 
 func parseCount(data []byte) (uint64, error) {

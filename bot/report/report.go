@@ -70,7 +70,32 @@ func New(repo, base, head string, o compare.Outcome) Report {
 		r.Verdict = compare.Unchanged
 	}
 	r.Reproduce = ReproduceCommand("", repo, base, head, targets(r))
+	for _, t := range nothingMeasured(r.Comparisons) {
+		r.AddError(t + ": every benchmark fails at base and head, so nothing was measured: the baseline or the setup is broken (the notes of the status comparisons say how)")
+	}
 	return r
+}
+
+// nothingMeasured names the targets where every benchmark failed at base
+// and head: their comparisons are all "unchanged", but that is no
+// verdict to trust.
+func nothingMeasured(cs []compare.Comparison) []string {
+	failed, other := map[string]int{}, map[string]int{}
+	for _, c := range cs {
+		if c.Metric == "status" && c.Base != nil && c.Head != nil && *c.Base == 0 && *c.Head == 0 {
+			failed[c.Target]++
+		} else {
+			other[c.Target]++
+		}
+	}
+	var out []string
+	for t, n := range failed {
+		if n > 0 && other[t] == 0 {
+			out = append(out, t)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // AddError records an infrastructure problem. Errors outrank improvements

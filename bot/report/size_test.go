@@ -157,3 +157,20 @@ func TestEveryMetricSaysItsUnitAndDirection(t *testing.T) {
 		}
 	}
 }
+
+// TestEveryBenchmarkFailingIsNoVerdict: a target on which every benchmark
+// fails at base and head measured nothing; the report says so as an
+// error instead of "unchanged".
+func TestEveryBenchmarkFailingIsNoVerdict(t *testing.T) {
+	st := func(target, bench string, v float64) result.Result {
+		return result.Result{Target: target, Suite: "bench", Benchmark: bench, Metric: result.Status, Unit: "pass/fail", Samples: []float64{v}}
+	}
+	base := []result.Result{st("armv7-qemu", "a", 0), st("armv7-qemu", "b", 0), st("armv8-qemu", "a", 0),
+		{Target: "armv8-qemu", Suite: "bench", Benchmark: "b", Metric: result.Instructions, Unit: "count", Samples: []float64{100}}}
+	head := []result.Result{st("armv7-qemu", "a", 0), st("armv7-qemu", "b", 0), st("armv8-qemu", "a", 0),
+		{Target: "armv8-qemu", Suite: "bench", Benchmark: "b", Metric: result.Instructions, Unit: "count", Samples: []float64{100}}}
+	r := New("tc", baseSHA, headSHA, compare.Compare(base, head, compare.DefaultOptions()))
+	if r.Verdict != compare.Error || len(r.Errors) != 1 || !strings.HasPrefix(r.Errors[0], "armv7-qemu: every benchmark fails at base and head") {
+		t.Errorf("verdict %s, errors %q; want one error for armv7-qemu only", r.Verdict, r.Errors)
+	}
+}

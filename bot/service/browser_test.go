@@ -126,11 +126,17 @@ func TestDashboardInABrowser(t *testing.T) {
 		t.Fatalf("start chromium: %v", err)
 	}
 	shots := t.TempDir()
-	shot := func(name string) {
+	// shot saves a PNG of the whole page, or of the window when the page
+	// is taller than a screenshot can be (a change page with its assembly).
+	shot := func(name string, whole bool) {
 		t.Helper()
-		buf, err := chromedp.Run(bctx, chromedp.FullScreenshot(90))
-		if err != nil {
-			t.Fatalf("screenshot %s: %v", name, err)
+		a := chromedp.CaptureScreenshot()
+		if whole {
+			a = chromedp.FullScreenshot(100)
+		}
+		buf, err := chromedp.Run(bctx, a)
+		if err != nil || len(buf) < 8 || string(buf[1:4]) != "PNG" {
+			t.Fatalf("screenshot %s: %d bytes, %v", name, len(buf), err)
 		}
 		for _, d := range []string{shots, os.Getenv("TCBOT_SCREENSHOT_DIR")} {
 			if d != "" {
@@ -168,7 +174,7 @@ func TestDashboardInABrowser(t *testing.T) {
 	do(chromedp.Navigate(ts.URL+"/"), chromedp.WaitVisible(`svg circle.pt`))
 	charts, points, empty := count(`.charts figure.chart`), count(`svg circle.pt`), count(`.charts .empty`)
 	red, accepted, culprits := count(`svg circle.pt.regression`), count(`svg circle.accepted`), count(`svg path.culprit`)
-	shot("dashboard.png")
+	shot("dashboard.png", true)
 	if charts != 4 || points != 12 || empty != 0 {
 		t.Errorf("dashboard: %d charts, %d points, %d empty; want 4 charts of 3 points each", charts, points, empty)
 	}
@@ -184,7 +190,7 @@ func TestDashboardInABrowser(t *testing.T) {
 	}
 	title := text(`h1`)
 	findings, functions, diffs := count(`table.findings tbody tr`), count(`table.functions`), count(`pre.diff span.add`)
-	shot("change.png")
+	shot("change.png", false)
 	if !strings.HasSuffix(url, fmt.Sprintf("/changes/%d", reg.ID)) || !strings.Contains(title, "regression") {
 		t.Errorf("clicked the red point: at %s titled %q, want change %d's page", url, title, reg.ID)
 	}
@@ -211,7 +217,7 @@ func TestDashboardInABrowser(t *testing.T) {
 	// The compare page of the two revisions, from the store.
 	do(chromedp.Navigate(fmt.Sprintf("%s/compare?repo=toolchain&base=%s&head=%s", ts.URL, reg.Base[:12], reg.Head[:12])), chromedp.WaitVisible(`table.findings`))
 	cmpTitle, cmpRows := text(`h1`), count(`table.findings tbody tr`)
-	shot("compare.png")
+	shot("compare.png", false)
 	if !strings.Contains(cmpTitle, "regression") || cmpRows != findings {
 		t.Errorf("compare page %q with %d findings, want the regression's %d", cmpTitle, cmpRows, findings)
 	}

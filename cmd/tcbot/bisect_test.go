@@ -91,7 +91,7 @@ func TestBisect(t *testing.T) {
 	if res.Rounds > 8 {
 		t.Errorf("%d rounds for 64 commits, want at most ceil(log2(64)) + 2 = 8", res.Rounds)
 	}
-	if !strings.Contains(res.Reproduce, "tcbot run --config "+cfg) || !strings.Contains(res.Reproduce, "--rev "+shas[41]) {
+	if !strings.Contains(res.Reproduce, "tcbot run --repo-url ") || strings.Contains(res.Reproduce, "--config") || !strings.Contains(res.Reproduce, "--rev "+shas[41]) {
 		t.Errorf("reproduce %q", res.Reproduce)
 	}
 	t.Logf("one worker: %d rounds, %d of %d commits measured, skipped %d", res.Rounds, res.Probed, res.Commits, len(res.Skipped))

@@ -133,6 +133,51 @@ func TestDemoEndToEnd(t *testing.T) {
 		}
 	}
 
+	for _, want := range []string{"tcbot serve --dir " + dir, "http://127.0.0.1:8080/"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("the demo does not end with its dashboard: stderr lacks %q", want)
+		}
+	}
+
+	// The regression's reproduce line, run as a user would on their own
+	// machine: no config, another workdir (another path length), the
+	// same verdict and the very same instruction counts.
+	t.Run("the reproduce line runs anywhere, with identical counts", func(t *testing.T) {
+		line := reps[1].Reproduce
+		args := strings.Fields(line)
+		if len(args) < 4 || args[0] != "tcbot" || args[1] != "run" || !strings.Contains(line, "--repo-url ") || strings.Contains(line, "--config") {
+			t.Fatalf("reproduce line %q: want tcbot run --repo-url ... without --config", line)
+		}
+		t.Setenv("TCBOT_WORKDIR", filepath.Join(t.TempDir(), "a", "much", "longer", "workdir", "path", "than", "the", "demo's"))
+		code, stdout, stderr := tcbot(t, append(args[1:], "--format", "json")...)
+		if code != 2 {
+			t.Fatalf("%s: exit %d\n%s\n%.2000s", line, code, stderr, stdout)
+		}
+		var r report.Report
+		if err := json.Unmarshal([]byte(stdout), &r); err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]float64{}
+		for _, c := range reps[1].Comparisons {
+			if c.Metric == "instructions" && c.Head != nil {
+				want[c.Target+"/"+c.Benchmark] = *c.Head
+			}
+		}
+		same := 0
+		for _, c := range r.Comparisons {
+			if c.Metric == "instructions" && c.Head != nil {
+				if w, ok := want[c.Target+"/"+c.Benchmark]; !ok || w != *c.Head {
+					t.Errorf("%s %s: %v instructions from the other workdir, %v in the demo", c.Target, c.Benchmark, *c.Head, w)
+				} else {
+					same++
+				}
+			}
+		}
+		if r.Verdict != "regression" || same != len(want) || same == 0 {
+			t.Errorf("verdict %s, %d of %d counts identical", r.Verdict, same, len(want))
+		}
+	})
+
 	cfg := filepath.Join(dir, "tcbot.yaml")
 	t.Run("warm run prints valid JSON and exits 2", func(t *testing.T) {
 		code, stdout, _ := tcbot(t, "run", "--config", cfg, "--repo", "toolchain", "--rev", "main", "--format", "json")
@@ -167,7 +212,7 @@ func TestDemoEndToEnd(t *testing.T) {
 	})
 	t.Run("markdown report", func(t *testing.T) {
 		code, stdout, _ := tcbot(t, "compare", "--config", cfg, "--repo", "toolchain", "--base", "main~1", "--head", "main", "--format", "markdown")
-		if code != 2 || !strings.Contains(strings.SplitN(stdout, "\n", 2)[0], "regression") || !strings.Contains(stdout, "tcbot run --config") {
+		if code != 2 || !strings.Contains(strings.SplitN(stdout, "\n", 2)[0], "regression") || !strings.Contains(stdout, "tcbot run --repo-url ") {
 			t.Fatalf("exit %d, markdown:\n%s", code, stdout)
 		}
 	})
