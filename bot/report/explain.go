@@ -94,15 +94,33 @@ func (v *view) explanations(target string) []Explanation {
 // e0metric is the metric explanations explain.
 const e0metric = "instructions"
 
-// explainTitle says what an explanation is about.
+// explainTitle says what an explanation is about, with the unit and the
+// good direction of its numbers: "where the instructions went (count,
+// fewer is better): sha256 on armv8-qemu", and "moved (total unchanged)"
+// when the cost only moved between functions.
 func explainTitle(e Explanation) string {
+	s := "where the instructions went (count, " + Better(e0metric, "count") + "): " + e.Benchmark + " on " + e.Target
 	if e.Moved {
-		return "cost moved between functions of " + e.Benchmark + " (total unchanged)"
+		s += " — moved (total unchanged)"
 	}
-	return "where the instructions of " + e.Benchmark + " went"
+	return s
 }
 
-// fnDelta formats a function's change: "+270,000 (+30.00%, 27.00% of the benchmark)".
+// maxFuncName caps a function's name in a table: a demangled C++ name can
+// run to hundreds of characters.
+const maxFuncName = 100
+
+func funcName(s string) string {
+	s = oneLine(s)
+	if r := []rune(s); len(r) > maxFuncName {
+		return string(r[:maxFuncName-1]) + "…"
+	}
+	return s
+}
+
+// fnRow formats a function's counts, its change and its share of the
+// benchmark's change (its delta in percent of the benchmark's base total,
+// so the shares add up to the benchmark's Δ%).
 func fnRow(f FunctionDelta) (base, head, delta, pct, share string) {
 	b, h := float64(f.Base), float64(f.Head)
 	d := float64(f.Delta)
@@ -120,17 +138,23 @@ func fnRow(f FunctionDelta) (base, head, delta, pct, share string) {
 // (the JSON report and the change page have every diff).
 const textAsmLines = 40
 
-// textExplanations writes a target's explanations for a terminal; asmFor
-// names the benchmark whose top assembly diff is shown.
-func textExplanations(w io.Writer, es []Explanation, asmFor string) {
-	for _, e := range es {
-		fmt.Fprintf(w, "  %s:\n", explainTitle(e))
+// textExplanations writes a target's explanations for a terminal, and the
+// top assembly diff of the first one (they come worst first).
+func textExplanations(w io.Writer, es []Explanation) {
+	for i, e := range es {
+		fmt.Fprintf(w, "  %s\n", explainTitle(e))
+		// Names left, numbers right.
+		width := len("FUNCTION")
+		for _, f := range e.Functions {
+			width = max(width, len([]rune(funcName(f.Name))))
+		}
+		pad := func(s string) string { return s + strings.Repeat(" ", width-len([]rune(s))) }
 		var b strings.Builder
 		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "    FUNCTION\tBASE\tHEAD\tDELTA\tDELTA%\tOF BENCHMARK\t")
+		fmt.Fprintf(tw, "    %s\tBASE\tHEAD\tDELTA\tDELTA%%\tPART OF BENCHMARK'S DELTA%%\t\n", pad("FUNCTION"))
 		for _, f := range e.Functions {
 			base, head, delta, pct, share := fnRow(f)
-			fmt.Fprintf(tw, "    %s\t%s\t%s\t%s\t%s\t%s\t\n", oneLine(f.Name), base, head, delta, pct, share)
+			fmt.Fprintf(tw, "    %s\t%s\t%s\t%s\t%s\t%s\t\n", pad(funcName(f.Name)), base, head, delta, pct, share)
 		}
 		tw.Flush()
 		for _, line := range strings.SplitAfter(b.String(), "\n") {
@@ -139,49 +163,77 @@ func textExplanations(w io.Writer, es []Explanation, asmFor string) {
 				io.WriteString(w, "\n")
 			}
 		}
-		if e.Benchmark != asmFor || len(e.Asm) == 0 {
+		if i > 0 || len(e.Asm) == 0 {
 			continue
 		}
 		a := e.Asm[0]
-		fmt.Fprintf(w, "    assembly of %s (- base, + head):\n", oneLine(a.Function))
+		fmt.Fprintf(w, "    assembly of %s (- base, + head):\n", funcName(a.Function))
 		for i, l := range a.Lines {
 			if i == textAsmLines {
 				fmt.Fprintf(w, "      … %d more lines (--format json, or the change page)\n", len(a.Lines)-i)
 				break
 			}
-			fmt.Fprintf(w, "      %s %s\n", l.Op, oneLine(l.Text))
+			fmt.Fprintf(w, "      %s %s\n", asmOp(l.Op), oneLine(l.Text))
+		}
+		if a.Truncated && len(a.Lines) <= textAsmLines {
+			fmt.Fprintln(w, "      … (cut; the change page has it all)")
 		}
 	}
 }
 
+// asmOp is a diff line's prefix: "-", "+" or " ", whatever the input.
+func asmOp(op string) string {
+	if op == "-" || op == "+" {
+		return op
+	}
+	return " "
+}
+
 // mdExplanations writes a target's explanations as folded sections, with
-// the assembly diffs of benchmark asmFor ("*": all, "": none).
-func mdExplanations(w io.Writer, es []Explanation, asmFor string) {
+// their assembly diffs.
+func mdExplanations(w io.Writer, es []Explanation) {
 	for _, e := range es {
 		fmt.Fprintf(w, "\n<details><summary>%s</summary>\n\n", mdEscape(explainTitle(e)))
-		fmt.Fprintln(w, "| Function | Base | Head | Δ instructions | Δ | Of the benchmark |")
+		fmt.Fprintln(w, "| Function | Base | Head | Δ | Δ% | Part of the benchmark's Δ% |")
 		fmt.Fprintln(w, "| :-- | --: | --: | --: | --: | --: |")
 		for _, f := range e.Functions {
 			base, head, delta, pct, share := fnRow(f)
-			fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s |\n", codeSpan(f.Name), base, head, delta, pct, share)
+			fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s |\n", mdCode(funcName(f.Name)), base, head, delta, pct, share)
 		}
-		if asmFor == "*" || asmFor == e.Benchmark {
-			for _, a := range e.Asm {
-				fmt.Fprintf(w, "\nAssembly of %s (`-` base, `+` head):\n\n", codeSpan(a.Function))
-				var body strings.Builder
-				for _, l := range a.Lines {
-					body.WriteString(l.Op + l.Text + "\n")
-				}
-				if a.Truncated {
-					body.WriteString(" … (cut; the change page has it all)\n")
-				}
-				fence := "```"
-				for strings.Contains(body.String(), fence) {
-					fence += "`"
-				}
-				fmt.Fprintf(w, "%sdiff\n%s%s\n", fence, body.String(), fence)
-			}
+		for _, a := range e.Asm {
+			mdAsm(w, a)
 		}
 		fmt.Fprint(w, "\n</details>\n")
 	}
+}
+
+// mdAsm writes an assembly diff as a ```diff block no line of it can
+// close early.
+func mdAsm(w io.Writer, a AsmDiff) {
+	fmt.Fprintf(w, "\nAssembly of %s (`-` base, `+` head):\n\n", mdCode(funcName(a.Function)))
+	var body strings.Builder
+	for _, l := range a.Lines {
+		body.WriteString(asmOp(l.Op) + strings.NewReplacer("\r", " ", "\n", " ").Replace(l.Text) + "\n")
+	}
+	if a.Truncated {
+		body.WriteString(" … (cut; the change page has it all)\n")
+	}
+	fence := "```"
+	for strings.Contains(body.String(), fence) {
+		fence += "`"
+	}
+	fmt.Fprintf(w, "%sdiff\n%s%s\n", fence, body.String(), fence)
+}
+
+// asmCount is the number of assembly diffs of the first n explanations
+// (all when n < 0).
+func asmCount(es []Explanation, n int) int {
+	c := 0
+	for i, e := range es {
+		if n >= 0 && i >= n {
+			break
+		}
+		c += len(e.Asm)
+	}
+	return c
 }

@@ -99,10 +99,15 @@ func regressionReport() Report {
 			Functions: []FunctionDelta{
 				{Name: "sha256_block", Base: 100_000_000, Head: 110_000_000, Delta: 10_000_000, DeltaPct: pct(10), ShareOfTotalPct: 8.33},
 				{Name: "memcpy", Base: 0, Head: 5_000, Delta: 5_000, ShareOfTotalPct: 0.004},
+				// A C++ name with a table's column separator in it.
+				{Name: "operator|(Bits, Bits)", Base: 1_000, Head: 900, Delta: -100, DeltaPct: pct(-10), ShareOfTotalPct: -0.0001},
 			},
 			Asm: []AsmDiff{{Function: "sha256_block", Lines: []AsmLine{
 				{" ", "ldp x2, x3, [x1]"}, {"-", "add w4, w4, w5"}, {"+", "add w4, w4, w5, ror #2"}, {"+", "eor w6, w6, w4"}, {" ", "b.ne <.L1>"},
-			}}}},
+				// Text that would close a ``` fence, and an op that is
+				// none of " ", "-", "+".
+				{"+", ".ascii \"```\""}, {"?", "ret"},
+			}, Truncated: true}}},
 		{Target: v8, Suite: "bench", Benchmark: "sha256", Metric: result.Instructions, Moved: true,
 			Functions: []FunctionDelta{
 				{Name: "round", Base: 60_000_000, Head: 70_000_000, Delta: 10_000_000, DeltaPct: pct(16.67), ShareOfTotalPct: 9.09},

@@ -1,7 +1,9 @@
 package report
 
 import (
+	"encoding/json"
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -76,46 +78,203 @@ func TestMarkdownStaysUnderGitHubsLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 	md := b.String()
-	t.Logf("worst-case comment: %d characters (%d comparisons, %d explanations)", len(md), len(r.Comparisons), len(r.Explanations))
-	if len(md) > 65536 {
-		t.Fatalf("comment is %d characters, GitHub's limit is 65,536", len(md))
+	diffs := strings.Count(md, "```diff")
+	t.Logf("worst-case comment: %d characters (%d comparisons, %d explanations, %d assembly diffs of %d shown)",
+		len(md), len(r.Comparisons), len(r.Explanations), diffs, asmCount(r.Explanations, -1))
+	if len(md) > MaxComment {
+		t.Fatalf("comment is %d characters, more than %d (GitHub's limit is 65,536)", len(md), MaxComment)
 	}
-	for _, want := range []string{"**tcbot**: :x: failed", "(https://tcbot.example.org/changes/4242)", "Reproduce:", "tcbot run", "see the change page"} {
-		if !strings.Contains(md, want) {
-			t.Errorf("comment lacks %q", want)
-		}
+	checkComment(t, md, r)
+	if !strings.Contains(md, "Left out to fit a comment: ") || !strings.Contains(md, "see [the change page](https://tcbot.example.org/changes/4242)") {
+		t.Error("the comment does not say what it left out, and where it is")
 	}
-	if strings.Count(md, "```diff") > 0 && !strings.Contains(md, "change page") {
-		t.Error("some assembly dropped without saying so")
+	// Assembly goes first, then explanations; the comment counts what it
+	// left out.
+	shown := strings.Count(md, "<summary>where the instructions went")
+	if shown == 0 {
+		t.Error("no explanation left in the comment")
+	}
+	left := fmt.Sprintf("Left out to fit a comment: %d assembly diffs", asmCount(r.Explanations, -1)-diffs)
+	if shown < len(r.Explanations) {
+		left += fmt.Sprintf(", %d explanations", len(r.Explanations)-shown)
+	}
+	if !strings.Contains(md, left) {
+		t.Errorf("comment lacks %q", left)
 	}
 	// The full text (no limit) has every explanation.
 	b.Reset()
 	if err := Text(&b, r); err != nil {
 		t.Fatal(err)
 	}
-	if n := strings.Count(b.String(), "where the instructions of"); n != 32 {
+	if n := strings.Count(b.String(), "where the instructions went (count, fewer is better): "); n != 32 {
 		t.Errorf("text has %d explanations, want 32", n)
 	}
 }
 
-// TestFindingsWorstFirst: within a verdict, the largest change heads the
-// table, in text and Markdown.
-func TestFindingsWorstFirst(t *testing.T) {
-	res := func(bench string, v float64) result.Result {
-		return result.Result{Target: "armv8-qemu", Suite: "bench", Benchmark: bench, Metric: result.Instructions, Unit: "count", Samples: []float64{v}}
+// TestMarkdownKeepsTheWorstAssembly: when only some assembly diffs fit,
+// they are those of each target's worst finding.
+func TestMarkdownKeepsTheWorstAssembly(t *testing.T) {
+	r := bigReport()
+	var cs []compare.Comparison
+	for _, c := range r.Comparisons {
+		if c.Metric == result.Instructions {
+			cs = append(cs, c)
+		}
 	}
-	base := []result.Result{res("aaa", 100), res("bbb", 100), res("ccc", 100), res("ddd", 100)}
-	head := []result.Result{res("aaa", 101), res("bbb", 150), res("ccc", 120), res("ddd", 90)}
-	r := New("tc", baseSHA, headSHA, compare.Compare(base, head, compare.DefaultOptions()))
+	r.Comparisons, r.Info, r.Geomeans = cs, nil, nil
+	var b strings.Builder
+	if err := Markdown(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	md := b.String()
+	diffs := strings.Count(md, "```diff")
+	t.Logf("%d characters, %d of %d assembly diffs", len(md), diffs, asmCount(r.Explanations, -1))
+	if len(md) > MaxComment {
+		t.Fatalf("comment is %d characters", len(md))
+	}
+	checkComment(t, md, r)
+	if diffs == 0 || diffs == asmCount(r.Explanations, -1) {
+		t.Fatalf("%d assembly diffs of %d: want some, not all", diffs, asmCount(r.Explanations, -1))
+	}
+	// The largest instruction regression is benchmark 15's on each target.
+	for _, target := range []string{"armv7-qemu", "armv8-qemu"} {
+		sec := md[strings.Index(md, "### "+target):]
+		d := strings.Index(sec, "<details>")
+		if d < 0 || !strings.HasPrefix(sec[d:], "<details><summary>where the instructions went (count, fewer is better): benchmark-with-a-long-name-15 on "+target) {
+			t.Errorf("%s: the first explanation is not the worst finding's", target)
+			continue
+		}
+		if e := strings.Index(sec[d:], "</details>"); !strings.Contains(sec[d:d+e], "```diff") {
+			t.Errorf("%s: the worst finding's explanation has no assembly", target)
+		}
+	}
+}
+
+// checkComment checks what every comment has, however long the report:
+// the summary first, the link, the reproduce line last, and closed
+// <details> and code fences.
+func checkComment(t *testing.T, md string, r Report) {
+	t.Helper()
+	first := strings.SplitN(md, "\n", 2)[0]
+	if want := "**tcbot**: " + emoji(r.Verdict) + " " + string(r.Verdict) + " — " + newView(r).summary(); !strings.HasPrefix(first, want) {
+		t.Errorf("first line %q, want the summary %q", first, want)
+	}
+	if r.URL != "" && !strings.Contains(md, "[Details: history, per-function counts and assembly diffs]("+r.URL+")") {
+		t.Error("comment lacks the link to the change page")
+	}
+	if !strings.HasSuffix(md, "```sh\n"+r.Reproduce+"\n```\n") {
+		t.Errorf("comment does not end with the reproduce line %q", r.Reproduce)
+	}
+	if o, c := strings.Count(md, "<details>"), strings.Count(md, "</details>"); o != c {
+		t.Errorf("%d <details> and %d </details>", o, c)
+	}
+	// Every fence opened is closed by the same fence.
+	var open string
+	for _, line := range strings.Split(md, "\n") {
+		switch {
+		case open == "" && strings.HasPrefix(line, "```"):
+			open = strings.TrimRight(line, "abcdefghijklmnopqrstuvwxyz")
+		case open != "" && line == open:
+			open = ""
+		}
+	}
+	if open != "" {
+		t.Errorf("fence %q never closed", open)
+	}
+}
+
+// TestMarkdownAlwaysFits: however many targets, findings, notes and
+// errors, the comment stays under the limit and keeps its summary, link
+// and reproduce line; the fewer it shows, the more it says it left out.
+func TestMarkdownAlwaysFits(t *testing.T) {
+	res := func(target, bench string, v float64) result.Result {
+		return result.Result{Target: target, Suite: "bench", Benchmark: bench, Metric: result.Instructions, Unit: "count", Samples: []float64{v}}
+	}
+	for _, tc := range []struct {
+		name              string
+		targets, benches  int
+		errors, errorSize int
+		url               string
+		want              string
+	}{
+		{"many findings on many targets", 12, 300, 0, 0, "https://tcbot.example.org/changes/1", "more in [the change page](https://tcbot.example.org/changes/1)"},
+		{"many findings, no dashboard", 12, 300, 0, 0, "", "more in the JSON report (`--format json`)"},
+		{"a flood of long errors", 2, 10, 400, 5000, "https://tcbot.example.org/changes/2", "This report is too long for a comment: see [the change page](https://tcbot.example.org/changes/2)."},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var base, head []result.Result
+			for i := 0; i < tc.targets; i++ {
+				target := fmt.Sprintf("target-%02d", i)
+				for j := 0; j < tc.benches; j++ {
+					bench := fmt.Sprintf("benchmark-%03d", j)
+					base = append(base, res(target, bench, 1000))
+					head = append(head, res(target, bench, 1100+float64(j)))
+				}
+			}
+			r := New("toolchain", baseSHA, headSHA, compare.Compare(base, head, compare.DefaultOptions()))
+			r.URL = tc.url
+			for i := 0; i < tc.errors; i++ {
+				r.AddError(fmt.Sprintf("target-%02d: ", i%tc.targets) + strings.Repeat("x", tc.errorSize))
+			}
+			var b strings.Builder
+			if err := Markdown(&b, r); err != nil {
+				t.Fatal(err)
+			}
+			md := b.String()
+			t.Logf("%d characters", len(md))
+			if len(md) > MaxComment {
+				t.Fatalf("comment is %d characters, more than %d", len(md), MaxComment)
+			}
+			checkComment(t, md, r)
+			if !strings.Contains(md, tc.want) {
+				t.Errorf("comment lacks %q", tc.want)
+			}
+		})
+	}
+}
+
+// TestFindingsWorstFirst: within a target, failures first, then
+// regressions by size, errors, improvements by size and fixed, in text
+// and Markdown, whatever order they came in.
+func TestFindingsWorstFirst(t *testing.T) {
+	pct := func(v float64) *float64 { return &v }
+	c := func(bench string, v compare.Verdict, d *float64) compare.Comparison {
+		metric, unit := result.Instructions, "count"
+		if v == compare.Failed || v == compare.Fixed {
+			metric, unit = result.Status, "pass/fail"
+		}
+		return compare.Comparison{Target: "armv8-qemu", Suite: "bench", Benchmark: bench, Metric: metric, Unit: unit, DeltaPct: d, Verdict: v}
+	}
+	// Sorted by name, as compare.Compare sorts them.
+	in := []compare.Comparison{
+		c("a-small-improvement", compare.Improvement, pct(-1)),
+		c("b-small-regression", compare.Regression, pct(1)),
+		c("c-fixed", compare.Fixed, nil),
+		c("d-error", compare.Error, nil),
+		c("e-big-improvement", compare.Improvement, pct(-30)),
+		c("f-big-regression", compare.Regression, pct(50)),
+		c("g-failed", compare.Failed, nil),
+		c("h-medium-regression", compare.Regression, pct(-20)), // higher is better: a drop
+		c("i-unchanged", compare.Unchanged, pct(0)),
+	}
+	want := []string{"g-failed", "f-big-regression", "h-medium-regression", "b-small-regression", "d-error", "e-big-improvement", "a-small-improvement", "c-fixed"}
+	r := Report{Repo: "tc", Base: baseSHA, Head: headSHA, Verdict: compare.Failed, Comparisons: in}
 	for _, format := range []string{"text", "markdown"} {
 		var b strings.Builder
 		if err := Render(&b, r, format); err != nil {
 			t.Fatal(err)
 		}
 		s := b.String()
-		i, j, k, l := strings.Index(s, "bbb"), strings.Index(s, "ccc"), strings.Index(s, "aaa"), strings.Index(s, "ddd")
-		if !(i < j && j < k && k < l) {
-			t.Errorf("%s: order bbb %d, ccc %d, aaa %d, ddd %d: want +50%%, +20%%, +1%% regressions, then the improvement\n%s", format, i, j, k, l, s)
+		var got []string
+		for _, line := range strings.Split(s, "\n") {
+			for _, name := range want {
+				if strings.Contains(line, name) {
+					got = append(got, name)
+				}
+			}
+		}
+		if strings.Join(got, " ") != strings.Join(want, " ") {
+			t.Errorf("%s: findings in the order\n  %s\nwant\n  %s\n%s", format, strings.Join(got, " "), strings.Join(want, " "), s)
 		}
 	}
 }
@@ -149,6 +308,41 @@ func TestEveryMetricSaysItsUnitAndDirection(t *testing.T) {
 		}
 		if !strings.Contains(md.String(), mdEscape(label)) {
 			t.Errorf("markdown never says %q", label)
+		}
+	}
+	// Every row says it: each comparison's row and each geomean's.
+	for _, c := range r.Comparisons {
+		label := MetricLabel(c.Metric, c.Unit)
+		if row := c.Benchmark + " | " + mdEscape(label) + " | "; !strings.Contains(md.String(), row) {
+			t.Errorf("markdown has no row %q", row)
+		}
+		if !regexp.MustCompile(`(?m)^  \S+ +` + regexp.QuoteMeta(c.Benchmark) + ` +` + regexp.QuoteMeta(label) + `  `).MatchString(text.String()) {
+			t.Errorf("text has no row of %s with %q", c.Benchmark, label)
+		}
+	}
+	for _, g := range r.Geomeans {
+		label := MetricLabel(g.Metric, "")
+		if row := "| " + g.Target + " | " + g.Suite + " | " + mdEscape(label) + " |"; !strings.Contains(md.String(), row) {
+			t.Errorf("markdown has no geomean row %q", row)
+		}
+		if !regexp.MustCompile(`(?m)^  ` + regexp.QuoteMeta(g.Target) + ` +` + regexp.QuoteMeta(g.Suite) + ` +` + regexp.QuoteMeta(label) + ` `).MatchString(text.String()) {
+			t.Errorf("text has no geomean row of %s %s with %q", g.Target, g.Suite, label)
+		}
+	}
+	// JSON: every comparison and geomean says which direction is better.
+	var parsed struct {
+		Comparisons []map[string]any `json:"comparisons"`
+		Geomeans    []map[string]any `json:"geomeans"`
+	}
+	if err := json.Unmarshal([]byte(js.String()), &parsed); err != nil {
+		t.Fatal(err)
+	}
+	if len(parsed.Geomeans) == 0 {
+		t.Fatal("no geomeans to check")
+	}
+	for _, m := range append(parsed.Comparisons, parsed.Geomeans...) {
+		if b, _ := m["better"].(string); !strings.HasSuffix(b, " is better") {
+			t.Errorf("JSON %v %v %v: better = %q", m["target"], m["benchmark"], m["metric"], b)
 		}
 	}
 	for _, want := range []string{`"better": "fewer is better"`, `"better": "higher is better"`, `"better": "lower is better"`} {

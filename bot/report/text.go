@@ -51,11 +51,7 @@ func Text(w io.Writer, r Report) error {
 		if len(fs) > 0 {
 			textTable(bw, v, fs)
 		}
-		asmFor := ""
-		if len(fs) > 0 {
-			asmFor = fs[0].Benchmark
-		}
-		textExplanations(bw, es, asmFor)
+		textExplanations(bw, es)
 		fmt.Fprintf(bw, "  %s\n", rest)
 		if len(infoFindings) > 0 {
 			fmt.Fprintln(bw, "  informational:")
