@@ -7,7 +7,6 @@
 package config
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/url"
 	"os"
@@ -682,33 +681,4 @@ func (c *Config) IsPostgres() bool {
 // SQLitePath returns the database file path of a sqlite:// database.
 func (c *Config) SQLitePath() string {
 	return strings.TrimPrefix(c.Database, "sqlite://")
-}
-
-// Standalone is the config of `tcbot run --repo-url` without a config
-// file: one repository by URL (named after its last path element), the
-// standard qemu-user targets armv7-qemu and armv8-qemu, and workdir (with
-// its SQLite database) for everything else. It is what a report's
-// reproduce line runs on a user's own machine.
-func Standalone(workdir, url, recipe, toolchain string) (*Config, error) {
-	if url == "" {
-		return nil, fmt.Errorf("--repo-url is empty: want the repository's URL or path")
-	}
-	name := strings.TrimSuffix(filepath.Base(strings.TrimRight(url, "/")), ".git")
-	if name == "" || name == "." || name == "/" {
-		name = "repo"
-	}
-	if recipe == "" {
-		recipe = "bench"
-	}
-	if toolchain == "" {
-		toolchain = "manifest"
-	}
-	q := func(s string) string { b, _ := json.Marshal(s); return string(b) }
-	text := "workdir: " + q(workdir) + "\nrepos:\n  - name: " + q(name) + "\n    url: " + q(url) +
-		"\n    recipe: " + q(recipe) + "\n    toolchain: " + q(toolchain) + `
-targets:
-  - {name: armv7-qemu, arch: armv7, executor: qemu-user}
-  - {name: armv8-qemu, arch: armv8, executor: qemu-user}
-`
-	return Parse(filepath.Join(workdir, "tcbot.yaml"), []byte(text))
 }

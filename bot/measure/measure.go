@@ -289,7 +289,7 @@ func (m *Measurer) newReport(req Request, c *kinds.Change, out compare.Outcome) 
 	}
 	rep.Reproduce = req.Reproduce
 	if rep.Reproduce == "" {
-		rep.Reproduce = report.ReproduceRun(c.Repo.URL, c.Repo.Recipe, c.Repo.Toolchain, base.SHA, head.SHA, req.Targets)
+		rep.Reproduce = report.ReproduceRun(c.Repo.RunRepo().Flags(), base.SHA, head.SHA, req.Targets)
 	}
 	return &rep
 }

@@ -71,6 +71,6 @@ func (m *Measurer) CompareStored(ctx context.Context, repoName, baseRev, headRev
 	for _, e := range errs {
 		rep.AddError(e)
 	}
-	rep.Reproduce = report.ReproduceRun(repo.URL, repo.Recipe, repo.Toolchain, commits[0].SHA, commits[1].SHA, targetNames)
+	rep.Reproduce = report.ReproduceRun(repo.RunRepo().Flags(), commits[0].SHA, commits[1].SHA, targetNames)
 	return &rep, nil
 }

@@ -131,18 +131,12 @@ func ReproduceCommand(config, repo, base, head string, targets []string) string 
 }
 
 // ReproduceRun is the `tcbot run` command line that measures head against
-// base on anyone's machine, without the server's config: the repository
-// by URL, its recipe and toolchain kind when they are not the defaults
-// (bench, manifest), and the targets (the standard armv7-qemu and
-// armv8-qemu are built in).
-func ReproduceRun(url, recipe, toolchain, base, head string, targets []string) string {
-	args := []string{"tcbot", "run", "--repo-url", url}
-	if recipe != "" && recipe != "bench" {
-		args = append(args, "--recipe", recipe)
-	}
-	if toolchain != "" && toolchain != "manifest" {
-		args = append(args, "--toolchain", toolchain)
-	}
+// base on anyone's machine, without the server's config: repo are the
+// flags that say the repository (config.RunRepo's Flags: --repo-url and
+// the recipe and toolchain when they are not the defaults), and the
+// targets (the standard armv7-qemu and armv8-qemu are built in).
+func ReproduceRun(repo []string, base, head string, targets []string) string {
+	args := append([]string{"tcbot", "run"}, repo...)
 	args = append(args, "--rev", head)
 	if base != "" {
 		args = append(args, "--base", base)

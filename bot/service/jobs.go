@@ -519,5 +519,5 @@ func (s *Service) reproduce(repo, base, head string, targets []string) string {
 	if err != nil {
 		return report.ReproduceCommand("", repo, base, head, targets)
 	}
-	return report.ReproduceRun(r.URL, r.Recipe, r.Toolchain, base, head, targets)
+	return report.ReproduceRun(r.RunRepo().Flags(), base, head, targets)
 }

@@ -77,7 +77,7 @@ func bisectCmd(log *logrus.Logger, stdout, stderr io.Writer) *cobra.Command {
 				Measure: measurers(m, workers, repo, targets),
 				Reproduce: func(base, head, t string) string {
 					if r, err := cfg.Repo(repo); err == nil {
-						return report.ReproduceRun(r.URL, r.Recipe, r.Toolchain, base, head, []string{t})
+						return report.ReproduceRun(r.RunRepo().Flags(), base, head, []string{t})
 					}
 					return report.ReproduceCommand(cfg.Path, repo, base, head, []string{t})
 				},

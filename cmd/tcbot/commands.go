@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/sirupsen/logrus"
@@ -17,6 +18,7 @@ import (
 	"github.com/tcbot/tcbot/bot/demo"
 	"github.com/tcbot/tcbot/bot/measure"
 	"github.com/tcbot/tcbot/bot/progress"
+	"github.com/tcbot/tcbot/bot/recipe"
 	"github.com/tcbot/tcbot/bot/report"
 	"github.com/tcbot/tcbot/bot/store"
 )
@@ -103,9 +105,9 @@ func emit(stdout io.Writer, rep *report.Report, format string) error {
 // reportFlags are the flags every report-printing command shares.
 type reportFlags struct {
 	cfgPath, repo, targets, format string
-	// repoURL, recipe and toolchain: `tcbot run --repo-url` without a
-	// config (config.Standalone).
-	repoURL, recipe, toolchain string
+	// standalone: `tcbot run --repo-url` without a config
+	// (config.Standalone).
+	standalone config.RunRepo
 	// measures: the command runs measurements, so it reads the config's
 	// secrets (LAVA tokens) first.
 	measures bool
@@ -126,11 +128,11 @@ func (r *reportFlags) measured(ctx context.Context, log *logrus.Logger, prog pro
 	if err := checkFormat(r.format); err != nil {
 		return err
 	}
-	if r.repoURL != "" && r.repo == "" {
+	if r.standalone.URL != "" && r.repo == "" {
 		r.repo = "(from --repo-url)"
 	}
 	for _, fv := range required {
-		if fv[1] == "" && !(fv[0] == "--repo" && r.repoURL != "") {
+		if fv[1] == "" && !(fv[0] == "--repo" && r.standalone.URL != "") {
 			return fmt.Errorf("%s is required", fv[0])
 		}
 	}
@@ -158,9 +160,10 @@ func (r *reportFlags) measured(ctx context.Context, log *logrus.Logger, prog pro
 // config loads --config, or makes the standalone config of --repo-url
 // (in the user's cache directory) and points --repo at its repository.
 func (r *reportFlags) config() (*config.Config, error) {
-	if r.repoURL == "" {
-		if r.recipe != "" || r.toolchain != "" {
-			return nil, fmt.Errorf("--recipe and --toolchain go with --repo-url; with --config the repository's entry says them")
+	rr := r.standalone
+	if rr.URL == "" {
+		if rr != (config.RunRepo{}) {
+			return nil, fmt.Errorf("--recipe, --toolchain, --build-recipe and --component go with --repo-url; with --config the repository's entry says them")
 		}
 		return loadConfig(r.cfgPath)
 	}
@@ -170,13 +173,12 @@ func (r *reportFlags) config() (*config.Config, error) {
 	if r.repo != "(from --repo-url)" {
 		return nil, fmt.Errorf("--repo-url and --repo exclude each other: give the repository by URL or by its config name")
 	}
-	url := r.repoURL
-	if !strings.Contains(url, "://") && !strings.Contains(url, "@") {
-		abs, err := filepath.Abs(url)
+	if !strings.Contains(rr.URL, "://") && !strings.Contains(rr.URL, "@") {
+		abs, err := filepath.Abs(rr.URL)
 		if err != nil {
 			return nil, err
 		}
-		url = abs
+		rr.URL = abs
 	}
 	dir := os.Getenv("TCBOT_WORKDIR")
 	if dir == "" {
@@ -186,9 +188,16 @@ func (r *reportFlags) config() (*config.Config, error) {
 		}
 		dir = filepath.Join(cache, "tcbot")
 	}
-	cfg, err := config.Standalone(dir, url, r.recipe, r.toolchain)
+	cfg, err := config.Standalone(dir, rr)
 	if err != nil {
 		return nil, err
+	}
+	if rr.Recipe != "" {
+		rfs, where, _, _ := measure.Sources(cfg)
+		names, _ := recipe.List(rfs)
+		if !slices.Contains(names, rr.Recipe) {
+			return nil, fmt.Errorf("--recipe %q: no such recipe in %s (want one of %s)", rr.Recipe, where, strings.Join(names, ", "))
+		}
 	}
 	r.repo = cfg.Repos[0].Name
 	return cfg, nil
@@ -223,9 +232,11 @@ func runCmd(log *logrus.Logger, stdout, stderr io.Writer) *cobra.Command {
 		},
 	}
 	rf.add(c)
-	c.Flags().StringVar(&rf.repoURL, "repo-url", "", "measure this repository (URL or path) without a config: standard targets, workdir $TCBOT_WORKDIR or ~/.cache/tcbot")
-	c.Flags().StringVar(&rf.recipe, "recipe", "", "with --repo-url: the recipe (default bench)")
-	c.Flags().StringVar(&rf.toolchain, "toolchain", "", "with --repo-url: the toolchain kind (default manifest)")
+	c.Flags().StringVar(&rf.standalone.URL, "repo-url", "", "measure this repository (URL or path) without a config: targets "+strings.Join(config.StandaloneTargets, ", ")+", workdir $TCBOT_WORKDIR or $XDG_CACHE_HOME/tcbot (~/.cache/tcbot)")
+	c.Flags().StringVar(&rf.standalone.Recipe, "recipe", "", "with --repo-url: the recipe (default bench)")
+	c.Flags().StringVar(&rf.standalone.Toolchain, "toolchain", "", "with --repo-url: the toolchain kind: manifest (default), host (the standard cross compilers) or build")
+	c.Flags().StringVar(&rf.standalone.Build, "build-recipe", "", "with --repo-url --toolchain build: the toolchain recipe that builds the repository (gcc, binutils, glibc, llvm)")
+	c.Flags().StringVar(&rf.standalone.Component, "component", "", "with --repo-url --recipe oe-lamp: what the repository is to the image (gcc, binutils, glibc or linux)")
 	c.Flags().StringVar(&rev, "rev", "", "revision to measure (branch, tag or commit)")
 	c.Flags().StringVar(&base, "base", "", "baseline revision, or @NAME for a baseline the repo pins (default: the first parent of --rev)")
 	return c
