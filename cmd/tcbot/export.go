@@ -6,6 +6,7 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -323,7 +324,7 @@ func writeBenchfmt(w io.Writer, ms []*store.Measurement) error {
 				b.WriteString(name + " 1")
 				for _, r := range rs {
 					if i < len(r.Samples) {
-						fmt.Fprintf(&b, " %s %s", strconv.FormatFloat(r.Samples[i], 'g', -1, 64), benchUnit(r.Metric, r.Unit))
+						fmt.Fprintf(&b, " %s %s", formatValue(r.Samples[i]), benchUnit(r.Metric, r.Unit))
 					}
 				}
 				b.WriteByte('\n')
@@ -339,12 +340,22 @@ func writeBenchfmt(w io.Writer, ms []*store.Measurement) error {
 	return nil
 }
 
+// formatValue writes a sample exactly (the shortest decimal that reads
+// back as the same float64), without an exponent where a person or a
+// spreadsheet would not expect one: 1234567890 instructions, not
+// 1.23456789e+09.
+func formatValue(v float64) string {
+	if a := math.Abs(v); a == 0 || (a >= 1e-6 && a < 1e21) {
+		return strconv.FormatFloat(v, 'f', -1, 64)
+	}
+	return strconv.FormatFloat(v, 'g', -1, 64)
+}
+
 // csvHeader is the first row of a CSV export.
 var csvHeader = []string{"repo", "commit", "subject", "target", "toolchain", "suite", "benchmark", "metric", "unit", "sample", "value", "created_at"}
 
 // writeCSV writes one row per sample, every result (status too: 1 pass,
-// 0 fail), values exact (the shortest decimal that reads back as the
-// same float64).
+// 0 fail), values exact (formatValue).
 func writeCSV(w io.Writer, ms []*store.Measurement) error {
 	cw := csv.NewWriter(w)
 	if err := cw.Write(csvHeader); err != nil {
@@ -355,7 +366,7 @@ func writeCSV(w io.Writer, ms []*store.Measurement) error {
 		for _, r := range m.Results {
 			for i, v := range r.Samples {
 				if err := cw.Write([]string{m.Repo, m.Revision, m.Subject, m.Target, m.Toolchain, m.Suite, r.Benchmark, r.Metric, r.Unit,
-					strconv.Itoa(i), strconv.FormatFloat(v, 'g', -1, 64), created}); err != nil {
+					strconv.Itoa(i), formatValue(v), created}); err != nil {
 					return err
 				}
 			}

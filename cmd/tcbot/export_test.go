@@ -410,3 +410,25 @@ func TestBenchName(t *testing.T) {
 		}
 	}
 }
+
+// TestFormatValue: exact (reads back as the same float64) and without an
+// exponent for the numbers tcbot measures.
+func TestFormatValue(t *testing.T) {
+	for v, want := range map[float64]string{
+		1234567890:          "1234567890",
+		0.52:                "0.52",
+		0.30000000000000004: "0.30000000000000004",
+		0:                   "0",
+		-3.5:                "-3.5",
+		1e-9:                "1e-09",
+		4.5e21:              "4.5e+21",
+	} {
+		got := formatValue(v)
+		if got != want {
+			t.Errorf("formatValue(%v) = %q, want %q", v, got, want)
+		}
+		if back, err := strconv.ParseFloat(got, 64); err != nil || back != v {
+			t.Errorf("formatValue(%v) = %q reads back as %v (%v)", v, got, back, err)
+		}
+	}
+}
