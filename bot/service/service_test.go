@@ -779,7 +779,7 @@ func TestDashboardAndChangePages(t *testing.T) {
 	if code, body := get("/"); code != 200 || !strings.Contains(body, fmt.Sprintf(`href="changes/%d"`, id)) || !strings.Contains(body, "regression") {
 		t.Errorf("dashboard: %d\n%s", code, body)
 	}
-	if code, body := get(fmt.Sprintf("/changes/%d", id)); code != 200 || !strings.Contains(body, "REGRESSION") || !strings.Contains(body, "loop") ||
+	if code, body := get(fmt.Sprintf("/changes/%d", id)); code != 200 || !strings.Contains(body, `<span class="regression">regression</span>`) || !strings.Contains(body, `<table class="sortable findings">`) || !strings.Contains(body, "<td>loop</td>") ||
 		!strings.Contains(body, "<td>armv7-qemu</td><td>done</td><td>"+e.svc.ID()+"</td>") {
 		t.Errorf("change page lacks the report or who measured each target: %d\n%s", code, body)
 	}
