@@ -43,7 +43,8 @@ benchfmt is the Go benchmark format: each measurement is a block of
 configuration lines (repo, commit, subject, target, toolchain,
 toolchain-id, suite, suite-version, date) and one line per benchmark and
 sample, in units benchstat knows (sec/op, instructions/op, code-B, ...).
-Benchmarks that failed have no lines. csv has one row per sample.`,
+A failed benchmark has a comment instead of numbers. csv has one row per
+sample, every metric.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if repo == "" {
