@@ -21,9 +21,11 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/tcbot/tcbot/bot/bisect"
+	"github.com/tcbot/tcbot/bot/compare"
 	"github.com/tcbot/tcbot/bot/config"
 	"github.com/tcbot/tcbot/bot/demo"
 	"github.com/tcbot/tcbot/bot/measure"
+	"github.com/tcbot/tcbot/bot/report"
 	"github.com/tcbot/tcbot/bot/service"
 	"github.com/tcbot/tcbot/bot/store"
 )
@@ -41,7 +43,10 @@ import (
 func TestDashboardInABrowser(t *testing.T) {
 	chromium, err := exec.LookPath("chromium")
 	if err != nil {
-		t.Fatal("chromium not installed: make test-deps (Debian package chromium)")
+		if os.Getenv("CI") != "" || os.Getenv("TCBOT_TEST_BROWSER") != "" {
+			t.Fatal("chromium not installed, and CI needs this test: make test-deps (Debian package chromium)")
+		}
+		t.Skip("chromium not installed: make test-deps (Debian package chromium) to test the dashboard in a browser")
 	}
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -70,7 +75,20 @@ func TestDashboardInABrowser(t *testing.T) {
 	if _, err := store.InsertBisection(ctx, m.Store.Q(), b); err != nil {
 		t.Fatal(err)
 	}
-	res, _ := json.Marshal(bisect.Result{Repo: "toolchain", Culprit: &bisect.Commit{SHA: reg.Head}})
+	var regRep report.Report
+	if err := json.Unmarshal([]byte(reg.Report), &regRep); err != nil {
+		t.Fatal(err)
+	}
+	primary := regRep.Comparisons[0]
+	for _, c := range regRep.Comparisons {
+		if c.Verdict == compare.Regression && c.DeltaPct != nil && (primary.DeltaPct == nil || *c.DeltaPct > *primary.DeltaPct) {
+			primary = c
+		}
+	}
+	culprit := bisect.Commit{SHA: reg.Head, Subject: regRep.HeadSubject, Author: "Demo Author"}
+	parent := bisect.Commit{SHA: reg.Base, Subject: regRep.BaseSubject}
+	res, _ := json.Marshal(bisect.Result{Repo: "toolchain", Good: parent, Bad: culprit, Outcome: bisect.Culprit, Primary: &primary,
+		Regressed: []compare.Comparison{primary}, Culprit: &culprit, Parent: &parent, Verification: []compare.Comparison{primary}, Commits: 1})
 	if err := store.FinishBisection(ctx, m.Store.Q(), b.ID, string(res)); err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +188,8 @@ func TestDashboardInABrowser(t *testing.T) {
 	}
 
 	// The dashboard: 4 charts (2 targets x instructions, code size) of 3
-	// points each, the regression red, ringed as accepted, marked culprit.
+	// points each; the regression red where it is one (instructions; its
+	// code size shrank), ringed as accepted and marked culprit everywhere.
 	do(chromedp.Navigate(ts.URL+"/"), chromedp.WaitVisible(`svg circle.pt`))
 	charts, points, empty := count(`.charts figure.chart`), count(`svg circle.pt`), count(`.charts .empty`)
 	red, accepted, culprits := count(`svg circle.pt.regression`), count(`svg circle.accepted`), count(`svg path.culprit`)
@@ -178,8 +197,27 @@ func TestDashboardInABrowser(t *testing.T) {
 	if charts != 4 || points != 12 || empty != 0 {
 		t.Errorf("dashboard: %d charts, %d points, %d empty; want 4 charts of 3 points each", charts, points, empty)
 	}
-	if red != 4 || accepted != 4 || culprits != 4 {
-		t.Errorf("the regression is red on %d charts, ringed as accepted on %d, marked culprit on %d; want 4 each", red, accepted, culprits)
+	perChart, err := chromedp.Run(bctx, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll('.charts figure.chart')).map(f =>
+		f.querySelector('figcaption').textContent.split(',')[0] + ': ' + Array.from(f.querySelectorAll('circle.pt')).map(c => c.getAttribute('class')).join(' | '))`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range perChart {
+		last := c[strings.LastIndex(c, "|")+1:]
+		if strings.Contains(c, "instructions") != strings.Contains(last, "regression") || strings.Count(c, "regression") > 1 {
+			t.Errorf("chart %s: want only its last point red, and only on the instruction charts", c)
+		}
+	}
+	if red != 2 || accepted != 4 || culprits != 4 {
+		t.Errorf("the regression is red on %d charts, ringed as accepted on %d, marked culprit on %d; want 2, 4, 4", red, accepted, culprits)
+	}
+	marks := text(`table.marks`)
+	if !strings.Contains(marks, "bisection") || !strings.Contains(marks, "accepted by maintainer") {
+		t.Errorf("the dashboard's marked commits: %q, want the culprit and the acceptance", marks)
+	}
+	// X axis: commit labels.
+	if n := count(`.charts svg text.xtick`); n != 12 {
+		t.Errorf("%d commit labels on the x axes, want 3 per chart", n)
 	}
 
 	// A click on the red point opens the regression's change page.
@@ -189,8 +227,12 @@ func TestDashboardInABrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	title := text(`h1`)
-	findings, functions, diffs := count(`table.findings tbody tr`), count(`table.functions`), count(`pre.diff span.add`)
+	findings, functions, diffs := count(`table.findings tbody tr`), count(`table.functions tbody tr`), count(`pre.diff span.add`)
+	summary := text(`table.summary`)
 	shot("change.png", false)
+	if !strings.Contains(summary, "armv7-qemu") || !strings.Contains(summary, "fewer is better") {
+		t.Errorf("change page summary: %q, want each target's geomean with its unit and direction", summary)
+	}
 	if !strings.HasSuffix(url, fmt.Sprintf("/changes/%d", reg.ID)) || !strings.Contains(title, "regression") {
 		t.Errorf("clicked the red point: at %s titled %q, want change %d's page", url, title, reg.ID)
 	}
@@ -212,6 +254,37 @@ func TestDashboardInABrowser(t *testing.T) {
 	after := col()
 	if !sort.StringsAreSorted(after) || sort.StringsAreSorted(before) || len(after) != len(before) {
 		t.Errorf("sorted by benchmark: %v (before %v)", after, before)
+	}
+	// By Δ (sixth column, numbers): ascending, then descending.
+	deltas := func() []float64 {
+		t.Helper()
+		v, err := chromedp.Run(bctx, chromedp.Evaluate[[]float64](`Array.from(document.querySelector('table.findings').tBodies[0].rows).map(r => parseFloat(r.cells[5].dataset.v))`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	do(chromedp.Click(`table.findings th:nth-child(6)`))
+	up := deltas()
+	do(chromedp.Click(`table.findings th:nth-child(6)`))
+	down := deltas()
+	if !sort.Float64sAreSorted(up) || len(down) < 2 || down[0] < down[len(down)-1] {
+		t.Errorf("sorted by Δ: %v, then %v", up, down)
+	}
+	// The per-function table of the first explanation, by Δ instructions.
+	do(chromedp.Click(`table.functions th:nth-child(4)`))
+	fn, err := chromedp.Run(bctx, chromedp.Evaluate[[]float64](`Array.from(document.querySelector('table.functions').tBodies[0].rows).map(r => parseFloat(r.cells[3].dataset.v))`))
+	if err != nil || !sort.Float64sAreSorted(fn) {
+		t.Errorf("functions sorted by Δ instructions: %v, %v", fn, err)
+	}
+	shot("change-full.png", true)
+
+	// Every benchmark's chart of the branch.
+	do(chromedp.Navigate(ts.URL+"/history?repo=toolchain&branch=main&metric=instructions"), chromedp.WaitVisible(`svg circle.pt`))
+	benchCharts, benchEmpty, benchRed := count(`.charts figure.chart`), count(`.charts .empty`), count(`svg circle.pt.regression`)
+	shot("history.png", true)
+	if benchCharts < 20 || benchEmpty != 0 || benchRed < 10 {
+		t.Errorf("history page: %d charts, %d empty, %d red points", benchCharts, benchEmpty, benchRed)
 	}
 
 	// The compare page of the two revisions, from the store.
@@ -241,14 +314,57 @@ func TestDashboardInABrowser(t *testing.T) {
 	if len(hist.Points) != 3 || !hist.Points[2].Culprit || !hist.Points[2].Accepted || hist.Points[2].Verdict != "regression" || len(hist.Geomeans) == 0 {
 		t.Errorf("history JSON: %+v", hist.Points)
 	}
-	for _, bad := range []string{"/api/history?repo=toolchain", "/compare?repo=toolchain&base=zzzz&head=" + reg.Head, "/changes/x"} {
-		r, err := http.Get(ts.URL + bad)
+	var one service.History
+	getJSON(t, ts.URL+"/api/history?repo=toolchain&branch=main&target=armv8-qemu&metric=instructions", &one)
+	if len(one.Geomeans) != 1 || len(one.Benchmarks) < 10 || one.Geomeans[0].Verdicts[2] != "regression" {
+		t.Errorf("history of armv8-qemu instructions: %d geomeans %+v, %d benchmarks", len(one.Geomeans), one.Geomeans, len(one.Benchmarks))
+	}
+	for _, b := range one.Benchmarks {
+		if b.Target != "armv8-qemu" || b.Metric != "instructions" || len(b.Values) != 3 {
+			t.Errorf("filtered history has %s %s with %d values", b.Target, b.Metric, len(b.Values))
+		}
+	}
+	for _, bad := range []struct{ url, want string }{
+		{"/api/history?repo=toolchain", "parameter branch is missing"},
+		{"/api/history?repo=toolchain&branch=nope", "no measured changes"},
+		{"/api/history?repo=toolchain&branch=main&target=x86", "parameter target"},
+		{"/history?repo=toolchain&branch=main&metric=speed", "parameter metric"},
+		{"/compare?repo=toolchain&base=zzzz&head=" + reg.Head, "zzzz"},
+		{"/compare?repo=toolchain&head=" + reg.Head, "parameter base is missing"},
+		{"/api/compare?repo=nope&base=1&head=2", "parameter repo"},
+		{"/changes/x", "change id"},
+		{"/changes/99", "99"},
+	} {
+		r, err := http.Get(ts.URL + bad.url)
 		if err != nil {
 			t.Fatal(err)
 		}
+		body, _ := io.ReadAll(r.Body)
 		r.Body.Close()
-		if r.StatusCode < 400 || r.StatusCode >= 500 {
-			t.Errorf("GET %s: %d, want a 4xx", bad, r.StatusCode)
+		if r.StatusCode < 400 || r.StatusCode >= 500 || !strings.Contains(string(body), bad.want) {
+			t.Errorf("GET %s: %d %q, want a 4xx saying %q", bad.url, r.StatusCode, body, bad.want)
 		}
+	}
+	// A short SHA resolves among the measured revisions.
+	var cmp report.Report
+	getJSON(t, fmt.Sprintf("%s/api/compare?repo=toolchain&base=%s&head=%s", ts.URL, reg.Base[:7], reg.Head[:7]), &cmp)
+	if cmp.Base != reg.Base || cmp.Head != reg.Head || cmp.Verdict != compare.Regression {
+		t.Errorf("compare of short SHAs: %s..%s %s", cmp.Base, cmp.Head, cmp.Verdict)
+	}
+}
+
+func getJSON(t *testing.T, url string, v any) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(resp.Body)
+		t.Fatalf("GET %s: %s: %s", url, resp.Status, b)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		t.Fatalf("GET %s: %v", url, err)
 	}
 }

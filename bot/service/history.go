@@ -42,10 +42,15 @@ type HistoryPoint struct {
 	// Verdict of the change that measured this revision against the
 	// previous one ("" for the first point, a base).
 	Verdict string `json:"verdict,omitempty"`
-	// Accepted: a maintainer accepted this regression (/tcbot accept).
-	Accepted bool `json:"accepted,omitempty"`
-	// Culprit: a bisection found this commit guilty of a regression.
-	Culprit bool `json:"culprit,omitempty"`
+	// Accepted: a maintainer accepted this regression (/tcbot accept),
+	// who and why.
+	Accepted    bool   `json:"accepted,omitempty"`
+	AcceptedBy  string `json:"accepted_by,omitempty"`
+	AcceptedWhy string `json:"accepted_why,omitempty"`
+	// Culprit: a bisection (the newest that found it) found this commit
+	// guilty of a regression.
+	Culprit   bool  `json:"culprit,omitempty"`
+	Bisection int64 `json:"bisection,omitempty"`
 }
 
 // Series is one line of a chart: a value per point.
@@ -56,6 +61,10 @@ type Series struct {
 	Better    string     `json:"better"`
 	Benchmark string     `json:"benchmark,omitempty"`
 	Values    []*float64 `json:"values"`
+	// Verdicts: per point, what its change found for this series
+	// ("regression", "improvement", ...; "" where nothing moved or for
+	// the first point). A geomean's is the worst of its benchmarks'.
+	Verdicts []string `json:"verdicts"`
 }
 
 // historyLimit bounds the points of a chart.
@@ -75,18 +84,25 @@ func (s *Service) history(ctx context.Context, repo, branch string) (*History, e
 		return nil, err
 	}
 	var values []map[seriesKey]float64
+	var verdicts []map[seriesKey]compare.Verdict
 	units := map[seriesKey]string{}
 	seen := map[string]int{} // sha -> point index
-	add := func(p HistoryPoint, vals map[seriesKey]float64) {
-		p.Accepted, p.Culprit = accepted[p.SHA], culprits[p.SHA]
+	add := func(p HistoryPoint, vals map[seriesKey]float64, verds map[seriesKey]compare.Verdict) {
+		if a, ok := accepted[p.SHA]; ok {
+			p.Accepted, p.AcceptedBy, p.AcceptedWhy = true, a.By, a.Why
+		}
+		if b, ok := culprits[p.SHA]; ok {
+			p.Culprit, p.Bisection = true, b
+		}
 		if i, ok := seen[p.SHA]; ok {
 			// Measured again (a rerun): the newest change tells.
-			h.Points[i], values[i] = p, vals
+			h.Points[i], values[i], verdicts[i] = p, vals, verds
 			return
 		}
 		seen[p.SHA] = len(h.Points)
 		h.Points = append(h.Points, p)
 		values = append(values, vals)
+		verdicts = append(verdicts, verds)
 	}
 	for _, c := range cs {
 		var rep report.Report
@@ -94,12 +110,20 @@ func (s *Service) history(ctx context.Context, repo, branch string) (*History, e
 			continue
 		}
 		base, head := map[seriesKey]float64{}, map[seriesKey]float64{}
+		verds := map[seriesKey]compare.Verdict{}
+		status := map[[2]string]compare.Verdict{} // target, benchmark
 		for _, list := range [][]compare.Comparison{rep.Comparisons, rep.Info} {
 			for _, cmp := range list {
 				if cmp.Metric == result.Status {
+					if cmp.Verdict != compare.Unchanged {
+						status[[2]string{cmp.Target, cmp.Benchmark}] = cmp.Verdict
+					}
 					continue
 				}
 				k := seriesKey{cmp.Target, cmp.Metric, cmp.Benchmark}
+				if cmp.Verdict != compare.Unchanged {
+					verds[k] = cmp.Verdict
+				}
 				units[k] = cmp.Unit
 				if cmp.Base != nil {
 					base[k] = *cmp.Base
@@ -109,10 +133,16 @@ func (s *Service) history(ctx context.Context, repo, branch string) (*History, e
 				}
 			}
 		}
-		if len(h.Points) == 0 {
-			add(HistoryPoint{Change: c.ID, SHA: rep.Base, Subject: rep.BaseSubject, At: c.CreatedAt}, base)
+		// A benchmark that broke (or was fixed) did so in every metric.
+		for k := range head {
+			if v, ok := status[[2]string{k.target, k.bench}]; ok {
+				verds[k] = worse(verds[k], v)
+			}
 		}
-		add(HistoryPoint{Change: c.ID, SHA: rep.Head, Subject: rep.HeadSubject, At: c.CreatedAt, Verdict: c.Verdict}, head)
+		if len(h.Points) == 0 {
+			add(HistoryPoint{Change: c.ID, SHA: rep.Base, Subject: rep.BaseSubject, At: c.CreatedAt}, base, nil)
+		}
+		add(HistoryPoint{Change: c.ID, SHA: rep.Head, Subject: rep.HeadSubject, At: c.CreatedAt, Verdict: c.Verdict}, head, verds)
 	}
 	// Benchmark series, with the last value carried over a point that
 	// did not measure it (a target added later stays empty before).
@@ -142,7 +172,11 @@ func (s *Service) history(ctx context.Context, repo, branch string) (*History, e
 			vs[i] = last
 		}
 		filled[k] = vs
-		h.Benchmarks = append(h.Benchmarks, Series{Target: k.target, Metric: k.metric, Benchmark: k.bench, Unit: units[k], Better: result.Better(k.metric, units[k]), Values: vs})
+		vd := make([]string, len(values))
+		for i := range verdicts {
+			vd[i] = string(verdicts[i][k])
+		}
+		h.Benchmarks = append(h.Benchmarks, Series{Target: k.target, Metric: k.metric, Benchmark: k.bench, Unit: units[k], Better: result.Better(k.metric, units[k]), Values: vs, Verdicts: vd})
 	}
 	// Geomeans per target and metric, relative to each benchmark's first
 	// value.
@@ -158,9 +192,12 @@ func (s *Service) history(ctx context.Context, repo, branch string) (*History, e
 	}
 	for _, t := range tms {
 		vs := make([]*float64, len(values))
+		vd := make([]string, len(values))
 		for i := range values {
 			sum, n := 0.0, 0
+			var worst compare.Verdict
 			for _, k := range byTM[t] {
+				worst = worse(worst, verdicts[i][k])
 				series := filled[k]
 				var first *float64
 				for _, v := range series {
@@ -179,11 +216,34 @@ func (s *Service) history(ctx context.Context, repo, branch string) (*History, e
 				g := (math.Exp(sum/float64(n)) - 1) * 100
 				vs[i] = &g
 			}
+			vd[i] = string(worst)
 		}
 		unit := units[byTM[t][0]]
-		h.Geomeans = append(h.Geomeans, Series{Target: t.target, Metric: t.metric, Unit: "%", Better: result.Better(t.metric, unit), Values: vs})
+		h.Geomeans = append(h.Geomeans, Series{Target: t.target, Metric: t.metric, Unit: "%", Better: result.Better(t.metric, unit), Values: vs, Verdicts: vd})
 	}
 	return h, nil
+}
+
+// worse is the more severe of two verdicts ("" is none).
+func worse(a, b compare.Verdict) compare.Verdict {
+	if a == "" || (b != "" && verdictRank(b) < verdictRank(a)) {
+		return b
+	}
+	return a
+}
+
+// filter keeps the series of one target and one metric ("": all).
+func (h *History) filter(target, metric string) {
+	keep := func(ss []Series) []Series {
+		out := []Series{}
+		for _, s := range ss {
+			if (target == "" || s.Target == target) && (metric == "" || s.Metric == metric) {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	h.Geomeans, h.Benchmarks = keep(h.Geomeans), keep(h.Benchmarks)
 }
 
 // metricOrder puts the verdict metrics first on the dashboard.
@@ -196,15 +256,18 @@ func metricOrder(m string) int {
 	return 10
 }
 
-// marks returns the accepted revisions and the bisected culprits of repo.
-func (s *Service) marks(ctx context.Context, repo string) (accepted, culprits map[string]bool, err error) {
-	accepted, culprits = map[string]bool{}, map[string]bool{}
+// marks returns the accepted revisions of repo (the newest acceptance
+// of each) and its bisected culprits (the newest bisection of each).
+func (s *Service) marks(ctx context.Context, repo string) (accepted map[string]store.Acceptance, culprits map[string]int64, err error) {
+	accepted, culprits = map[string]store.Acceptance{}, map[string]int64{}
 	as, err := store.Acceptances(ctx, s.store.Q(), repo)
 	if err != nil {
 		return nil, nil, err
 	}
 	for _, a := range as {
-		accepted[a.SHA] = true
+		if _, ok := accepted[a.SHA]; !ok {
+			accepted[a.SHA] = a
+		}
 	}
 	bs, err := store.ListBisections(ctx, s.store.Q(), "repo = ?", 500, repo)
 	if err != nil {
@@ -216,7 +279,9 @@ func (s *Service) marks(ctx context.Context, repo string) (accepted, culprits ma
 		}
 		var res bisect.Result
 		if json.Unmarshal([]byte(b.Result), &res) == nil && res.Culprit != nil {
-			culprits[res.Culprit.SHA] = true
+			if _, ok := culprits[res.Culprit.SHA]; !ok {
+				culprits[res.Culprit.SHA] = b.ID
+			}
 		}
 	}
 	return accepted, culprits, nil

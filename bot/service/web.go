@@ -186,10 +186,14 @@ var dashboardTmpl = template.Must(template.New("d").Funcs(pageFuncs).Funcs(templ
 <html><head><meta charset="utf-8"><title>tcbot</title>
 <style>` + pageStyle + `</style></head>
 <body><h1>tcbot</h1>
-{{range .Charts}}<h2>{{.Repo}} {{.Branch}}</h2>
-<p class="muted">{{.Points}} measured revisions, oldest on the left; each point links to its change. <a href="history?repo={{.Repo}}&amp;branch={{.Branch}}">Per benchmark</a> · <a href="api/history?repo={{.Repo}}&amp;branch={{.Branch}}">JSON</a></p>
-<p class="legend"><span style="color:#c00">● regression</span><span style="color:#080">● improvement</span><span style="color:#080">◯ accepted</span><span>◆ bisected culprit</span></p>
+{{range .Charts}}<h2>{{.Repo}}, branch {{.Branch}}</h2>
+<p class="muted">{{.Points}} measured commits, oldest on the left. <a href="history?repo={{.Repo}}&amp;branch={{.Branch}}">Every benchmark</a> · <a href="api/history?repo={{.Repo}}&amp;branch={{.Branch}}">JSON</a></p>
+<p class="legend">` + legend + `</p>
 <div class="charts">{{range .Geomeans}}{{chart .}}{{end}}</div>
+{{with .Marked}}<table class="marks"><thead><tr><th>commit</th><th>subject</th><th>marked</th></tr></thead><tbody>
+{{range .}}<tr><td><a href="changes/{{.Change}}"><code>{{short .SHA}}</code></a></td><td>{{.Subject}}</td><td>{{if .Culprit}}◆ culprit found by <a href="bisections/{{.Bisection}}">bisection {{.Bisection}}</a>{{end}}{{if and .Culprit .Accepted}}; {{end}}{{if .Accepted}}<span class="improvement">◯</span> accepted by {{.AcceptedBy}}{{with .AcceptedWhy}}: “{{.}}”{{end}}{{end}}</td></tr>
+{{end}}</tbody></table>{{end}}
+{{else}}<p class="muted">No measured branch yet: pushes, sweeps and the demo put their measured changes here; <code>tcbot run</code>'s are under recent changes.</p>
 {{end}}
 <h2>Recent changes</h2><p class="muted">Newest first.</p>
 <table class="sortable changes"><thead><tr><th>#</th><th>repo</th><th>head</th><th>base</th><th>origin</th><th>PR</th><th>state</th><th>verdict</th><th>note</th><th>queued</th></tr></thead><tbody>

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"strings"
 )
 
 // RecordChange stores a change measured outside the queue (tcbot run, the
@@ -65,4 +66,26 @@ func ChangeOfRevisions(ctx context.Context, q Querier, repo, base, head string) 
 		return nil, false, err
 	}
 	return cs[0], true, nil
+}
+
+// MeasuredRevisions returns up to limit revisions of repo with stored
+// measurements that start with prefix (a full or short SHA), in order.
+func MeasuredRevisions(ctx context.Context, q Querier, repo, prefix string, limit int) ([]string, error) {
+	if strings.Trim(prefix, "0123456789abcdef") != "" || prefix == "" {
+		return nil, nil // not a (lower-case hex) SHA: nothing to match
+	}
+	rows, err := q.Query(ctx, `SELECT DISTINCT revision FROM measurements WHERE repo = ? AND revision LIKE ? ORDER BY revision LIMIT ?`, repo, prefix+"%", limit)
+	if err != nil {
+		return nil, fmt.Errorf("measured revisions of %s like %s: %w", repo, prefix, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var r string
+		if err := rows.Scan(&r); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
 }
