@@ -20,6 +20,7 @@ import (
 type chart struct {
 	W, H   int
 	Title  string
+	Sub    string // what the values are, under the title
 	Unit   string
 	Better string
 	Points []chartPoint
@@ -218,7 +219,7 @@ func shortSHA(s string) string {
 	return s
 }
 
-var chartTmpl = template.Must(template.New("chart").Funcs(template.FuncMap{"f": func(v float64) string { return fmt.Sprintf("%.1f", v) }}).Parse(`{{define "chart"}}<figure class="chart {{.Class}}" style="width:{{.W}}px"><figcaption>{{.Title}} <span class="better">{{.Unit}}, {{.Better}}</span></figcaption>
+var chartTmpl = template.Must(template.New("chart").Funcs(template.FuncMap{"f": func(v float64) string { return fmt.Sprintf("%.1f", v) }}).Parse(`{{define "chart"}}<figure class="chart {{.Class}}" style="width:{{.W}}px"><figcaption>{{.Title}}<br><span class="better">{{with .Sub}}{{.}}, {{end}}{{if ne .Unit "%"}}{{.Unit}}, {{end}}{{.Better}}</span></figcaption>
 {{if .Empty}}<p class="empty">no measurements yet</p>{{else}}<svg xmlns="http://www.w3.org/2000/svg" width="{{.W}}" height="{{.H}}" viewBox="0 0 {{.W}} {{.H}}" role="img" aria-label="{{.Title}}">
 {{range .Ticks}}<line class="grid" x1="{{f $.Left}}" x2="{{f $.Right}}" y1="{{f .Y}}" y2="{{f .Y}}"/><text class="tick" x="{{f $.Left}}" dx="-6" y="{{f .Y}}" text-anchor="end" dominant-baseline="middle">{{.Label}}</text>
 {{end}}{{with .Zero}}<line class="zero" x1="{{f $.Left}}" x2="{{f $.Right}}" y1="{{f .}}" y2="{{f .}}"/>{{end}}

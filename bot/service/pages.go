@@ -557,7 +557,9 @@ func (s *Service) dashboardCharts(r *http.Request) ([]branchCharts, error) {
 			if g.Metric != result.Instructions && g.Metric != result.CodeSize {
 				continue
 			}
-			bc.Geomeans = append(bc.Geomeans, newChart(h, g, fmt.Sprintf("%s: %s, geomean vs the first commit", g.Target, g.Metric), 560, 220, ""))
+			c := newChart(h, g, g.Target+": "+g.Metric, 560, 220, "")
+			c.Sub = "geomean of the benchmarks, change since the first commit"
+			bc.Geomeans = append(bc.Geomeans, c)
 		}
 		out = append(out, bc)
 	}
@@ -603,7 +605,7 @@ func (s *Service) historyPage(w http.ResponseWriter, r *http.Request) {
 		if len(ts) == 0 || ts[len(ts)-1].Name != b.Target {
 			ts = append(ts, targetCharts{Name: b.Target})
 		}
-		c := newChart(h, b, b.Benchmark, 400, 180, "")
+		c := newChart(h, b, b.Benchmark, 370, 170, "")
 		c.Class = "small"
 		ts[len(ts)-1].Charts = append(ts[len(ts)-1].Charts, c)
 	}

@@ -210,6 +210,7 @@ var dashboardTmpl = template.Must(template.New("d").Funcs(pageFuncs).Funcs(templ
 <h2>Workers</h2><p>Processes taking jobs, with the targets whose measurements they run.</p>
 <table><tr><th>worker</th><th>host</th><th>targets</th><th>last heartbeat</th><th>doing</th></tr>
 {{range .Workers}}<tr><td>{{.ID}}</td><td>{{.Host}}</td><td>{{range $i, $t := .Targets}}{{if $i}}, {{end}}{{$t}}{{else}}none{{end}}</td><td class="{{if gt (ago .Heartbeat) $.DeadAfter}}silent{{end}}">{{printf "%.0f" (ago .Heartbeat)}} s ago</td><td><code>{{.Activity}}</code></td></tr>
+{{else}}<tr><td colspan="5" class="muted">no worker process has reported yet</td></tr>
 {{end}}</table><script>` + sortScript + `</script></body></html>
 `))
 
