@@ -277,7 +277,7 @@ const reportTmplText = `{{define "report"}}{{$r := .R}}
 var changePageTmpl = template.Must(template.New("change").Funcs(pageFuncs).Parse(reportTmplText + `<!doctype html>
 <html><head><meta charset="utf-8"><title>tcbot: change {{.C.ID}} {{.C.Verdict}}</title><style>` + pageStyle + `</style></head>
 <body><p><a href="../">← dashboard</a></p>
-<h1>Change {{.C.ID}}: {{.C.Repo}} <code>{{short .C.Head}}</code>{{with .C.Verdict}} <span class="verdict {{.}}">{{.}}</span>{{end}}</h1>
+<h1>Change {{.C.ID}}: {{.C.Repo}} <code>{{short .C.Head}}</code>{{with .C.Verdict}} <span class="{{.}}">{{.}}</span>{{end}}</h1>
 <table class="meta">
 <tr><td>head</td><td><code>{{.C.Head}}</code>{{with .Rep}}{{with .R.HeadSubject}} {{.}}{{end}}{{end}}</td></tr>
 {{with .Rep}}<tr><td>base</td><td><code>{{.R.Base}}</code>{{with .R.BaseSubject}} {{.}}{{end}}</td></tr>{{end}}
@@ -293,7 +293,7 @@ var changePageTmpl = template.Must(template.New("change").Funcs(pageFuncs).Parse
 var comparePageTmpl = template.Must(template.New("compare").Funcs(pageFuncs).Parse(reportTmplText + `<!doctype html>
 <html><head><meta charset="utf-8"><title>tcbot: compare {{short .Rep.R.Base}}..{{short .Rep.R.Head}}</title><style>` + pageStyle + `</style></head>
 <body><p><a href="./">← dashboard</a></p>
-<h1>{{.Rep.R.Repo}}: <code>{{short .Rep.R.Base}}</code> → <code>{{short .Rep.R.Head}}</code> <span class="verdict {{.Rep.R.Verdict}}">{{.Rep.R.Verdict}}</span></h1>
+<h1>{{.Rep.R.Repo}}: <code>{{short .Rep.R.Base}}</code> → <code>{{short .Rep.R.Head}}</code> <span class="{{.Rep.R.Verdict}}">{{.Rep.R.Verdict}}</span></h1>
 <table class="meta">
 <tr><td>head</td><td><code>{{.Rep.R.Head}}</code>{{with .Rep.R.HeadSubject}} {{.}}{{end}}</td></tr>
 <tr><td>base</td><td><code>{{.Rep.R.Base}}</code>{{with .Rep.R.BaseSubject}} {{.}}{{end}}</td></tr>
