@@ -30,9 +30,9 @@ import (
 	"github.com/tcbot/tcbot/bot/store"
 )
 
-// TestDashboardInABrowser measures the demo for real (two changes of
-// branch main: a no-op and an injected regression), marks the regression
-// as bisected and accepted, serves the dashboard, and drives headless
+// TestDashboardInABrowser measures the demo for real (three changes of
+// branch main: a no-op, an injected regression and its revert), marks the
+// regression as bisected and accepted, serves the dashboard, and drives headless
 // Chromium through it as a maintainer would: the charts have their
 // points and the regression marked, a click on the red point opens the
 // change page with its per-function table and assembly diff, a click on
@@ -70,6 +70,32 @@ func TestDashboardInABrowser(t *testing.T) {
 		t.Fatalf("demo changes: %v, %v; want the no-op and the regression", cs, err)
 	}
 	reg := cs[0]
+	// A fourth commit on main reverts the workaround, measured for real
+	// (its base's results are stored): the instructions come back down,
+	// the code size back up.
+	repoDir := filepath.Join(dir, "toolchain")
+	revert := demo.Commits[0].Files["tcbot-toolchain.yaml"]
+	if err := os.WriteFile(filepath.Join(repoDir, "tcbot-toolchain.yaml"), []byte(revert), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	git := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command("git", append([]string{"-C", repoDir, "-c", "user.name=Demo Developer", "-c", "user.email=dev@example.org"}, args...)...)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	git("commit", "-q", "-a", "-m", "opts: the tree loop optimiser again, PR 12345 is fixed")
+	fix, _, err := m.Run(ctx, measure.Request{Repo: "toolchain", Rev: git("rev-parse", "HEAD")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fixJS, _ := json.Marshal(fix)
+	if _, err := store.RecordChange(ctx, m.Store.Q(), &store.Change{Repo: "toolchain", Head: fix.Head, Base: fix.Base, Origin: "demo", Branch: "main"}, string(fix.Verdict), string(fixJS)); err != nil {
+		t.Fatal(err)
+	}
 	// The regression was bisected to itself and accepted.
 	b := &store.Bisection{Repo: "toolchain", Good: reg.Base, Bad: reg.Head, Origin: "command"}
 	if _, err := store.InsertBisection(ctx, m.Store.Q(), b); err != nil {
@@ -189,37 +215,49 @@ func TestDashboardInABrowser(t *testing.T) {
 		return s
 	}
 
-	// The dashboard: 4 charts (2 targets x instructions, code size) of 3
-	// points each; the regression red where it is one (instructions; its
-	// code size shrank), ringed as accepted and marked culprit everywhere.
+	// The dashboard: 4 charts (2 targets x instructions, code size) of 4
+	// points each. Each point is coloured by what its change did to that
+	// chart's metric: the workaround regressed the instructions (red) and
+	// cut a little code (green), its revert mostly the other way round; the
+	// workaround is ringed as accepted and marked culprit everywhere.
 	do(chromedp.Navigate(ts.URL+"/"), chromedp.WaitVisible(`svg circle.pt`))
 	charts, points, empty := count(`.charts figure.chart`), count(`svg circle.pt`), count(`.charts .empty`)
-	red, accepted, culprits := count(`svg circle.pt.regression`), count(`svg circle.accepted`), count(`svg path.culprit`)
+	accepted, culprits := count(`svg circle.accepted`), count(`svg path.culprit`)
 	shot("dashboard.png", true)
-	if charts != 4 || points != 12 || empty != 0 {
-		t.Errorf("dashboard: %d charts, %d points, %d empty; want 4 charts of 3 points each", charts, points, empty)
+	if charts != 4 || points != 16 || empty != 0 {
+		t.Errorf("dashboard: %d charts, %d points, %d empty; want 4 charts of 4 points each", charts, points, empty)
 	}
-	perChart, err := chromedp.Run(bctx, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll('.charts figure.chart')).map(f =>
-		f.querySelector('figcaption').textContent.split(',')[0] + ': ' + Array.from(f.querySelectorAll('circle.pt')).map(c => c.getAttribute('class')).join(' | '))`))
+	perChart, err := chromedp.Run(bctx, chromedp.Evaluate[[][]string](`Array.from(document.querySelectorAll('.charts figure.chart')).map(f =>
+		[f.querySelector('figcaption').textContent].concat(Array.from(f.querySelectorAll('circle.pt')).map(c => c.getAttribute('class'))))`))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range perChart {
-		last := c[strings.LastIndex(c, "|")+1:]
-		if strings.Contains(c, "instructions") != strings.Contains(last, "regression") || strings.Count(c, "regression") > 1 {
-			t.Errorf("chart %s: want only its last point red, and only on the instruction charts", c)
+		if len(c) != 5 {
+			t.Errorf("chart %v: want a title and 4 points", c)
+			continue
+		}
+		// The revert brings most instruction counts down, but those few
+		// the workaround had cut go back up: the geomean point is mixed.
+		want := []string{"pt", "pt", "pt regression", "pt mixed"}
+		if strings.Contains(c[0], "code-size") {
+			want[2] = "pt improvement"
+			want[3] = c[4] // the revert's code size: whatever the exact comparison said
+		}
+		if strings.Join(c[1:], ",") != strings.Join(want, ",") {
+			t.Errorf("chart %q: points %v, want %v", c[0], c[1:], want)
 		}
 	}
-	if red != 2 || accepted != 4 || culprits != 4 {
-		t.Errorf("the regression is red on %d charts, ringed as accepted on %d, marked culprit on %d; want 2, 4, 4", red, accepted, culprits)
+	if accepted != 4 || culprits != 4 {
+		t.Errorf("the regression is ringed as accepted on %d charts, marked culprit on %d; want 4 each", accepted, culprits)
 	}
 	marks := text(`table.marks`)
 	if !strings.Contains(marks, "bisection") || !strings.Contains(marks, "accepted by maintainer") {
 		t.Errorf("the dashboard's marked commits: %q, want the culprit and the acceptance", marks)
 	}
 	// X axis: commit labels.
-	if n := count(`.charts svg text.xtick`); n != 12 {
-		t.Errorf("%d commit labels on the x axes, want 3 per chart", n)
+	if n := count(`.charts svg text.xtick`); n != 16 {
+		t.Errorf("%d commit labels on the x axes, want 4 per chart", n)
 	}
 
 	// A click on the red point opens the regression's change page.
@@ -313,7 +351,7 @@ func TestDashboardInABrowser(t *testing.T) {
 	if err := json.NewDecoder(resp.Body).Decode(&hist); err != nil {
 		t.Fatal(err)
 	}
-	if len(hist.Points) != 3 || !hist.Points[2].Culprit || !hist.Points[2].Accepted || hist.Points[2].Verdict != "regression" || len(hist.Geomeans) == 0 {
+	if len(hist.Points) != 4 || !hist.Points[2].Culprit || !hist.Points[2].Accepted || hist.Points[2].Verdict != "regression" || len(hist.Geomeans) == 0 {
 		t.Errorf("history JSON: %+v", hist.Points)
 	}
 	var one service.History
@@ -322,7 +360,7 @@ func TestDashboardInABrowser(t *testing.T) {
 		t.Errorf("history of armv8-qemu instructions: %d geomeans %+v, %d benchmarks", len(one.Geomeans), one.Geomeans, len(one.Benchmarks))
 	}
 	for _, b := range one.Benchmarks {
-		if b.Target != "armv8-qemu" || b.Metric != "instructions" || len(b.Values) != 3 {
+		if b.Target != "armv8-qemu" || b.Metric != "instructions" || len(b.Values) != 4 {
 			t.Errorf("filtered history has %s %s with %d values", b.Target, b.Metric, len(b.Values))
 		}
 	}

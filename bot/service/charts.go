@@ -129,11 +129,15 @@ func newChart(h *History, s Series, title string, w, hgt int, base string) chart
 			class += " improvement"
 		case "error":
 			class += " error"
+		case Mixed:
+			class += " mixed"
 		}
 		tip := fmt.Sprintf("%s %s\n%s: %s", shortRev(p.SHA), p.Subject, s.Metric, valueLabel(*v, s.Unit))
 		switch {
 		case p.Verdict == "":
 			tip += "\nthe first measured commit (the base)"
+		case verdict == Mixed:
+			tip += fmt.Sprintf("\nbetter on the whole, but some benchmarks regressed; the change: %s", p.Verdict)
 		case verdict != "":
 			tip += fmt.Sprintf("\n%s here; the change: %s", verdict, p.Verdict)
 		default:

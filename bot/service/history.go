@@ -63,7 +63,9 @@ type Series struct {
 	Values    []*float64 `json:"values"`
 	// Verdicts: per point, what its change found for this series
 	// ("regression", "improvement", ...; "" where nothing moved or for
-	// the first point). A geomean's is the worst of its benchmarks'.
+	// the first point). A geomean's is the worst of its benchmarks', or
+	// "mixed" when some regressed, others improved, and the geomean went
+	// the good way.
 	Verdicts []string `json:"verdicts"`
 }
 
@@ -196,8 +198,16 @@ func (s *Service) history(ctx context.Context, repo, branch string) (*History, e
 		for i := range values {
 			sum, n := 0.0, 0
 			var worst compare.Verdict
+			nReg, nImp := 0, 0
 			for _, k := range byTM[t] {
-				worst = worse(worst, verdicts[i][k])
+				v := verdicts[i][k]
+				worst = worse(worst, v)
+				switch v {
+				case compare.Regression, compare.Failed:
+					nReg++
+				case compare.Improvement, compare.Fixed:
+					nImp++
+				}
 				series := filled[k]
 				var first *float64
 				for _, v := range series {
@@ -217,12 +227,24 @@ func (s *Service) history(ctx context.Context, repo, branch string) (*History, e
 				vs[i] = &g
 			}
 			vd[i] = string(worst)
+			if nReg > 0 && nImp > 0 && i > 0 && vs[i] != nil && vs[i-1] != nil {
+				// Some benchmarks regressed, others improved: when the
+				// geomean still went the good way, the point is mixed.
+				up := *vs[i] > *vs[i-1]
+				if up == (result.Better(t.metric, units[byTM[t][0]]) == "higher is better") {
+					vd[i] = Mixed
+				}
+			}
 		}
 		unit := units[byTM[t][0]]
 		h.Geomeans = append(h.Geomeans, Series{Target: t.target, Metric: t.metric, Unit: "%", Better: result.Better(t.metric, unit), Values: vs, Verdicts: vd})
 	}
 	return h, nil
 }
+
+// Mixed is a geomean point where some benchmarks regressed and others
+// improved, and the geomean went the good way.
+const Mixed = "mixed"
 
 // worse is the more severe of two verdicts ("" is none).
 func worse(a, b compare.Verdict) compare.Verdict {

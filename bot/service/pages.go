@@ -31,7 +31,7 @@ code{font-size:.95em}.muted,.better{color:#777;font-size:.9em;font-weight:normal
 .chart svg .tick,.chart svg .xtick{font-size:11px;fill:#666;font-family:system-ui,sans-serif}.chart svg .xtick{font-family:monospace;font-size:10px}
 .chart svg .line{fill:none;stroke:#3366aa;stroke-width:1.8}
 .chart svg .guide{stroke-width:1;stroke-dasharray:3 3}.chart svg .guide.regression{stroke:#e99}.chart svg .guide.improvement{stroke:#8c8}.chart svg .guide.error{stroke:#db8}
-.chart svg .pt{fill:#3366aa;stroke:#fff;stroke-width:1.2}.chart svg .pt.regression{fill:#c00}.chart svg .pt.improvement{fill:#080}.chart svg .pt.error{fill:#d80}
+.chart svg .pt{fill:#3366aa;stroke:#fff;stroke-width:1.2}.chart svg .pt.regression{fill:#c00}.chart svg .pt.improvement{fill:#080}.chart svg .pt.error{fill:#d80}.chart svg .pt.mixed{fill:#e07b00}.chart svg .guide.mixed{stroke:#eb8}
 .chart svg a:hover .pt{stroke:#000;stroke-width:2}
 .chart svg .accepted{fill:none;stroke:#080;stroke-width:2.2}.chart svg .culprit{fill:#111}
 .chart.small svg .tick{font-size:10px}.legend span{margin-right:1.2em}.legend .pt-reg{color:#c00}.legend .pt-imp{color:#080}.empty{color:#999}
@@ -523,7 +523,7 @@ func writeJSON(w http.ResponseWriter, v any) {
 }
 
 // legend explains the marks of the charts.
-const legend = `<span class="pt-reg">● regression</span><span class="pt-imp">● improvement</span><span style="color:#3366aa">● no change</span><span class="pt-imp">◯ accepted</span><span>◆ bisected culprit</span><span class="muted">hover a point for its commit, click it for its change</span>`
+const legend = `<span class="pt-reg">● regression</span><span class="pt-imp">● improvement</span><span style="color:#e07b00" title="the geomean went the good way, but some benchmarks regressed">● mixed</span><span style="color:#3366aa">● no change</span><span class="pt-imp">◯ accepted</span><span>◆ bisected culprit</span><span class="muted">hover a point for its commit, click it for its change</span>`
 
 // branchCharts are the charts of one branch on the dashboard.
 type branchCharts struct {
