@@ -7,7 +7,7 @@
  * loadgen - a small HTTP/1.1 load generator for tcbot's LAMP benchmark.
  *
  *   loadgen [-c connections] [-d seconds] [-n requests] [-t timeout]
- *           [-e text] http://host[:port]/path
+ *           [-e text] [-w requests] [-M] http://host[:port]/path
  *
  * Opens `connections` keep-alive connections and, on each, sends GET
  * requests for the path one after another (no pipelining) until `seconds`
@@ -19,6 +19,21 @@
  * that fails, or a reply that is late by more than `timeout` seconds
  * (default 10) or malformed, is an error too.
  *
+ * -w N first sends N warm-up requests the same way, on the same
+ * connections (kept alive into the measurement), and waits for all of
+ * them; they are neither counted nor timed, and -d's time starts after
+ * them. Warm-up errors are only summarised on stderr.
+ *
+ * -M executes a "mark" instruction, a no-op that QEMU's instruction-count
+ * plugin (benchmarks/plugin/insncount.c, marks=PATH) records with the
+ * guest's instruction count so far, right before the first counted request
+ * is started and right after the last counted reply has been received (or
+ * the last counted request has failed); the difference of the two counts
+ * is the work of the whole guest system for the counted requests. The
+ * mark is hint #126 (0xD5032FDF) on aarch64, hint #126 (0xE320F07E) in
+ * ARM state, and nop.w hint #126 (0xF3AF 0x807E) in Thumb-2 state; -M is a
+ * usage error in a loadgen built for any other target.
+ *
  * At the end it prints exactly these lines to stdout (tcbot's parser,
  * bot/oe/lamp.go, relies on them):
  *
@@ -28,6 +43,11 @@
  *   requests-per-second: F    (requests - errors) / seconds
  *   latency-p50-ms: F         median latency of the replies received
  *   latency-p99-ms: F         99th percentile (nearest rank)
+ *
+ * and, only with -M, one more line after them:
+ *
+ *   marked: N                 requests between the two marks (all counted
+ *                             requests, so equal to requests: N)
  *
  * Exit status: 0 after a measurement (errors are reported, not fatal);
  * 1 if the server cannot be reached at all (nothing answered before the
@@ -60,6 +80,15 @@
 #define MAX_CONNS 4096
 #define MAX_HEADER 65536            /* bytes of status line + headers */
 #define MAX_KEPT_BODY (8u << 20)    /* bytes of body kept for the -e check */
+
+/* The mark instruction of -M for this target, if it has one. */
+#if defined(__aarch64__)
+#define MARK_INSN ".inst 0xd5032fdf"      /* hint #126 */
+#elif defined(__arm__) && defined(__thumb2__)
+#define MARK_INSN ".inst.w 0xf3af807e"    /* nop.w hint #126, T32 */
+#elif defined(__arm__) && !defined(__thumb__)
+#define MARK_INSN ".inst 0xe320f07e"      /* hint #126, A32 */
+#endif
 
 enum cstate { C_IDLE, C_CONNECTING, C_SENDING, C_READING };
 enum bstate { B_HEADERS, B_LENGTH, B_CHUNK_SIZE, B_CHUNK_DATA, B_CHUNK_CRLF, B_TRAILER, B_UNTIL_CLOSE, B_DONE };
@@ -96,14 +125,18 @@ static struct {
 	double timeout;
 } cfg;
 
+/* Counts of the current phase (warm-up, then measurement). */
 static struct {
-	long long started, completed, errors, replies;
+	long long started, completed, errors;
 	double *lat;
 	size_t nlat, caplat;
 	double first_start, last_end;
 	int have_first;
 	char first_error[512];
 } stats;
+
+/* Some reply has arrived, in the warm-up or the measurement. */
+static int answered;
 
 static double now(void)
 {
@@ -125,7 +158,7 @@ static void die(int code, const char *fmt, ...)
 
 static void usage(void)
 {
-	fputs("usage: loadgen [-c connections] [-d seconds] [-n requests] [-t timeout] [-e text] http://host[:port]/path\n", stderr);
+	fputs("usage: loadgen [-c connections] [-d seconds] [-n requests] [-t timeout] [-e text] [-w requests] [-M] http://host[:port]/path\n", stderr);
 	exit(2);
 }
 
@@ -317,7 +350,7 @@ static void finish_request(struct conn *c, int replied, int ok, const char *why)
 	double t = now();
 	stats.completed++;
 	if (replied) {
-		stats.replies++;
+		answered = 1;
 		record_latency(t - c->t_start);
 	}
 	if (!ok) {
@@ -341,7 +374,7 @@ static void finish_request(struct conn *c, int replied, int ok, const char *why)
  */
 static void fail(struct conn *c, int connecting, int err, const char *what)
 {
-	if (connecting && stats.replies == 0)
+	if (connecting && !answered)
 		fatal_unreachable(err);
 	if (!connecting && c->reused && !c->got_bytes && !c->retried) {
 		close_conn(c);
@@ -720,49 +753,13 @@ static double percentile_ms(double p)
 	return stats.lat[rank - 1] * 1e3;
 }
 
-int main(int argc, char **argv)
+/*
+ * run_phase sends requests on conns until maxreq have been started (0: no
+ * limit) or seconds have passed (0: no time limit), then waits for those
+ * under way. It returns with every connection idle (kept alive) or closed.
+ */
+static void run_phase(struct conn *conns, long long nconns, struct pollfd *pfds, int *idx, long long maxreq, double seconds)
 {
-	long long nconns = 1, maxreq = 0;
-	double seconds = 10;
-	int have_d = 0;
-	int opt;
-
-	cfg.timeout = 10;
-	while ((opt = getopt(argc, argv, "c:d:n:t:e:h")) != -1) {
-		switch (opt) {
-		case 'c': nconns = parse_count("-c", optarg, MAX_CONNS); break;
-		case 'd': seconds = parse_positive("-d", optarg); have_d = 1; break;
-		case 'n': maxreq = parse_count("-n", optarg, LLONG_MAX / 2); break;
-		case 't': cfg.timeout = parse_positive("-t", optarg); break;
-		case 'e':
-			if (optarg[0] == '\0')
-				die(2, "-e: want a non-empty text");
-			cfg.expect = optarg;
-			break;
-		default: usage();
-		}
-	}
-	if (optind != argc - 1)
-		usage();
-	if (maxreq > 0 && !have_d)
-		seconds = 0; /* -n alone: no time limit */
-	parse_url(argv[optind]);
-	signal(SIGPIPE, SIG_IGN);
-
-	size_t rq = strlen(cfg.path) + strlen(cfg.hostport) + 128;
-	cfg.request = xrealloc(NULL, rq);
-	cfg.reqlen = (size_t)snprintf(cfg.request, rq,
-		"GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: tcbot-loadgen\r\nAccept: */*\r\n\r\n",
-		cfg.path, cfg.hostport);
-
-	struct conn *conns = calloc((size_t)nconns, sizeof *conns);
-	struct pollfd *pfds = calloc((size_t)nconns, sizeof *pfds);
-	int *idx = calloc((size_t)nconns, sizeof *idx);
-	if (conns == NULL || pfds == NULL || idx == NULL)
-		die(1, "out of memory");
-	for (long long i = 0; i < nconns; i++)
-		conns[i].fd = -1;
-
 	double t0 = now();
 	double deadline = seconds > 0 ? t0 + seconds : 0;
 	for (;;) {
@@ -822,6 +819,88 @@ int main(int argc, char **argv)
 			}
 		}
 	}
+}
+
+/* reset_stats starts a new phase's counts, keeping the latency buffer. */
+static void reset_stats(void)
+{
+	double *lat = stats.lat;
+	size_t caplat = stats.caplat;
+	memset(&stats, 0, sizeof stats);
+	stats.lat = lat;
+	stats.caplat = caplat;
+}
+
+/* mark executes the mark instruction (-M); see the top of the file. */
+static void mark(void)
+{
+#ifdef MARK_INSN
+	__asm__ volatile(MARK_INSN ::: "memory");
+#endif
+}
+
+int main(int argc, char **argv)
+{
+	long long nconns = 1, maxreq = 0, warmup = 0;
+	double seconds = 10;
+	int have_d = 0, marks = 0;
+	int opt;
+
+	cfg.timeout = 10;
+	while ((opt = getopt(argc, argv, "c:d:n:t:e:w:Mh")) != -1) {
+		switch (opt) {
+		case 'c': nconns = parse_count("-c", optarg, MAX_CONNS); break;
+		case 'd': seconds = parse_positive("-d", optarg); have_d = 1; break;
+		case 'n': maxreq = parse_count("-n", optarg, LLONG_MAX / 2); break;
+		case 't': cfg.timeout = parse_positive("-t", optarg); break;
+		case 'e':
+			if (optarg[0] == '\0')
+				die(2, "-e: want a non-empty text");
+			cfg.expect = optarg;
+			break;
+		case 'w': warmup = parse_count("-w", optarg, LLONG_MAX / 2); break;
+		case 'M':
+#ifndef MARK_INSN
+			die(2, "-M: this loadgen was built for a target without a mark instruction; "
+			    "-M needs a build for aarch64, or arm in ARM or Thumb-2 state");
+#endif
+			marks = 1;
+			break;
+		default: usage();
+		}
+	}
+	if (optind != argc - 1)
+		usage();
+	if (maxreq > 0 && !have_d)
+		seconds = 0; /* -n alone: no time limit */
+	parse_url(argv[optind]);
+	signal(SIGPIPE, SIG_IGN);
+
+	size_t rq = strlen(cfg.path) + strlen(cfg.hostport) + 128;
+	cfg.request = xrealloc(NULL, rq);
+	cfg.reqlen = (size_t)snprintf(cfg.request, rq,
+		"GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: tcbot-loadgen\r\nAccept: */*\r\n\r\n",
+		cfg.path, cfg.hostport);
+
+	struct conn *conns = calloc((size_t)nconns, sizeof *conns);
+	struct pollfd *pfds = calloc((size_t)nconns, sizeof *pfds);
+	int *idx = calloc((size_t)nconns, sizeof *idx);
+	if (conns == NULL || pfds == NULL || idx == NULL)
+		die(1, "out of memory");
+	for (long long i = 0; i < nconns; i++)
+		conns[i].fd = -1;
+
+	if (warmup > 0) {
+		run_phase(conns, nconns, pfds, idx, warmup, 0);
+		if (stats.errors > 0)
+			fprintf(stderr, "loadgen: warm-up: %lld of %lld requests failed; first: %s\n", stats.errors, stats.completed, stats.first_error);
+		reset_stats();
+	}
+	if (marks)
+		mark();
+	run_phase(conns, nconns, pfds, idx, maxreq, seconds);
+	if (marks)
+		mark();
 	for (long long i = 0; i < nconns; i++)
 		close_conn(&conns[i]);
 
@@ -837,6 +916,8 @@ int main(int argc, char **argv)
 	printf("requests-per-second: %.3f\n", (double)(stats.completed - stats.errors) / elapsed);
 	printf("latency-p50-ms: %.3f\n", percentile_ms(0.50));
 	printf("latency-p99-ms: %.3f\n", percentile_ms(0.99));
+	if (marks)
+		printf("marked: %lld\n", stats.completed);
 	if (stats.errors > 0)
 		fprintf(stderr, "loadgen: %lld of %lld requests failed; first: %s\n", stats.errors, stats.completed, stats.first_error);
 	if (fflush(stdout) != 0 || ferror(stdout))

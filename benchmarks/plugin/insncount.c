@@ -11,7 +11,9 @@
  * exact and deterministic, and the plugin must be cheap.
  *
  * Usage:
- *   qemu-aarch64 -plugin build/insncount.so[,out=PATH] ./prog args...
+ *   qemu-aarch64 -plugin build/insncount.so[,out=PATH][,tbs=PATH][,marks=PATH] \
+ *       ./prog args...
+ *   qemu-system-aarch64 ... -plugin build/insncount.so,marks=PATH
  *
  *   out=PATH  at exit, write exactly "insns <N>\n" to PATH (a relative PATH
  *             is resolved against QEMU's working directory at start-up, so
@@ -27,9 +29,19 @@
  *             which the reader adds up). Same path rules as out=. tcbot
  *             maps the addresses to the functions of the static binary
  *             (bot/profile), giving exact per-function instruction counts.
+ *   marks=PATH  also record the count at "marks" (see Marks below): PATH
+ *             is created (or truncated) at start-up, and each time the
+ *             guest executes the magic mark instruction one line
+ *             "mark <N> <count>\n" is appended (N = 1, 2, ...) with a
+ *             single write(2), so PATH can be read while QEMU still runs.
+ *             Same path rules as out=. Combines with out= and tbs=;
+ *             without marks= the plugin behaves exactly as if the option
+ *             did not exist.
  *   Any other argument makes installation fail, hence QEMU exits non-zero.
  *   Errors (bad argument, unusable QEMU, out= file not writable) are always
- *   written to stderr, prefixed "insncount: ".
+ *   written to stderr, prefixed "insncount: ". For marks=, a PATH that
+ *   cannot be created, marks= given twice, or a guest architecture
+ *   without a known mark instruction make installation fail.
  *
  * Build (no glib needed; see qemu-plugin-api.h):
  *   gcc -O2 -shared -fPIC -fvisibility=hidden -Wall -Wextra \
@@ -79,11 +91,51 @@
  *   holds TB_CHUNK counters per vCPU (one uint64_t each, at offset 8*i of
  *   the element), so one scoreboard serves thousands of TBs.
  *
+ * Marks (marks=): "instructions per request" of a whole system (kernel,
+ *   servers and the load generator under qemu-system) is the count between
+ *   two points of the load generator's execution, which it flags by
+ *   executing a magic no-op (benchmarks/loadgen -M):
+ *     aarch64  hint #126:           the 32-bit word 0xD5032FDF
+ *              (bytes DF 2F 03 D5);
+ *     arm      A32 hint #126:       0xE320F07E (bytes 7E F0 20 E3), or
+ *              T32 nop.w hint #126: halfwords 0xF3AF 0x807E
+ *              (bytes AF F3 7E 80).
+ *   (Unallocated hints execute as NOPs on every Armv7/Armv8 CPU.) When a TB
+ *   is translated, its instructions' bytes are compared with these (only
+ *   at translation, so code without marks runs no slower), and a matching
+ *   instruction gets a C callback that appends the line. The target comes
+ *   from info->target_name; any other target with marks= is an error. On
+ *   arm the instruction set state is not known at translation, so both
+ *   forms match in either state: the A32 word read as T32 is a BLX to one
+ *   exact far offset, the T32 pair read as A32 is
+ *   "rsbshi pc, lr, pc, lsr #7"; compilers emit neither in practice, and
+ *   a stray mark would show as an extra line, which a reader expecting
+ *   exactly two (bot/insncount.ReadMarks callers) detects.
+ *
+ *   <count> is the total of all counters when the mark executes, i.e.
+ *   what out= would report if the guest stopped there, except that the
+ *   inline add of a TB runs at TB entry: <count> includes the whole TB
+ *   holding the mark, also the instructions after the mark up to the end
+ *   of that TB. That is deterministic (the same code gives the same TBs),
+ *   so the difference of two marks is exactly the instructions executed
+ *   from the end of the first mark's TB to the end of the second's; over
+ *   thousands of requests that offset (a few instructions at each end)
+ *   is noise-free and negligible. With several vCPUs <count> is the sum
+ *   over all of them (everything the system executed), read while the
+ *   others run. Only the process the plugin was installed in records
+ *   marks: after a guest fork() in user mode, a child's marks are ignored,
+ *   like its counts. PATH is opened, appended to and closed for every
+ *   mark, so neither a guest chdir() nor a user-mode guest closing all its
+ *   descriptors can lose or misdirect a mark, and nothing waits in a
+ *   buffer (no fsync either: the host reads the page cache).
+ *
  * Multiple vCPUs: counts of all vCPUs are summed. With API v2 every vCPU
  * has its own scoreboard slot so the sum is race free. The API v1 inline add
  * is a plain load/add/store on one shared counter and may lose updates when
  * several guest threads run concurrently; tcbot benchmarks are
- * single-threaded.
+ * single-threaded. (Under qemu-system with -smp > 1, which runs vCPUs in
+ * parallel threads (MTTCG), that makes API v1 counts, and marks, inexact:
+ * measure with -smp 1 there, or with QEMU >= 9.0.)
  *
  * QEMU API version handling (see qemu-plugin-api.h for the history):
  *   QEMU's loader reads the exported int qemu_plugin_version right after
@@ -100,7 +152,9 @@
  *   the matching inline-counter API, cross-checking info->version, and fails
  *   with a clear message if neither is usable. If a future QEMU raises its
  *   minimum above 2, build with -DTCBOT_QEMU_PLUGIN_VERSION=N to force the
- *   declared version (this disables the constructor).
+ *   declared version (this disables the constructor). qemu_plugin_insn_data
+ *   (used for marks= only) changed signature in API v3 (QEMU 9.1); the
+ *   variant is chosen from info->version.cur, see qemu-plugin-api.h.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -151,6 +205,33 @@ static qemu_plugin_u64 score_count;
 static bool use_v2;
 static char *out_path;  /* absolute path, or NULL to use qemu_plugin_outs */
 static char *tbs_path;  /* absolute path of the per-TB file, or NULL */
+static char *marks_path;  /* absolute path of the marks file, or NULL */
+
+/* The translation callback that counts a TB; tb_trans_marks calls it. */
+static qemu_plugin_vcpu_tb_trans_cb_t count_tb;
+
+/*
+ * Mark instructions (marks=) per guest target, as bytes in guest memory
+ * order; each is 4 bytes long.
+ */
+#define MARK_SIZE 4
+static const struct mark_target {
+    const char *name;   /* info->target_name */
+    size_t n;
+    unsigned char insn[2][MARK_SIZE];
+} mark_targets[] = {
+    /* hint #126 = 0xD5032FDF */
+    { "aarch64", 1, { { 0xdf, 0x2f, 0x03, 0xd5 } } },
+    /* A32 hint #126 = 0xE320F07E; T32 nop.w hint #126 = 0xF3AF 0x807E */
+    { "arm", 2, { { 0x7e, 0xf0, 0x20, 0xe3 }, { 0xaf, 0xf3, 0x7e, 0x80 } } },
+};
+static const struct mark_target *mark_target;
+/* Exactly one of these is set, per info->version.cur. */
+static qemu_plugin_insn_data_v1_fn insn_data_v1;
+static qemu_plugin_insn_data_v3_fn insn_data_v3;
+/* Serialises marks, so lines are numbered in the order they are written. */
+static pthread_mutex_t mark_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t mark_n;
 
 /*
  * Per-TB counters (tbs=). TB i's counter is chunk i / TB_CHUNK, slot
@@ -309,7 +390,7 @@ static uint64_t tb_count(size_t i)
 
         return qemu_plugin_u64_sum(e);
     }
-    return ch->count[i % TB_CHUNK];
+    return __atomic_load_n(&ch->count[i % TB_CHUNK], __ATOMIC_RELAXED);
 }
 
 static bool write_all(int fd, const char *buf, size_t len)
@@ -328,23 +409,16 @@ static bool write_all(int fd, const char *buf, size_t len)
     return true;
 }
 
-static void at_exit(qemu_plugin_id_t id, void *userdata)
+/* total_count is the instructions counted so far, over all counters. */
+static uint64_t total_count(void)
 {
-    char line[64];
     uint64_t total;
-    int len, fd;
 
-    (void)id;
-    (void)userdata;
     if (use_v2) {
-        /*
-         * The scoreboard is deliberately not freed: in user mode other guest
-         * threads may still run a few instrumented blocks until the host
-         * kernel reaps them, and their inline adds would hit freed memory.
-         */
         total = qemu_plugin_u64_sum(score_count);
     } else {
-        total = insn_count;
+        /* Written by generated code behind the compiler's back. */
+        total = __atomic_load_n(&insn_count, __ATOMIC_RELAXED);
     }
     if (tbs_path != NULL) {
         pthread_mutex_lock(&tb_lock);
@@ -353,6 +427,23 @@ static void at_exit(qemu_plugin_id_t id, void *userdata)
         }
         pthread_mutex_unlock(&tb_lock);
     }
+    return total;
+}
+
+static void at_exit(qemu_plugin_id_t id, void *userdata)
+{
+    char line[64];
+    uint64_t total;
+    int len, fd;
+
+    (void)id;
+    (void)userdata;
+    /*
+     * Scoreboards are deliberately never freed: in user mode other guest
+     * threads may still run a few instrumented blocks until the host
+     * kernel reaps them, and their inline adds would hit freed memory.
+     */
+    total = total_count();
 
     /*
      * A guest fork() forks QEMU too, and the child runs this callback when
@@ -420,6 +511,128 @@ static void write_tbs(void)
     }
 }
 
+/*
+ * mark_exec runs each time the guest executes a mark instruction: it
+ * appends "mark <N> <count>\n" to the marks file with one write(2). A mark
+ * that cannot be written still uses up its number, so the reader sees the
+ * gap instead of silently pairing the wrong marks.
+ */
+static void mark_exec(unsigned int vcpu_index, void *userdata)
+{
+    char line[80];
+    int len, fd;
+
+    (void)vcpu_index;
+    (void)userdata;
+    if (getpid() != main_pid) {
+        return;  /* a fork()ed user-mode child; see Marks above */
+    }
+    pthread_mutex_lock(&mark_lock);
+    mark_n++;
+    len = snprintf(line, sizeof(line), "mark %" PRIu64 " %" PRIu64 "\n",
+                   mark_n, total_count());
+    fd = open(marks_path, O_WRONLY | O_APPEND | O_CLOEXEC);
+    if (fd < 0) {
+        report("mark %" PRIu64 ": cannot open %s: %s\n", mark_n, marks_path,
+               strerror(errno));
+    } else {
+        if (!write_all(fd, line, (size_t)len)) {
+            report("mark %" PRIu64 ": cannot write %s: %s\n", mark_n,
+                   marks_path, strerror(errno));
+        }
+        close(fd);
+    }
+    pthread_mutex_unlock(&mark_lock);
+}
+
+/* insn_is_mark reports whether insn is a mark instruction of the target. */
+static bool insn_is_mark(const struct qemu_plugin_insn *insn)
+{
+    unsigned char buf[MARK_SIZE];
+
+    if (qemu_plugin_insn_size(insn) != MARK_SIZE) {
+        return false;
+    }
+    if (insn_data_v3 != NULL) {
+        if (insn_data_v3(insn, buf, sizeof(buf)) != sizeof(buf)) {
+            return false;
+        }
+    } else {
+        const void *p = insn_data_v1(insn);
+
+        if (p == NULL) {
+            return false;
+        }
+        memcpy(buf, p, sizeof(buf));
+    }
+    for (size_t k = 0; k < mark_target->n; k++) {
+        if (memcmp(buf, mark_target->insn[k], MARK_SIZE) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* tb_trans_marks counts the TB like count_tb, then hooks its marks. */
+static void tb_trans_marks(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
+{
+    size_t n = qemu_plugin_tb_n_insns(tb);
+
+    count_tb(id, tb);
+    for (size_t i = 0; i < n; i++) {
+        struct qemu_plugin_insn *insn = qemu_plugin_tb_get_insn(tb, i);
+
+        if (insn != NULL && insn_is_mark(insn)) {
+            qemu_plugin_register_vcpu_insn_exec_cb(insn, mark_exec,
+                                                   QEMU_PLUGIN_CB_NO_REGS,
+                                                   NULL);
+        }
+    }
+}
+
+/*
+ * setup_marks prepares marks= for the guest target: picks its mark
+ * instructions and the qemu_plugin_insn_data variant, and creates (or
+ * empties) the marks file. Returns 0, or -1 after reporting why not.
+ */
+static int setup_marks(const qemu_info_t *info)
+{
+    const char *target = info->target_name != NULL ? info->target_name : "";
+    int fd;
+
+    for (size_t k = 0; k < sizeof(mark_targets) / sizeof(mark_targets[0]); k++) {
+        if (strcmp(target, mark_targets[k].name) == 0) {
+            mark_target = &mark_targets[k];
+        }
+    }
+    if (mark_target == NULL) {
+        report("marks= knows no mark instruction for target '%s' "
+               "(known: aarch64, arm)\n", target);
+        return -1;
+    }
+    if (qemu_plugin_tb_get_insn == NULL || qemu_plugin_insn_size == NULL ||
+        qemu_plugin_register_vcpu_insn_exec_cb == NULL ||
+        qemu_plugin_insn_data_symbol == NULL) {
+        report("marks= needs qemu_plugin_tb_get_insn, qemu_plugin_insn_data, "
+               "qemu_plugin_insn_size and "
+               "qemu_plugin_register_vcpu_insn_exec_cb, which this QEMU "
+               "lacks\n");
+        return -1;
+    }
+    if (info->version.cur >= 3) {
+        insn_data_v3 = (qemu_plugin_insn_data_v3_fn)qemu_plugin_insn_data_symbol;
+    } else {
+        insn_data_v1 = (qemu_plugin_insn_data_v1_fn)qemu_plugin_insn_data_symbol;
+    }
+    fd = open(marks_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        report("cannot open %s: %s\n", marks_path, strerror(errno));
+        return -1;
+    }
+    close(fd);
+    return 0;
+}
+
 /* Returns a malloc'd absolute version of path, or NULL on error. */
 static char *absolute_path(const char *path)
 {
@@ -477,8 +690,24 @@ static int parse_args(int argc, char **argv)
                        strerror(errno));
                 return -1;
             }
+        } else if (strncmp(arg, "marks=", 6) == 0) {
+            if (marks_path != NULL) {
+                report("marks= given more than once\n");
+                return -1;
+            }
+            if (arg[6] == '\0') {
+                report("marks= needs a file name\n");
+                return -1;
+            }
+            marks_path = absolute_path(arg + 6);
+            if (marks_path == NULL) {
+                report("cannot resolve marks=%s: %s\n", arg + 6,
+                       strerror(errno));
+                return -1;
+            }
         } else {
-            report("unknown argument '%s' (accepted: out=PATH, tbs=PATH)\n", arg);
+            report("unknown argument '%s' "
+                   "(accepted: out=PATH, tbs=PATH, marks=PATH)\n", arg);
             return -1;
         }
     }
@@ -530,13 +759,17 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
         report("tbs= needs qemu_plugin_tb_vaddr, which this QEMU lacks\n");
         return -1;
     }
+    if (marks_path != NULL && setup_marks(info) != 0) {
+        return -1;
+    }
     main_pid = getpid();
     if (tbs_path != NULL) {
-        qemu_plugin_register_vcpu_tb_trans_cb(id, tb_trans_profile);
+        count_tb = tb_trans_profile;
     } else {
-        qemu_plugin_register_vcpu_tb_trans_cb(id, use_v2 ? tb_trans_v2
-                                                         : tb_trans_v1);
+        count_tb = use_v2 ? tb_trans_v2 : tb_trans_v1;
     }
+    qemu_plugin_register_vcpu_tb_trans_cb(
+        id, marks_path != NULL ? tb_trans_marks : count_tb);
     qemu_plugin_register_atexit_cb(id, at_exit, NULL);
     return 0;
 }

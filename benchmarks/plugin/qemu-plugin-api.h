@@ -14,7 +14,10 @@
  *     qemu_plugin_register_vcpu_tb_exec_inline_per_vcpu, qemu_plugin_u64_sum)
  *     and the pointer-based *_exec_inline functions were removed. The
  *     loader's minimum accepted version became 2.
- *   - API versions 3..5 (QEMU 9.1 onwards; 10.2 has 5) changed or added
+ *   - API version 3 (QEMU 9.1) changed qemu_plugin_insn_data from
+ *     returning a pointer to the instruction's bytes to copying them into
+ *     a caller's buffer (same symbol, new signature; see below).
+ *   - API versions 4..5 (QEMU 9.2 onwards; 10.2 has 5) changed or added
  *     functions we do not use; the minimum accepted version is still 2.
  *
  * Every QEMU function is declared weak: the plugin is dlopen()ed with
@@ -53,6 +56,7 @@ typedef struct qemu_info_t {
 } qemu_info_t;
 
 struct qemu_plugin_tb;          /* opaque translation block handle */
+struct qemu_plugin_insn;        /* opaque instruction handle (of a TB) */
 struct qemu_plugin_scoreboard;  /* opaque, API >= 2 */
 
 /* A uint64_t inside each per-vCPU entry of a scoreboard (API >= 2). */
@@ -65,9 +69,16 @@ enum qemu_plugin_op {
     QEMU_PLUGIN_INLINE_ADD_U64 = 0,
 };
 
+/* What a C callback may do with the vCPU's registers; same in all versions. */
+enum qemu_plugin_cb_flags {
+    QEMU_PLUGIN_CB_NO_REGS = 0,
+};
+
 typedef void (*qemu_plugin_udata_cb_t)(qemu_plugin_id_t id, void *userdata);
 typedef void (*qemu_plugin_vcpu_tb_trans_cb_t)(qemu_plugin_id_t id,
                                                struct qemu_plugin_tb *tb);
+typedef void (*qemu_plugin_vcpu_udata_cb_t)(unsigned int vcpu_index,
+                                            void *userdata);
 
 /* Implemented by the plugin, looked up by QEMU's loader. */
 extern QEMU_PLUGIN_EXPORT int qemu_plugin_version;
@@ -89,6 +100,43 @@ void qemu_plugin_outs(const char *string);
 /* The guest virtual address of a TB's first instruction (QEMU >= 4.2). */
 QEMU_PLUGIN_WEAK_API
 uint64_t qemu_plugin_tb_vaddr(const struct qemu_plugin_tb *tb);
+
+/*
+ * Instructions of a TB, valid only inside the translation callback
+ * (all API versions; insncount uses them only for marks=).
+ */
+QEMU_PLUGIN_WEAK_API
+struct qemu_plugin_insn *qemu_plugin_tb_get_insn(const struct qemu_plugin_tb *tb,
+                                                 size_t idx);
+QEMU_PLUGIN_WEAK_API
+size_t qemu_plugin_insn_size(const struct qemu_plugin_insn *insn);
+/* Calls cb(vcpu_index, userdata) each time insn is about to execute. */
+QEMU_PLUGIN_WEAK_API
+void qemu_plugin_register_vcpu_insn_exec_cb(struct qemu_plugin_insn *insn,
+                                            qemu_plugin_vcpu_udata_cb_t cb,
+                                            enum qemu_plugin_cb_flags flags,
+                                            void *userdata);
+
+/*
+ * qemu_plugin_insn_data, the instruction's bytes in guest memory order,
+ * has two incompatible signatures under one symbol name:
+ *   API v1, v2 (QEMU <= 9.0):
+ *     const void *qemu_plugin_insn_data(const struct qemu_plugin_insn *insn);
+ *   API >= 3 (QEMU >= 9.1): copies at most len bytes, returns how many:
+ *     size_t qemu_plugin_insn_data(const struct qemu_plugin_insn *insn,
+ *                                  void *dest, size_t len);
+ * So the symbol is declared under another C name with the neutral type
+ * void (void), which cannot be called by mistake, and the caller casts it
+ * to one of the two types below, chosen by info->version.cur at install
+ * time. (void (*)(void) converts to any function pointer type without a
+ * -Wcast-function-type warning.)
+ */
+QEMU_PLUGIN_WEAK_API
+void qemu_plugin_insn_data_symbol(void) __asm__("qemu_plugin_insn_data");
+typedef const void *(*qemu_plugin_insn_data_v1_fn)(
+    const struct qemu_plugin_insn *insn);
+typedef size_t (*qemu_plugin_insn_data_v3_fn)(
+    const struct qemu_plugin_insn *insn, void *dest, size_t len);
 
 /* API version 1 only (removed in QEMU 9.0). */
 QEMU_PLUGIN_WEAK_API
