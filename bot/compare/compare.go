@@ -41,6 +41,7 @@ package compare
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 
@@ -120,7 +121,10 @@ const (
 // defaultThresholds are per-metric defaults for exact metrics, in percent.
 var defaultThresholds = map[string]float64{
 	result.Instructions: 0.2,
-	result.CodeSize:     0.1,
+	// Whole-system counts per request move by well under 1% between
+	// boots of the same kernel (measured: see the README).
+	"instructions-per-request": 1.0,
+	result.CodeSize:            0.1,
 }
 
 // DefaultOptions returns the defaults: thresholds instructions 0.2% and
@@ -200,7 +204,7 @@ func (c Comparison) Key() result.Key {
 // verdict came from a threshold, not a statistical test.
 func (c Comparison) Exact() bool {
 	k := metricOf(c.Metric).Kind
-	return k == result.Exact || k == result.StatusKind
+	return k == result.Exact || k == result.StatusKind || k == result.Counted
 }
 
 // Geomean is the geometric mean of head/base over the comparisons of one
@@ -600,6 +604,14 @@ func measure(k result.Key, m result.Metric, b, h *side, opt Options) (Comparison
 		c.Verdict = decideExact(bv, hv, c.DeltaPct, opt.Threshold(k.Metric), m.HigherIsBetter)
 		return c, nil
 	}
+	if m.Kind == result.Counted {
+		c.Verdict = decideExact(bv, hv, c.DeltaPct, opt.Threshold(k.Metric), m.HigherIsBetter)
+		if c.Verdict != Unchanged && overlap(b.samples, h.samples) {
+			c.Verdict = Unchanged
+			c.Note = "within the spread of the samples"
+		}
+		return c, nil
+	}
 
 	if n := min(len(b.samples), len(h.samples)); n < 2 {
 		c.Verdict, c.Note = Unchanged, fmt.Sprintf("too few samples (n=%d)", n)
@@ -632,6 +644,13 @@ func direction(b, h float64, higherIsBetter bool) Verdict {
 		return Improvement
 	}
 	return Regression
+}
+
+// overlap reports whether the ranges of two sets of samples overlap.
+func overlap(a, b []float64) bool {
+	alo, ahi := slices.Min(a), slices.Max(a)
+	blo, bhi := slices.Min(b), slices.Max(b)
+	return alo <= bhi && blo <= ahi
 }
 
 func decideExact(b, h float64, delta *float64, threshold float64, higherIsBetter bool) Verdict {

@@ -92,6 +92,28 @@ type QEMUSystem struct {
 	// prints (for debugging a guest).
 	ConsoleLog io.Writer
 
+	// Disk, when set, is a root filesystem image (raw ext4, a Debian
+	// system: bot/distro) the guest runs on. The initramfs mounts it
+	// (virtio-mmio block device /dev/vda), copies Files into its /tcbot
+	// and the tree Overlay into its root, brings up loopback, and
+	// switches root; there Disk's own /bin/sh runs Stage2 (start
+	// services), says the ready marker (so Boot's time runs to a ready
+	// system) and serves commands like the initramfs guest. Writes go to
+	// a throwaway snapshot unless DiskWritable.
+	Disk         string
+	DiskWritable bool
+	// Overlay is a host directory whose tree is laid over the disk's root
+	// before it starts (a glibc under test); empty for none.
+	Overlay string
+	// Stage2 is shell code run on the disk's root before the ready
+	// marker; a non-zero status fails the boot with its output.
+	Stage2 string
+	// Plugin and PluginArgs load a TCG plugin (tcbot's insncount.so,
+	// with marks=FILE to count the instructions between the guest's
+	// marks); empty for none.
+	Plugin     string
+	PluginArgs []string
+
 	mu      sync.Mutex // one command on the console at a time
 	state   sync.Mutex // guards vm, tmp, boot
 	vm      *guestVM
@@ -230,7 +252,24 @@ func (q *QEMUSystem) Prepare(ctx context.Context) error {
 	q.tmp = tmp
 	q.state.Unlock()
 
-	files := append(kernel.StandardFiles(bb, serveTail), kernel.File{Path: guestDir, Mode: fs.ModeDir | 0o755})
+	tail := serveTail
+	if q.Disk != "" {
+		tail = diskTail
+	}
+	files := append(kernel.StandardFiles(bb, tail), kernel.File{Path: guestDir, Mode: fs.ModeDir | 0o755})
+	if q.Disk != "" {
+		if _, err := os.Stat(q.Disk); err != nil {
+			return infra(fmt.Errorf("disk: %w", err))
+		}
+		files = append(files, kernel.File{Path: "/stage2", Data: []byte(stage2Script(q.Stage2)), Mode: 0o755})
+		if q.Overlay != "" {
+			ov, err := overlayFiles(q.Overlay, "/overlay")
+			if err != nil {
+				return infra(fmt.Errorf("overlay: %w", err))
+			}
+			files = append(files, ov...)
+		}
+	}
 	seen := map[string]string{}
 	for _, f := range q.Files {
 		base := filepath.Base(f)
@@ -264,6 +303,22 @@ func (q *QEMUSystem) Prepare(ctx context.Context) error {
 	if !q.RealTime {
 		argv = append(argv, "-icount", "shift=0")
 	}
+	if q.Disk != "" {
+		drive := "if=none,id=root,format=raw,file=" + qemuOpt(q.Disk)
+		if q.DiskWritable {
+			drive += ",cache=unsafe"
+		} else {
+			drive += ",snapshot=on"
+		}
+		argv = append(argv, "-drive", drive, "-device", "virtio-blk-device,drive=root")
+	}
+	if q.Plugin != "" {
+		opt := "file=" + qemuOpt(q.Plugin)
+		for _, a := range q.PluginArgs {
+			opt += "," + qemuOpt(a)
+		}
+		argv = append(argv, "-plugin", opt)
+	}
 	vm, err := startVM(argv, q.ConsoleLog)
 	if err != nil {
 		return infra(err)
@@ -275,12 +330,16 @@ func (q *QEMUSystem) Prepare(ctx context.Context) error {
 	bctx, cancel := context.WithTimeout(ctx, bootTimeout)
 	defer cancel()
 	var up time.Duration
+	ready := kernel.ReadyMarker
+	if q.Disk != "" {
+		ready = SystemReadyMarker
+	}
 	_, err = vm.waitFor(bctx, func(line string) bool {
-		i := strings.Index(line, kernel.ReadyMarker)
+		i := strings.Index(line, ready)
 		if i < 0 {
 			return false
 		}
-		f := strings.Fields(line[i+len(kernel.ReadyMarker):])
+		f := strings.Fields(line[i+len(ready):])
 		if len(f) > 0 {
 			if s, err := strconv.ParseFloat(f[0], 64); err == nil {
 				up = time.Duration(s * float64(time.Second))

@@ -28,6 +28,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"syscall"
 	"time"
@@ -280,6 +281,9 @@ type apt struct {
 	debArch string
 	dir     string
 	opts    []string
+	// check is a package the lists must know to be usable
+	// (busybox-static when empty).
+	check string
 }
 
 func newApt(cacheDir, debArch string) (*apt, error) {
@@ -380,7 +384,11 @@ func (a *apt) update(ctx context.Context) error {
 
 // usable reports whether the package lists know the packages tcbot needs.
 func (a *apt) usable(ctx context.Context) bool {
-	_, err := a.run(ctx, "", "apt-cache", "show", "busybox-static")
+	pkg := a.check
+	if pkg == "" {
+		pkg = "busybox-static"
+	}
+	_, err := a.run(ctx, "", "apt-cache", "show", pkg)
 	return err == nil
 }
 
@@ -465,4 +473,55 @@ func writeFileAtomic(p string, data []byte, mode os.FileMode) error {
 		return err
 	}
 	return os.Rename(tmp, p)
+}
+
+// ResolvePackages resolves pkgs (names or apt patterns such as
+// ?essential) with all their dependencies for debArch against the apt
+// sources given (one-line "deb URI SUITE COMPONENT..." format), on a
+// private package cache under cacheDir (its lists updated at most every
+// six hours), and returns every package that would be installed as
+// "name=version", sorted.
+func ResolvePackages(ctx context.Context, cacheDir, debArch string, sources, pkgs []string) ([]string, error) {
+	if err := os.MkdirAll(cacheDir, 0o755); err != nil {
+		return nil, err
+	}
+	list, err := filepath.Abs(filepath.Join(cacheDir, "sources.list"))
+	if err != nil {
+		return nil, err
+	}
+	if err := writeFileAtomic(list, []byte(strings.Join(sources, "\n")+"\n"), 0o644); err != nil {
+		return nil, err
+	}
+	a, err := newApt(cacheDir, debArch)
+	if err != nil {
+		return nil, err
+	}
+	a.opts = append(a.opts, "-o", "Dir::Etc::SourceList="+list, "-o", "Dir::Etc::SourceParts=/nonexistent")
+	a.check = pkgs[len(pkgs)-1]
+	if err := a.update(ctx); err != nil {
+		return nil, err
+	}
+	out, err := a.run(ctx, "", "apt-get", append([]string{"install", "--simulate", "--no-install-recommends", "-o", "APT::Get::Show-Versions=false"}, pkgs...)...)
+	if err != nil {
+		return nil, err
+	}
+	// "Inst name (version suite [arch])"
+	var res []string
+	for _, line := range strings.Split(string(out), "\n") {
+		rest, ok := strings.CutPrefix(line, "Inst ")
+		if !ok {
+			continue
+		}
+		name, ver, ok := strings.Cut(rest, " (")
+		if !ok {
+			continue
+		}
+		ver, _, _ = strings.Cut(ver, " ")
+		res = append(res, name+"="+ver)
+	}
+	if len(res) == 0 {
+		return nil, fmt.Errorf("apt-get install --simulate %s for %s installed nothing:\n%s", strings.Join(pkgs, " "), debArch, out)
+	}
+	sort.Strings(res)
+	return res, nil
 }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/tcbot/tcbot/bot/config"
 	"github.com/tcbot/tcbot/bot/measure/kinds"
+	"github.com/tcbot/tcbot/bot/measure/kinds/distro"
 	"github.com/tcbot/tcbot/bot/measure/kinds/kas"
 	"github.com/tcbot/tcbot/bot/measure/kinds/kernel"
 	"github.com/tcbot/tcbot/bot/measure/kinds/suite"
@@ -18,6 +19,9 @@ var recipeKinds = map[string]kinds.Kind{
 	"suite":  suite.Kind{},
 	"kernel": kernel.Kind{},
 	"kas":    kas.Kind{},
+	// The distribution scenario: a Debian LAMP system with the kernel
+	// under test.
+	"distro-lamp": distro.Kind{},
 }
 
 // CheckTrees runs the slower checks of the trees the configured recipes

@@ -202,7 +202,7 @@ func (m *Measurer) env(st *Stats) *kinds.Env {
 		Log: m.Log, Progress: m.Progress, Busy: &m.busy, Stats: st,
 		Toolchains: &m.resolver, SuiteVersion: m.suiteVersion(),
 		NewExecutor: m.newExecutor, BuildProgress: m.buildProgress,
-		Recipes: recipesFS, Benchmarks: benchFS,
+		Recipes: recipesFS, Benchmarks: benchFS, Plugin: m.Plugin,
 	}
 }
 

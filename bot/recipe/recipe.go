@@ -27,8 +27,11 @@ type Recipe struct {
 	Run   Stage  `yaml:"run"`
 	// Kas drives an OpenEmbedded build (kind: kas).
 	Kas *KasStage `yaml:"kas"`
-	// Kernel builds the kernel under test (kind: kernel).
+	// Kernel builds the kernel under test (kind: kernel, and
+	// distro-lamp on a kernel repository).
 	Kernel *KernelStage `yaml:"kernel"`
+	// Distro is the Debian system and its load (kind: distro-lamp).
+	Distro *DistroStage `yaml:"distro"`
 
 	// Source is where the recipe was read from, for messages.
 	Source string `yaml:"-"`
@@ -83,9 +86,10 @@ type Kind struct {
 // Kinds of recipe the measuring code can drive (bot/measure/kinds.go
 // registers how each is measured), with the checks of their files.
 var Kinds = map[string]Kind{
-	"suite":  {"build each benchmark of a suite with the toolchain under test and run it on every target", checkSuite},
-	"kas":    {"OpenEmbedded build with kas, the repository's component pinned to the revision under test", checkKas},
-	"kernel": {"build the kernel under test, boot it under qemu-system and run the suite in it", checkKernelSuite},
+	"suite":       {"build each benchmark of a suite with the toolchain under test and run it on every target", checkSuite},
+	"kas":         {"OpenEmbedded build with kas, the repository's component pinned to the revision under test", checkKas},
+	"kernel":      {"build the kernel under test, boot it under qemu-system and run the suite in it", checkKernelSuite},
+	"distro-lamp": {"a Debian LAMP system with the kernel under test, booted under qemu-system, measured under a load", checkDistro},
 }
 
 var placeholderRE = regexp.MustCompile(`\{([a-z_]+)(\.\.\.)?\}`)
@@ -136,7 +140,7 @@ func Parse(path string, data []byte) (*Recipe, error) {
 	}
 	k, ok := Kinds[r.Kind]
 	if !ok {
-		return nil, bad("kind", "%q: want one of suite, kas, kernel", r.Kind)
+		return nil, bad("kind", "%q: want one of suite, kas, kernel, distro-lamp", r.Kind)
 	}
 	return &r, k.check(path, &r)
 }

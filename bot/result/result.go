@@ -45,6 +45,12 @@ const (
 	// StatusKind is pass/fail: a benchmark that built, ran and printed the
 	// expected checksum passes.
 	StatusKind
+	// Counted metrics are counts that vary only a little between runs
+	// (a whole guest system's instructions, where interrupts and I/O land
+	// a few thousand instructions apart): the median decides against a
+	// threshold set above the measured spread, and only when the two
+	// sides' samples do not overlap.
+	Counted
 )
 
 // Metric describes one metric: its unit, how to compare it and which
@@ -71,6 +77,9 @@ var Metrics = []Metric{
 	{Name: "package-size", Unit: "bytes", Kind: Exact, Doc: "OpenEmbedded package size"},
 	{Name: "build-cpu-time", Unit: "s", Kind: Noisy, Doc: "OpenEmbedded build CPU time per recipe"},
 	{Name: "requests-per-second", Unit: "req/s", Kind: Noisy, HigherIsBetter: true, Doc: "LAMP benchmark throughput"},
+	{Name: "latency-p50-ms", Unit: "ms", Kind: Noisy, Doc: "LAMP median request latency, milliseconds"},
+	{Name: "latency-p99-ms", Unit: "ms", Kind: Noisy, Doc: "LAMP 99th-percentile request latency, milliseconds"},
+	{Name: "instructions-per-request", Unit: "insn/req", Kind: Counted, Doc: "guest instructions (kernel and every process) per LAMP request, counted by the QEMU plugin in system mode between the load generator's marks"},
 }
 
 // LookupMetric returns the description of a metric by name.

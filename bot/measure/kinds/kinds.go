@@ -9,7 +9,7 @@
 //	collect  Job.Collect: each new measurement; Measurer stores it
 //	compare  Job.Compare tunes the comparison; Measurer compares, reports
 //
-// Each kind is a folder here (suite, kernel, kas) and one line of
+// Each kind is a folder here (suite, kernel, kas, distro) and one line of
 // bot/measure's table; the orchestrator never asks which kind it has.
 package kinds
 
@@ -104,6 +104,8 @@ type Env struct {
 	BuildProgress func(what string) func(step string, elapsed time.Duration, last string)
 	// Sources are the recipes tree and the benchmark suite's files.
 	Recipes, Benchmarks fs.FS
+	// Plugin is the QEMU instruction-counting plugin (insncount.so).
+	Plugin string
 }
 
 // MethodVersion changes whenever tcbot changes how it measures (what a

@@ -379,18 +379,50 @@ func (j *job) kernelFault(sd *suite.Side, t config.Target, err error) bool {
 // kernelResults are the results of the kernel pseudo-benchmark and, when
 // it did not boot, the failed boot.
 func (j *job) kernelResults(sd *suite.Side, t config.Target) ([]result.Result, bool) {
-	suiteName := j.env.Suite.Name
 	k := j.kernelFor(sd, t.Name)
 	if k == nil {
 		return nil, false
 	}
+	return Results(k, t, j.env.Suite.Name), true
+}
+
+// Built is the kernel one side built for one arch (and how its boot
+// went), for kinds that boot it their own way (distro-lamp).
+type Built = sideKernel
+
+// Build builds revision c's kernel for arch as a kernel recipe does
+// (env.Recipe's kernel: key under the repository's), in an incremental
+// tree, cached per revision and settings. A kernel that does not build
+// has a Note; an error is the infrastructure's.
+func Build(ctx context.Context, env *kinds.Env, mirror *source.Mirror, repo *config.Repo, c source.Commit, arch string) (*Built, error) {
+	j := &job{env: env}
+	return j.buildKernel(ctx, mirror, repo, c, arch)
+}
+
+// ID folds the repository's kernel build settings for arch into
+// measurement keys (see job.kernelID).
+func ID(env *kinds.Env, repoName, arch string) string {
+	j := &job{env: env}
+	return j.kernelID(repoName, arch)
+}
+
+// Targets keeps the targets that boot a kernel (qemu-system); none is an
+// error naming the config and the recipe.
+func Targets(cfgPath, recipeName string, targets []config.Target) ([]config.Target, error) {
+	return kernelTargets(cfgPath, recipeName, targets)
+}
+
+// Results are the results of the kernel pseudo-benchmark of a kernel
+// built for target t (kernel-size, build time, status), and a failed boot
+// when it did not boot (BootFailure).
+func Results(k *Built, t config.Target, suiteName string) []result.Result {
 	ks, _ := result.LookupMetric(result.KernelSize)
 	st, _ := result.LookupMetric(result.Status)
 	r := func(bench, metric, unit, note string, v float64) result.Result {
 		return result.Result{Target: t.Name, Suite: suiteName, Benchmark: bench, Metric: metric, Unit: unit, Samples: []float64{v}, Note: note}
 	}
 	if k.Note != "" {
-		return []result.Result{r(KernelBenchmark, result.Status, st.Unit, k.Note, result.Fail)}, true
+		return []result.Result{r(KernelBenchmark, result.Status, st.Unit, k.Note, result.Fail)}
 	}
 	out := []result.Result{
 		r(KernelBenchmark, result.Status, st.Unit, "", result.Pass),
@@ -406,7 +438,7 @@ func (j *job) kernelResults(sd *suite.Side, t config.Target) ([]result.Result, b
 	if k.BootFailure != "" {
 		out = append(out, r(suite.BootBenchmark, result.Status, st.Unit, "did not boot: "+k.BootFailure, result.Fail))
 	}
-	return out, true
+	return out
 }
 
 // kernelRunFault reports whether err, met running a benchmark, is the

@@ -1,0 +1,40 @@
+#!/bin/sh
+# The image's first boot under qemu-system (writable disk): configure the
+# packages if they were only unpacked (no qemu-user on the host), create
+# the application's database, check that the pages answer, stop, and
+# record the versions. Output goes to the console log of the build.
+set -e
+if [ -e /var/lib/tcbot-unconfigured ]; then
+	echo "tcbot: configuring the packages in the guest"
+	export DEBIAN_FRONTEND=noninteractive
+	mkdir -p /var/lib/dpkg/info /var/lib/dpkg/updates /var/lib/dpkg/triggers
+	[ -e /var/lib/dpkg/status ] || : >/var/lib/dpkg/status
+	[ -e /var/lib/dpkg/available ] || : >/var/lib/dpkg/available
+	# Like debootstrap's second stage: the Essential packages first,
+	# then everything.
+	dpkg --force-depends --force-confold --install $(cat /var/lib/tcbot-essential) >/var/log/tcbot-dpkg.log 2>&1 || { tail -n 30 /var/log/tcbot-dpkg.log; exit 1; }
+	dpkg --force-depends --force-confold --install /var/cache/apt/archives/*.deb >>/var/log/tcbot-dpkg.log 2>&1 || { tail -n 30 /var/log/tcbot-dpkg.log; exit 1; }
+	dpkg --configure -a >>/var/log/tcbot-dpkg.log 2>&1
+	rm -f /var/cache/apt/archives/*.deb /var/lib/tcbot-unconfigured /var/lib/tcbot-essential
+	/usr/local/share/tcbot/configure.sh
+fi
+mkdir -p /run/mysqld && chown mysql:mysql /run/mysqld
+/usr/sbin/mariadbd --user=mysql --skip-log-bin >/var/log/tcbot-mariadb-setup.log 2>&1 &
+i=0
+while ! [ -S /run/mysqld/mysqld.sock ]; do
+	i=$((i + 1)); [ $i -lt 3000 ] || { echo "tcbot: mariadbd did not start"; tail /var/log/tcbot-mariadb-setup.log; exit 1; }
+	sleep 0.1
+done
+mariadb </usr/local/share/tcbot/schema.sql
+mariadb-admin shutdown
+wait
+/usr/local/sbin/tcbot-lamp-start
+curl -fsS http://127.0.0.1/tcbot/read.php | grep -q tcbot-ok
+curl -fsS http://127.0.0.1/tcbot/write.php | grep -q tcbot-ok
+/usr/local/sbin/tcbot-lamp-stop
+{
+	printf 'kernel-built-for-first-boot %s\n' "$(uname -r)"
+	dpkg-query -W -f='${Package} ${Version}\n' apache2 php8.2-fpm mariadb-server libc6 curl
+} >/etc/tcbot-image
+sync
+echo "tcbot: image ready"

@@ -1,0 +1,296 @@
+package distro
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/tcbot/tcbot/bot/executor"
+	"github.com/tcbot/tcbot/bot/kernel"
+)
+
+// Builder builds and caches images.
+type Builder struct {
+	// Dir is where images are kept (workdir/distro): one directory per
+	// arch and key, and the private apt lists versions are resolved with.
+	Dir string
+	// Kernel boots the image's first boot: an Image or zImage for the
+	// arch with virtio-mmio block, ext4 and what Debian's userspace needs
+	// built in (the distro-lamp recipe's kernel). Busybox and KernelCache
+	// are as for executor.QEMUSystem.
+	Kernel, Busybox, KernelCache string
+	// FirstBoot forces the unprivileged way (package configuration in the
+	// booted guest) even where binfmt_misc could be used.
+	FirstBoot bool
+	// Log receives progress lines; ConsoleLog the first boot's console.
+	Log        func(format string, a ...any)
+	ConsoleLog io.Writer
+}
+
+func (b *Builder) logf(format string, a ...any) {
+	if b.Log != nil {
+		b.Log(format, a...)
+	}
+}
+
+// baseInclude are installed beside the spec's packages: the Essential
+// set and apt (mmdebstrap's variant apt).
+var baseInclude = []string{"?essential", "apt"}
+
+// Key resolves the image's packages and returns its key: a hash of the
+// spec, the guest files and the "name=version" of every package.
+func (b *Builder) Key(ctx context.Context, spec Spec, arch string) (string, []string, error) {
+	debArch, err := DebArch(arch)
+	if err != nil {
+		return "", nil, err
+	}
+	sh := sha256.Sum256([]byte(strings.Join(spec.Sources, "\n")))
+	pkgs, err := kernel.ResolvePackages(ctx, filepath.Join(b.Dir, "apt-"+hex.EncodeToString(sh[:])[:12]), debArch, spec.Sources, append(append([]string{}, baseInclude...), spec.Packages...))
+	if err != nil {
+		return "", nil, fmt.Errorf("resolve the image's packages: %w", err)
+	}
+	h := sha256.New()
+	js, _ := json.Marshal(spec)
+	fmt.Fprintf(h, "%s\n%s\n%s\n%s\n", debArch, js, appHash(), imageFormat)
+	for _, p := range pkgs {
+		fmt.Fprintln(h, p)
+	}
+	return hex.EncodeToString(h.Sum(nil)), pkgs, nil
+}
+
+// imageFormat changes when how an image is made changes.
+const imageFormat = "1"
+
+// Ensure returns the image of spec for arch, building it if no image of
+// the same key is cached.
+func (b *Builder) Ensure(ctx context.Context, spec Spec, arch string) (*Image, error) {
+	key, pkgs, err := b.Key(ctx, spec, arch)
+	if err != nil {
+		return nil, err
+	}
+	dir := filepath.Join(b.Dir, arch+"-"+key[:16])
+	if img, ok := readImage(dir); ok {
+		img.Cached = true
+		return img, nil
+	}
+	if err := os.MkdirAll(b.Dir, 0o755); err != nil {
+		return nil, err
+	}
+	unlock, err := lock(ctx, filepath.Join(b.Dir, arch+".lock"))
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	if img, ok := readImage(dir); ok { // built by another tcbot meanwhile
+		img.Cached = true
+		return img, nil
+	}
+	return b.build(ctx, spec, arch, key, pkgs, dir)
+}
+
+func (b *Builder) build(ctx context.Context, spec Spec, arch, key string, pkgs []string, dir string) (*Image, error) {
+	debArch, _ := DebArch(arch)
+	start := time.Now()
+	tmp := dir + ".tmp-" + strconv.Itoa(os.Getpid())
+	os.RemoveAll(tmp)
+	if err := os.MkdirAll(tmp, 0o755); err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	app, err := appTar()
+	if err != nil {
+		return nil, err
+	}
+	appPath := filepath.Join(tmp, "app.tar")
+	if err := os.WriteFile(appPath, app, 0o644); err != nil {
+		return nil, err
+	}
+	method := "binfmt"
+	var undo func() error
+	if !b.FirstBoot {
+		undo, err = enableForeign(ctx, debArch)
+		if errors.Is(err, errNeedsRoot) {
+			method, err = "first-boot", nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	} else {
+		method = "first-boot"
+	}
+	ext2 := filepath.Join(tmp, "rootfs.ext2")
+	argv := []string{"mmdebstrap", "--arch=" + debArch, "--format=ext2", "--include=" + strings.Join(append(append([]string{}, baseInclude[1:]...), spec.Packages...), ","),
+		"--customize-hook=tar-in " + appPath + " /"}
+	if method == "binfmt" {
+		argv = append(argv, "--variant=apt", "--customize-hook=chroot \"$1\" /usr/local/share/tcbot/configure.sh")
+		if os.Geteuid() == 0 {
+			argv = append(argv, "--mode=root")
+		}
+	} else {
+		// Unpacked only, the .debs kept for the first boot to install.
+		hook := filepath.Join(tmp, "unconfigured.sh")
+		script := `set -e
+cd "$1"
+: >var/lib/tcbot-essential
+for d in var/cache/apt/archives/*.deb; do
+	e=$(dpkg-deb -f "$d" Essential)
+	[ "$e" = yes ] && echo "/$d" >>var/lib/tcbot-essential
+done
+touch var/lib/tcbot-unconfigured
+`
+		if err := os.WriteFile(hook, []byte(script), 0o755); err != nil {
+			return nil, err
+		}
+		argv = append(argv, "--variant=extract", "--include=?essential", "--skip=check/qemu", "--skip=cleanup/apt/cache",
+			"--customize-hook=sh "+hook+" \"$1\"")
+		if os.Geteuid() != 0 {
+			argv = append(argv, "--mode=unshare")
+		} else {
+			argv = append(argv, "--mode=root")
+		}
+	}
+	argv = append(argv, spec.Suite, ext2)
+	argv = append(argv, spec.Sources...)
+	b.logf("distro %s: mmdebstrap (%s), %d packages", arch, method, len(pkgs))
+	env := append(hostEnv(), "TMPDIR="+tmp)
+	err = run(ctx, tmp, env, argv...)
+	if undo != nil {
+		if uerr := undo(); uerr != nil && err == nil {
+			err = uerr
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("build the %s image: %w", arch, err)
+	}
+	bootstrap := time.Since(start)
+	b.logf("distro %s: bootstrapped in %s", arch, bootstrap.Round(time.Second))
+	img := filepath.Join(tmp, "rootfs.img")
+	if err := toExt4(ctx, ext2, img, spec.SizeMiB); err != nil {
+		return nil, err
+	}
+	versions, err := b.firstBoot(ctx, arch, img, method)
+	if err != nil {
+		return nil, fmt.Errorf("the %s image's first boot: %w", arch, err)
+	}
+	if err := run(ctx, tmp, hostEnv(), "e2fsck", "-fp", img); err != nil {
+		return nil, fmt.Errorf("check the %s image after its first boot: %w", arch, err)
+	}
+	if err := os.Chmod(img, 0o444); err != nil {
+		return nil, err
+	}
+	os.Remove(appPath)
+	os.Remove(ext2)
+	res := &Image{Path: filepath.Join(dir, "rootfs.img"), Arch: arch, Key: key, Packages: pkgs, Versions: versions, Method: method,
+		BuildTime: time.Since(start).Seconds(), Bootstrap: bootstrap.Seconds()}
+	data, _ := json.MarshalIndent(res, "", "  ")
+	if err := os.WriteFile(filepath.Join(tmp, "image.json"), data, 0o644); err != nil {
+		return nil, err
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		return nil, err
+	}
+	b.logf("distro %s: image built in %s (%s)", arch, time.Since(start).Round(time.Second), res.Path)
+	return res, nil
+}
+
+// toExt4 turns mmdebstrap's ext2 image into an ext4 image of sizeMiB
+// (without root: tune2fs, e2fsck and resize2fs work on the file).
+func toExt4(ctx context.Context, ext2, img string, sizeMiB int) error {
+	if err := os.Rename(ext2, img); err != nil {
+		return err
+	}
+	env := hostEnv()
+	if err := run(ctx, "", env, "tune2fs", "-O", "extents,uninit_bg,dir_index,has_journal", img); err != nil {
+		return err
+	}
+	// e2fsck exits 1 when it fixed something (the new features' fields).
+	cmd := exec.CommandContext(ctx, "e2fsck", "-fyD", img)
+	cmd.Env = env
+	if out, err := cmd.CombinedOutput(); err != nil {
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() > 1 {
+			return fmt.Errorf("e2fsck -fyD %s: %v\n%s", img, err, out)
+		}
+	}
+	if sizeMiB <= 0 {
+		sizeMiB = 2048
+	}
+	st, err := os.Stat(img)
+	if err != nil {
+		return err
+	}
+	if want := int64(sizeMiB) << 20; st.Size() < want {
+		if err := os.Truncate(img, want); err != nil {
+			return err
+		}
+		if err := run(ctx, "", env, "resize2fs", img); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// firstBoot boots the image writable with its first-boot script and
+// returns the versions it recorded.
+func (b *Builder) firstBoot(ctx context.Context, arch, img, method string) (map[string]string, error) {
+	if b.Kernel == "" {
+		return nil, errors.New("no kernel to boot the image with")
+	}
+	timeout := 30 * time.Minute
+	if method == "first-boot" {
+		timeout = 3 * time.Hour
+	}
+	q := &executor.QEMUSystem{Arch: arch, Kernel: b.Kernel, Busybox: b.Busybox, KernelCache: b.KernelCache,
+		Disk: img, DiskWritable: true, Stage2: "/usr/local/share/tcbot/firstboot.sh",
+		BootTimeout: timeout, RealTime: true, ConsoleLog: b.ConsoleLog}
+	start := time.Now()
+	b.logf("distro %s: first boot (%s)", arch, method)
+	if err := q.Prepare(ctx); err != nil {
+		return nil, err
+	}
+	defer q.Cleanup()
+	out, err := q.Run(ctx, executor.Spec{Name: "versions", Argv: []string{"/bin/sh", "-c", "cat " + VersionsFile + " && sync && mount -o remount,ro /"}, Timeout: 5 * time.Minute})
+	if err != nil {
+		return nil, err
+	}
+	if out.ExitCode != 0 {
+		return nil, fmt.Errorf("reading %s: exit %d: %s", VersionsFile, out.ExitCode, out.Stderr)
+	}
+	b.logf("distro %s: first boot done in %s", arch, time.Since(start).Round(time.Second))
+	return versionsOf(string(out.Stdout)), nil
+}
+
+// lock takes an exclusive flock on p, waiting as long as ctx allows.
+func lock(ctx context.Context, p string) (func(), error) {
+	f, err := os.OpenFile(p, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return func() { syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) {
+			f.Close()
+			return nil, err
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, fmt.Errorf("waiting for the lock %s: %w", p, ctx.Err())
+		case <-time.After(time.Second):
+		}
+	}
+}

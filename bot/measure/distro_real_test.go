@@ -1,0 +1,171 @@
+package measure_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tcbot/tcbot/bot/compare"
+	"github.com/tcbot/tcbot/bot/config"
+	"github.com/tcbot/tcbot/bot/demo"
+	"github.com/tcbot/tcbot/bot/kernel/kerneltest"
+	"github.com/tcbot/tcbot/bot/measure"
+	"github.com/tcbot/tcbot/bot/report"
+	"github.com/tcbot/tcbot/bot/result"
+	"github.com/tcbot/tcbot/bot/toolchain/build/realsrc"
+)
+
+// The kernel commits of the distribution scenario, on top of Debian's
+// linux-source-6.1: a documentation fix (the same kernel: A/A), a write
+// path that spins before every write (the LAMP stack writes on every
+// request: logs, sockets, MariaDB), and an init that panics.
+var distroCommits = []demo.Change{
+	kernelCommits[0],
+	{Subject: "fs: read_write: spin before every write", Edits: []demo.Edit{{
+		File: "fs/read_write.c",
+		Old:  "ssize_t ksys_write(unsigned int fd, const char __user *buf, size_t count)\n{\n",
+		New:  "ssize_t ksys_write(unsigned int fd, const char __user *buf, size_t count)\n{\n\t{ volatile int spin; for (spin = 0; spin < 20000; spin++) ; }\n",
+	}}},
+	kernelCommits[2],
+}
+
+// TestDistroLAMP measures the distribution scenario for real: a Debian
+// bookworm image (Apache, PHP-FPM, MariaDB and tcbot's PHP blog) built
+// from Debian's archive, booted under qemu-system with kernels built from
+// Debian's linux-source-6.1 (tinyconfig and the distro-lamp recipe's
+// fragment), the load generator inside the guest. The documentation
+// commit changes nothing (A/A); a write path that spins is a regression
+// in instructions per request; a kernel whose init panics fails the
+// change. The image and the kernel trees are kept under the test cache
+// (a fresh machine pays the image build, about 10 minutes, and a cold
+// kernel build).
+func TestDistroLAMP(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a Debian image and Linux (minutes cold)")
+	}
+	realsrc.Need(t, linuxTarball, "linux-source-6.1", false)
+	for _, tool := range []string{"mmdebstrap", "genext2fs", "arch-test", "qemu-aarch64-static"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			if os.Getenv("CI") != "" {
+				t.Fatalf("%s missing (make test-deps installs it)", tool)
+			}
+			t.Skipf("%s missing (make test-deps installs it)", tool)
+		}
+	}
+	arches := []string{"armv8"}
+	if os.Getenv("TCBOT_TEST_REAL") != "" {
+		arches = append(arches, "armv7")
+	}
+	busybox := map[string]string{}
+	for _, a := range arches {
+		busybox[a] = kerneltest.Fetch(t, a).Busybox
+	}
+	repo := realsrc.Make(t, "linux-6.1-distro", linuxTarball, distroCommits)
+	base, docs, slow, panics := repo.SHAs["release"], repo.SHAs[distroCommits[0].Subject], repo.SHAs[distroCommits[1].Subject], repo.SHAs[distroCommits[2].Subject]
+	work := filepath.Join(realsrc.CacheDir(t), "distro-ci-work")
+	m := distroMeasurer(t, t.TempDir(), work, repo.Dir, busybox)
+	defer m.Store.Close()
+	run := func(what, head, base string) *report.Report {
+		t.Helper()
+		start := time.Now()
+		rep, st, err := m.Run(context.Background(), measure.Request{Repo: "linux", Rev: head, Base: base})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rep.Errors) > 0 {
+			t.Errorf("%s: infrastructure errors: %v", what, rep.Errors)
+		}
+		t.Logf("%s: measured in %s (%d runs):\n%s", what, time.Since(start).Round(time.Second), st.Runs, reportText(t, rep))
+		return rep
+	}
+	var targets []string
+	for _, a := range arches {
+		targets = append(targets, a+"-vm")
+	}
+
+	rep := run("documentation commit (A/A)", docs, base)
+	if rep.Verdict == compare.Regression || rep.Verdict == compare.Failed {
+		t.Errorf("the same kernel: verdict %s", rep.Verdict)
+	}
+	for _, tg := range targets {
+		for _, page := range []string{"lamp-read", "lamp-write"} {
+			ipr := find(rep, tg, page, "instructions-per-request")
+			if ipr == nil || ipr.Base == nil || ipr.Head == nil || *ipr.Base < 100_000 {
+				t.Errorf("%s %s: instructions-per-request %+v: want a count at both sides", tg, page, ipr)
+				continue
+			}
+			if ipr.Verdict != compare.Unchanged {
+				t.Errorf("%s %s: the same kernel changed instructions-per-request: %s %+.2f%%", tg, page, ipr.Verdict, *ipr.DeltaPct)
+			}
+			for _, metric := range []string{"requests-per-second", "latency-p50-ms", "latency-p99-ms"} {
+				if c := find(rep, tg, page, metric); c == nil || c.Base == nil || c.Head == nil || *c.Head <= 0 {
+					t.Errorf("%s %s: %s %+v: want a value at both sides", tg, page, metric, c)
+				}
+			}
+		}
+		if boot := find(rep, tg, measure.BootBenchmark, result.BootTime); boot == nil || boot.BaseN < 1 || boot.HeadN < 1 {
+			t.Errorf("%s: boot-time %+v: want both sides booted to a ready web server", tg, boot)
+		}
+	}
+
+	rep = run("a write path that spins", slow, docs)
+	if rep.Verdict != compare.Regression {
+		t.Errorf("a slower write path: verdict %s, want regression", rep.Verdict)
+	}
+	for _, tg := range targets {
+		for _, page := range []string{"lamp-read", "lamp-write"} {
+			ipr := find(rep, tg, page, "instructions-per-request")
+			if ipr == nil || ipr.Verdict != compare.Regression {
+				t.Errorf("%s %s: instructions-per-request %+v: want a regression", tg, page, ipr)
+			}
+		}
+	}
+
+	rep = run("init panics", panics, docs)
+	if rep.Verdict != compare.Failed {
+		t.Errorf("a kernel whose init panics: verdict %s, want failed", rep.Verdict)
+	}
+	for _, tg := range targets {
+		if st := find(rep, tg, "lamp-read", result.Status); st == nil || st.Verdict != compare.Failed {
+			t.Errorf("%s: lamp-read status %+v: want failed", tg, st)
+		}
+		if st := find(rep, tg, measure.BootBenchmark, result.Status); st == nil || st.Verdict != compare.Failed || !strings.Contains(st.Note+fmt.Sprint(rep.Notes), "panic") {
+			t.Errorf("%s: boot status %+v: want failed, saying the kernel panicked", tg, st)
+		}
+	}
+}
+
+// distroMeasurer measures the kernel repository at repoDir with the
+// distro-lamp recipe on one qemu-system target per arch of busybox.
+func distroMeasurer(tb testing.TB, dir, work, repoDir string, busybox map[string]string) *measure.Measurer {
+	tb.Helper()
+	cc := map[string]string{"armv8": "aarch64-linux-gnu-gcc", "armv7": "arm-linux-gnueabihf-gcc"}
+	var host, targets strings.Builder
+	for _, arch := range []string{"armv8", "armv7"} {
+		if busybox[arch] == "" {
+			continue
+		}
+		fmt.Fprintf(&host, "      %s: {cc: %s, cflags: \"-O2\"}\n", arch, cc[arch])
+		fmt.Fprintf(&targets, "  - {name: %s-vm, arch: %s, executor: qemu-system, samples: 3, busybox: %s}\n", arch, arch, busybox[arch])
+	}
+	text := "workdir: " + work + "\ndatabase: sqlite://" + dir + "/tcbot.db\nrepos:\n  - name: linux\n    url: " + repoDir +
+		"\n    recipe: distro-lamp\n    toolchain: host\n    host:\n" + host.String() + "targets:\n" + targets.String()
+	path := filepath.Join(dir, "tcbot.yaml")
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	m, err := measure.New(context.Background(), cfg, nil, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return m
+}

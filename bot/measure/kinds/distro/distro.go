@@ -1,0 +1,568 @@
+// Package distro is the recipe kind "distro-lamp": the distribution
+// scenario. A Debian image (bot/distro: Apache, PHP-FPM, MariaDB and a
+// PHP application) is built once per arch; each side's kernel is built
+// from the revision (as the kernel kind builds it) and boots that same
+// image under qemu-system (a throwaway snapshot per boot); the load
+// generator runs inside the guest against each page of the application,
+// base and head interleaved, and the QEMU plugin counts the whole
+// system's instructions between the two marks the load generator makes
+// around a fixed number of requests.
+//
+// Results per page: requests-per-second, latency-p50-ms, latency-p99-ms
+// (timings under emulation), instructions-per-request (a Counted metric)
+// and status; boot/boot-time (to a ready web server, on the guest's
+// clock); and the kernel's own (kernel-size, build time, status). A kernel
+// that does not build, boot or serve is the change's failure, never an
+// infrastructure error.
+package distro
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tcbot/tcbot/bot/compare"
+	"github.com/tcbot/tcbot/bot/config"
+	"github.com/tcbot/tcbot/bot/distro"
+	"github.com/tcbot/tcbot/bot/executor"
+	"github.com/tcbot/tcbot/bot/insncount"
+	"github.com/tcbot/tcbot/bot/measure/kinds"
+	"github.com/tcbot/tcbot/bot/measure/kinds/kernel"
+	"github.com/tcbot/tcbot/bot/measure/kinds/suite"
+	"github.com/tcbot/tcbot/bot/oe"
+	"github.com/tcbot/tcbot/bot/recipe"
+	"github.com/tcbot/tcbot/bot/result"
+	"github.com/tcbot/tcbot/bot/store"
+	"github.com/tcbot/tcbot/bot/target"
+)
+
+// Suite is the name the distribution scenario's results are filed under.
+const Suite = "lamp"
+
+// Kind is the recipe kind distro-lamp.
+type Kind struct{}
+
+// Check: the kernel under test and the load generator are built with
+// fixed compilers.
+func (Kind) Check(env kinds.CheckEnv, r *config.Repo, rec *recipe.Recipe) error {
+	if r.Toolchain != "host" {
+		return fmt.Errorf("%s: repo %s: toolchain: %q: recipe %s builds the kernel under test and the load generator with fixed compilers: want toolchain: host and host: {armv8: {cc: aarch64-linux-gnu-gcc}, armv7: {cc: arm-linux-gnueabihf-gcc}}", env.Config.Path, r.Name, r.Toolchain, rec.Name)
+	}
+	for _, t := range env.Config.Targets {
+		if h, ok := r.Host[t.Arch]; !ok || h.CC == "" {
+			return fmt.Errorf("%s: repo %s: host.%s.cc: missing: recipe %s builds the kernel and the load generator for target %s with it", env.Config.Path, r.Name, t.Arch, rec.Name, t.Name)
+		}
+	}
+	return nil
+}
+
+// Start keeps the targets that boot a kernel.
+func (Kind) Start(ctx context.Context, env *kinds.Env, c *kinds.Change) (kinds.Job, error) {
+	targets, err := kernel.Targets(env.Config.Path, env.Recipe.Name, c.Targets)
+	if err != nil {
+		return nil, err
+	}
+	c.Targets = targets
+	d := env.Recipe.Distro
+	j := &job{env: env, c: c, d: d,
+		spec:     distro.Spec{Suite: d.Suite, Sources: d.Sources, Packages: d.Packages, SizeMiB: d.SizeMiB},
+		imageKey: map[string]string{}, images: map[string]*distro.Image{}, loadgen: map[string]string{}}
+	j.builder = &distro.Builder{Dir: filepath.Join(env.Config.Workdir, "distro"), KernelCache: filepath.Join(env.Config.Workdir, "kernels"),
+		Log: func(format string, a ...any) { env.Log.Infof(format, a...) }}
+	return j, nil
+}
+
+type job struct {
+	env      *kinds.Env
+	c        *kinds.Change
+	d        *recipe.DistroStage
+	spec     distro.Spec
+	builder  *distro.Builder
+	imageKey map[string]string        // by arch
+	images   map[string]*distro.Image // by arch
+	loadgen  map[string]string        // by arch: the static binary
+	sides    [2]*side
+	mu       sync.Mutex
+	guests   []*executor.QEMUSystem
+	marks    []string // the plugin's marks files
+}
+
+// side is a base or head with what it built and measured, by target.
+type side struct {
+	*kinds.Side
+	kernels map[string]*kernel.Built
+	boots   map[string][]executor.BootInfo
+	pages   map[string]map[string]*pageRuns // target -> page
+	// notRun says why a target's pages did not run (its kernel).
+	notRun map[string]string
+}
+
+// pageRuns are the samples of one page.
+type pageRuns struct {
+	rps, p50, p99, ipr []float64
+	fail               string
+}
+
+func (sd *side) page(target, page string) *pageRuns {
+	if sd.pages[target] == nil {
+		sd.pages[target] = map[string]*pageRuns{}
+	}
+	if sd.pages[target][page] == nil {
+		sd.pages[target][page] = &pageRuns{}
+	}
+	return sd.pages[target][page]
+}
+
+// Resolve resolves each arch's image (its package versions) and keys
+// each side's measurement by revision, kernel settings, image and target.
+func (j *job) Resolve(ctx context.Context, c *kinds.Change) error {
+	for i, sd := range c.Sides {
+		j.sides[i] = &side{Side: sd, kernels: map[string]*kernel.Built{}, boots: map[string][]executor.BootInfo{},
+			pages: map[string]map[string]*pageRuns{}, notRun: map[string]string{}}
+	}
+	for _, t := range c.Targets {
+		key, ok := j.imageKey[t.Arch]
+		if !ok {
+			k, _, err := j.builder.Key(ctx, j.spec, t.Arch)
+			if err != nil {
+				for _, sd := range j.sides {
+					sd.Fail(t.Name, err.Error())
+				}
+				c.Infra = append(c.Infra, fmt.Sprintf("%s: %v", t.Name, err))
+				continue
+			}
+			key, j.imageKey[t.Arch] = k, k
+		}
+		for _, sd := range j.sides {
+			id := "distro-" + key[:12] + kernel.ID(j.env, c.Repo.Name, t.Arch) + "-" + target.ID(t)
+			sd.Key[t.Name] = store.Key{Repo: c.Repo.Name, Revision: sd.Commit.SHA, ToolchainID: id, Target: t.Name, Suite: Suite, SuiteVersion: j.env.SuiteVersion}
+		}
+	}
+	return nil
+}
+
+// Build builds each side's kernel, then each arch's image (its first boot
+// uses a kernel that built) and load generator.
+func (j *job) Build(ctx context.Context, c *kinds.Change) error {
+	built := map[string]*kernel.Built{}
+	var arches []string
+	seen := map[string]bool{}
+	for _, sd := range j.sides {
+		for _, t := range c.Targets {
+			if !c.Todo(sd.Side, t) {
+				continue
+			}
+			id := sd.Commit.SHA + "/" + t.Arch
+			k, ok := built[id]
+			if !ok {
+				var err error
+				k, err = kernel.Build(ctx, j.env, c.Mirror, c.Repo, sd.Commit, t.Arch)
+				if ctx.Err() != nil {
+					return fmt.Errorf("build kernel: %w", ctx.Err())
+				}
+				if err != nil {
+					sd.Fail(t.Name, err.Error())
+					c.Infra = append(c.Infra, fmt.Sprintf("%s: %s: %v", t.Name, sd.Name, err))
+					continue
+				}
+				built[id] = k
+			}
+			cp := *k
+			sd.kernels[t.Name] = &cp
+			if !seen[t.Arch] {
+				seen[t.Arch] = true
+				arches = append(arches, t.Arch)
+			}
+		}
+	}
+	for _, arch := range arches {
+		if err := j.prepareArch(ctx, arch); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			for _, t := range c.Targets {
+				if t.Arch != arch {
+					continue
+				}
+				for _, sd := range j.sides {
+					if c.Todo(sd.Side, t) {
+						sd.Fail(t.Name, err.Error())
+					}
+				}
+				c.Infra = append(c.Infra, fmt.Sprintf("%s: %v", t.Name, err))
+			}
+		}
+	}
+	return nil
+}
+
+// prepareArch builds (or finds) the image and the load generator of arch.
+func (j *job) prepareArch(ctx context.Context, arch string) error {
+	// The image's first boot needs a kernel that built: the base's
+	// first.
+	for _, sd := range j.sides {
+		for _, t := range j.c.Targets {
+			if k := sd.kernels[t.Name]; t.Arch == arch && k != nil && k.Note == "" && j.builder.Kernel == "" {
+				j.builder.Kernel = k.Path
+			}
+		}
+	}
+	if j.builder.Kernel == "" {
+		return nil // no kernel built: every side says so in its results
+	}
+	j.env.Busy.Begin()
+	img, err := j.builder.Ensure(ctx, j.spec, arch)
+	j.env.Busy.End()
+	j.builder.Kernel = ""
+	if err != nil {
+		return err
+	}
+	j.images[arch] = img
+	lg, err := buildLoadgen(ctx, j.env, j.c.Repo, arch)
+	if err != nil {
+		return err
+	}
+	j.loadgen[arch] = lg
+	return nil
+}
+
+// buildLoadgen builds tcbot's load generator statically for arch with the
+// repository's host compiler, cached by source and compiler.
+func buildLoadgen(ctx context.Context, env *kinds.Env, repo *config.Repo, arch string) (string, error) {
+	src, err := readBench(env, "loadgen/loadgen.c")
+	if err != nil {
+		return "", err
+	}
+	cc := repo.Host[arch].CC
+	h := sha256.Sum256(append([]byte(cc+"|"), src...))
+	dir := filepath.Join(env.Config.Workdir, "distro", "loadgen", arch+"-"+hex.EncodeToString(h[:])[:12])
+	out := filepath.Join(dir, "loadgen")
+	if _, err := os.Stat(out); err == nil {
+		return out, nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	c := filepath.Join(dir, "loadgen.c")
+	if err := os.WriteFile(c, src, 0o644); err != nil {
+		return "", err
+	}
+	tmp := out + ".tmp"
+	cmd := exec.CommandContext(ctx, cc, "-O2", "-static", "-o", tmp, c)
+	cmd.Env = []string{"PATH=/usr/local/bin:/usr/bin:/bin", "LC_ALL=C"}
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build the load generator for %s with %s: %v: %s", arch, cc, err, msg)
+	}
+	return out, os.Rename(tmp, out)
+}
+
+func readBench(env *kinds.Env, name string) ([]byte, error) {
+	if env.Benchmarks == nil {
+		return nil, errors.New("no benchmark sources")
+	}
+	f, err := env.Benchmarks.Open(name)
+	if err != nil {
+		return nil, fmt.Errorf("the load generator's source %s: %w", name, err)
+	}
+	defer f.Close()
+	st, _ := f.Stat()
+	buf := make([]byte, st.Size())
+	_, err = f.Read(buf)
+	return buf, err
+}
+
+// guest is one side's booted system on one target.
+type guest struct {
+	sd    *side
+	t     config.Target
+	q     *executor.QEMUSystem
+	marks string
+	seen  int // marks read so far
+}
+
+// Run boots each side's system on each target and loads each page,
+// base and head interleaved.
+func (j *job) Run(ctx context.Context, c *kinds.Change) error {
+	l := j.d.Load
+	timeout := 10 * time.Minute
+	if d, err := time.ParseDuration(l.Timeout); err == nil && d > 0 {
+		timeout = d
+	}
+	for _, t := range c.Targets {
+		var gs []*guest
+		for _, sd := range j.sides {
+			if !c.Todo(sd.Side, t) {
+				continue
+			}
+			g, err := j.boot(ctx, sd, t)
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if err != nil {
+				sd.Fail(t.Name, err.Error())
+				c.Infra = append(c.Infra, fmt.Sprintf("%s: %s: %v", t.Name, sd.Name, err))
+				continue
+			}
+			if g != nil {
+				gs = append(gs, g)
+			}
+		}
+		j.env.Progress.Start("lamp "+t.Name, l.Samples*len(l.Pages)*len(gs))
+		for s := 0; s < l.Samples; s++ {
+			for _, page := range l.Pages {
+				for _, g := range gs {
+					if err := j.load(ctx, g, page, timeout); err != nil {
+						if ctx.Err() != nil {
+							return ctx.Err()
+						}
+						g.sd.Fail(t.Name, err.Error())
+						c.Infra = append(c.Infra, fmt.Sprintf("%s: %s: %v", t.Name, g.sd.Name, err))
+					}
+					j.env.Progress.Step(g.sd.Name + " " + page)
+				}
+			}
+		}
+		j.env.Progress.Finish()
+		for _, g := range gs {
+			_ = g.q.Cleanup()
+		}
+	}
+	return nil
+}
+
+// boot starts side sd's system on t: nil without error when its kernel
+// failed (noted in its results).
+func (j *job) boot(ctx context.Context, sd *side, t config.Target) (*guest, error) {
+	k := sd.kernels[t.Name]
+	img, lg := j.images[t.Arch], j.loadgen[t.Arch]
+	switch {
+	case k == nil:
+		return nil, errors.New("no kernel was built for this side")
+	case k.Note != "":
+		sd.notRun[t.Name] = "not run: the kernel did not build"
+		return nil, nil
+	case img == nil || lg == "":
+		return nil, errors.New("no image for " + t.Arch)
+	}
+	ex, err := j.env.NewExecutor(t, []string{lg})
+	if err != nil {
+		return nil, err
+	}
+	q, ok := ex.(*executor.QEMUSystem)
+	if !ok {
+		return nil, fmt.Errorf("target %s: recipe %s boots a Debian system with its kernel: want executor qemu-system", t.Name, j.env.Recipe.Name)
+	}
+	marks, err := os.CreateTemp("", "tcbot-marks-")
+	if err != nil {
+		return nil, err
+	}
+	marks.Close()
+	q.Kernel, q.Disk, q.Stage2 = k.Path, img.Path, distro.StartCommand
+	q.Files = []string{lg}
+	if j.d.MemoryMiB > 0 {
+		q.MemoryMiB = j.d.MemoryMiB
+	}
+	q.BootTimeout = 15 * time.Minute
+	if d, err := time.ParseDuration(j.d.BootTimeout); err == nil && d > 0 {
+		q.BootTimeout = d
+	}
+	q.Plugin, q.PluginArgs = j.env.Plugin, []string{"marks=" + marks.Name()}
+	j.env.Busy.Begin()
+	err = q.Prepare(ctx)
+	j.env.Busy.End()
+	var be *executor.BootError
+	if errors.As(err, &be) {
+		k.BootFailure = be.Reason
+		sd.notRun[t.Name] = "not run: the kernel did not boot the system: " + be.Reason
+		os.Remove(marks.Name())
+		return nil, nil
+	}
+	if err != nil {
+		os.Remove(marks.Name())
+		return nil, err
+	}
+	j.mu.Lock()
+	j.guests = append(j.guests, q)
+	j.marks = append(j.marks, marks.Name())
+	j.mu.Unlock()
+	if info, ok := q.Boot(); ok {
+		sd.boots[t.Name] = append(sd.boots[t.Name], info)
+	}
+	return &guest{sd: sd, t: t, q: q, marks: marks.Name()}, nil
+}
+
+// load runs the load generator once against page in g.
+func (j *job) load(ctx context.Context, g *guest, page string, timeout time.Duration) error {
+	l := j.d.Load
+	pr := g.sd.page(g.t.Name, page)
+	if pr.fail != "" {
+		return nil
+	}
+	url := distro.ReadPage
+	if page == "write" {
+		url = distro.WritePage
+	}
+	argv := []string{"./loadgen", "-M", "-w", strconv.Itoa(l.Warmup), "-n", strconv.Itoa(l.Requests),
+		"-c", strconv.Itoa(l.Connections), "-t", "60", "-e", distro.PageOK, url}
+	j.env.Busy.Begin()
+	out, err := g.q.Run(ctx, executor.Spec{Name: "lamp-" + page, Argv: argv, Env: []string{"LC_ALL=C"}, Timeout: timeout})
+	j.env.Busy.End()
+	j.env.Stats.AddRun()
+	var ge *executor.GuestError
+	switch {
+	case errors.As(err, &ge):
+		pr.fail = "the kernel failed during the load: " + ge.Reason
+		return nil
+	case err != nil:
+		return err
+	case out.ExitCode != 0 || out.TimedOut:
+		pr.fail = fmt.Sprintf("the load generator failed (exit %d%s): %s", out.ExitCode, map[bool]string{true: ", timed out"}[out.TimedOut], kinds.OneLineTail(string(out.Stderr)+string(out.Stdout), 4))
+		return nil
+	}
+	var lines []string
+	marked := -1
+	for _, line := range strings.Split(string(out.Stdout), "\n") {
+		if v, ok := strings.CutPrefix(line, "marked: "); ok {
+			marked, _ = strconv.Atoi(strings.TrimSpace(v))
+			continue
+		}
+		lines = append(lines, line)
+	}
+	res, err := oe.ParseLAMP("loadgen output", []byte(strings.Join(lines, "\n")))
+	if err != nil {
+		return fmt.Errorf("%s: %w", page, err)
+	}
+	if res.Errors > 0 {
+		pr.fail = fmt.Sprintf("%d of %d requests failed", res.Errors, res.Requests)
+		return nil
+	}
+	marks, err := insncount.ReadMarks(g.marks)
+	if err != nil {
+		return err
+	}
+	if len(marks) != g.seen+2 || marked != l.Requests {
+		return fmt.Errorf("%s: the instruction-count marks: want 2 new marks around %d requests, have %d new (%d marked): is the plugin loaded?", page, l.Requests, len(marks)-g.seen, marked)
+	}
+	g.seen = len(marks)
+	ipr := float64(marks[len(marks)-1]-marks[len(marks)-2]) / float64(l.Requests)
+	pr.rps = append(pr.rps, res.RequestsPerSecond)
+	pr.p50 = append(pr.p50, res.LatencyP50ms)
+	pr.p99 = append(pr.p99, res.LatencyP99ms)
+	pr.ipr = append(pr.ipr, ipr)
+	return nil
+}
+
+// Collect assembles a side's measurement on t.
+func (j *job) Collect(c *kinds.Change, ksd *kinds.Side, t config.Target) (*store.Measurement, error) {
+	var sd *side
+	for _, s := range j.sides {
+		if s.Side == ksd {
+			sd = s
+		}
+	}
+	if sd == nil {
+		return nil, fmt.Errorf("side %s is not this change's", ksd.Name)
+	}
+	want := map[string]bool{}
+	for _, m := range j.d.Metrics {
+		want[m] = true
+	}
+	var rs []result.Result
+	add := func(bench, metric, note string, samples []float64) {
+		if !want[metric] && metric != result.Status || len(samples) == 0 {
+			return
+		}
+		m, _ := result.LookupMetric(metric)
+		rs = append(rs, result.Result{Target: t.Name, Suite: Suite, Benchmark: bench, Metric: metric, Unit: m.Unit, Samples: samples, Note: note})
+	}
+	if k := sd.kernels[t.Name]; k != nil {
+		rs = append(rs, kernel.Results(k, t, Suite)...)
+	}
+	img := j.images[t.Arch]
+	if boots := sd.boots[t.Name]; len(boots) > 0 {
+		var secs []float64
+		for _, b := range boots {
+			d := b.GuestUptime
+			if d <= 0 {
+				d = b.Time
+			}
+			secs = append(secs, d.Seconds())
+		}
+		note := fmt.Sprintf("to a ready web server, guest clock; host wall %.1fs", boots[0].Time.Seconds())
+		if img != nil {
+			note += fmt.Sprintf("; Debian %s image %s", j.spec.Suite, img.Key[:12])
+		}
+		add(suite.BootBenchmark, result.BootTime, note, secs)
+		add(suite.BootBenchmark, result.Status, "", []float64{result.Pass})
+	}
+	for _, page := range j.d.Load.Pages {
+		bench := "lamp-" + page
+		pr := sd.pages[t.Name][page]
+		switch {
+		case sd.notRun[t.Name] != "":
+			add(bench, result.Status, sd.notRun[t.Name], []float64{result.Fail})
+		case pr == nil:
+			continue
+		case pr.fail != "":
+			add(bench, result.Status, pr.fail, []float64{result.Fail})
+		default:
+			n := fmt.Sprintf("%d requests per sample, %d connections, inside the guest", j.d.Load.Requests, j.d.Load.Connections)
+			add(bench, "instructions-per-request", "whole system between the load generator's marks; "+n, pr.ipr)
+			add(bench, "requests-per-second", n, pr.rps)
+			add(bench, "latency-p50-ms", "", pr.p50)
+			add(bench, "latency-p99-ms", "", pr.p99)
+			add(bench, result.Status, "", []float64{result.Pass})
+		}
+	}
+	desc := "kernel " + short(sd.Commit.SHA)
+	if img != nil {
+		desc += fmt.Sprintf(" + Debian %s image %s (%s)", j.spec.Suite, img.Key[:12], lampVersions(img))
+	}
+	return &store.Measurement{Key: sd.Key[t.Name], Subject: sd.Commit.Subject, Toolchain: desc, Results: rs, CreatedAt: time.Now().UTC()}, nil
+}
+
+func lampVersions(img *distro.Image) string {
+	var out []string
+	for _, p := range []string{"apache2", "php8.2-fpm", "mariadb-server"} {
+		if v := img.Versions[p]; v != "" {
+			out = append(out, p+" "+v)
+		}
+	}
+	return strings.Join(out, ", ")
+}
+
+// Compare: the recipe's informational metrics never decide.
+func (j *job) Compare(opts *compare.Options, targets []config.Target) {
+	for _, t := range targets {
+		opts.Informational[t.Name] = append(opts.Informational[t.Name], j.d.Informational...)
+	}
+}
+
+// Close kills the guests still up.
+func (j *job) Close() {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	for _, q := range j.guests {
+		_ = q.Cleanup()
+	}
+	for _, m := range j.marks {
+		os.Remove(m)
+	}
+	j.guests, j.marks = nil, nil
+}
+
+func short(sha string) string {
+	if len(sha) > 12 {
+		return sha[:12]
+	}
+	return sha
+}
