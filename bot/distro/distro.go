@@ -47,13 +47,14 @@ var guestFiles = map[string]struct {
 	dst  string
 	mode int64
 }{
-	"read.php":        {"/var/www/html/tcbot/read.php", 0o644},
-	"write.php":       {"/var/www/html/tcbot/write.php", 0o644},
-	"schema.sql":      {"/usr/local/share/tcbot/schema.sql", 0o644},
-	"configure.sh":    {"/usr/local/share/tcbot/configure.sh", 0o755},
-	"firstboot.sh":    {"/usr/local/share/tcbot/firstboot.sh", 0o755},
+	"read.php":         {"/var/www/html/tcbot/read.php", 0o644},
+	"write.php":        {"/var/www/html/tcbot/write.php", 0o644},
+	"schema.sql":       {"/usr/local/share/tcbot/schema.sql", 0o644},
+	"configure.sh":     {"/usr/local/share/tcbot/configure.sh", 0o755},
+	"firstboot.sh":     {"/usr/local/share/tcbot/firstboot.sh", 0o755},
 	"tcbot-lamp-start": {"/usr/local/sbin/tcbot-lamp-start", 0o755},
-	"tcbot-lamp-stop": {"/usr/local/sbin/tcbot-lamp-stop", 0o755},
+	"tcbot-lamp-stop":  {"/usr/local/sbin/tcbot-lamp-stop", 0o755},
+	"90-tcbot.cnf":     {"/etc/mysql/mariadb.conf.d/90-tcbot.cnf", 0o644},
 }
 
 // StartCommand starts the LAMP stack in a booted image and waits until the

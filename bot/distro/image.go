@@ -131,7 +131,11 @@ func (b *Builder) build(ctx context.Context, spec Spec, arch, key string, pkgs [
 	}
 	ext2 := filepath.Join(tmp, "rootfs.ext2")
 	argv := []string{"mmdebstrap", "--arch=" + debArch, "--format=ext2", "--include=" + strings.Join(append(append([]string{}, baseInclude[1:]...), spec.Packages...), ","),
-		"--customize-hook=tar-in " + appPath + " /"}
+		"--customize-hook=tar-in " + appPath + " /",
+		// No manuals or documentation (fewer files to unpack and
+		// configure under emulation); the copyright files stay.
+		"--dpkgopt=path-exclude=/usr/share/man/*", "--dpkgopt=path-exclude=/usr/share/info/*",
+		"--dpkgopt=path-exclude=/usr/share/doc/*", "--dpkgopt=path-include=/usr/share/doc/*/copyright"}
 	if method == "binfmt" {
 		argv = append(argv, "--variant=apt", "--customize-hook=chroot \"$1\" /usr/local/share/tcbot/configure.sh")
 		if os.Geteuid() == 0 {

@@ -31,7 +31,8 @@ fi
 ip link set lo up 2>/dev/null || ifconfig lo 127.0.0.1 up 2>/dev/null
 mkdir -p /newroot` + guestDir + `
 cp -a ` + guestDir + `/. /newroot` + guestDir + `/
-cp /bin/busybox /newroot` + guestDir + `/.busybox
+mkdir -p /newroot` + guestDir + `/.bin
+cp /bin/busybox /newroot` + guestDir + `/.bin/busybox
 cp /stage2 /newroot` + guestDir + `/.stage2
 if [ -d /overlay ]; then cp -a /overlay/. /newroot/; fi
 for d in dev proc sys run; do mkdir -p /newroot/$d; mount --move /$d /newroot/$d; done
@@ -46,7 +47,7 @@ func stage2Script(services string) string {
 	half := len(SystemReadyMarker) / 2
 	return `#!/bin/sh
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root TERM=dumb LC_ALL=C
-bb=` + guestDir + `/.busybox
+bb=` + guestDir + `/.bin/busybox
 [ -r /proc/self/stat ] || mount -t proc proc /proc
 [ -d /sys/kernel ] || mount -t sysfs sysfs /sys
 mkdir -p /dev/shm /dev/pts /tmp /run /run/lock
@@ -56,12 +57,15 @@ chmod 1777 /tmp /dev/shm
 [ -w /run ] || mount -t tmpfs tmpfs /run
 mkdir -p /run/lock
 "$bb" hostname tcbot 2>/dev/null
+if [ -e /sys/class/net/eth0 ]; then
+	"$bb" ip addr add 10.0.2.15/24 dev eth0 && "$bb" ip link set eth0 up && "$bb" ip route add default via 10.0.2.2
+fi
 tcbot_services() {
 ` + services + `
 }
 if ! tcbot_services >/tmp/.tcbot-stage2 2>&1; then
 	echo "tcbot: the system did not start; its output ends:"
-	tail -n 20 /tmp/.tcbot-stage2
+	tail -n 60 /tmp/.tcbot-stage2
 	"$bb" poweroff -f
 fi
 if [ -r /proc/timer_list ]; then

@@ -113,6 +113,12 @@ type QEMUSystem struct {
 	// marks); empty for none.
 	Plugin     string
 	PluginArgs []string
+	// HostForward gives the guest a user-mode network card
+	// (virtio-mmio, 10.0.2.15/24 behind QEMU's 10.0.2.2) forwarding
+	// these host ports to it, in QEMU's hostfwd syntax
+	// ("tcp:127.0.0.1:2222-:22"); a disk guest's second stage configures
+	// the card before Stage2. Empty: no network.
+	HostForward []string
 
 	mu      sync.Mutex // one command on the console at a time
 	state   sync.Mutex // guards vm, tmp, boot
@@ -297,9 +303,18 @@ func (q *QEMUSystem) Prepare(ctx context.Context) error {
 	if q.KernelArgs != "" {
 		cmdline += " " + q.KernelArgs
 	}
+	nic := []string{"-nic", "none"}
+	if len(q.HostForward) > 0 {
+		nd := "user,id=net0"
+		for _, f := range q.HostForward {
+			nd += ",hostfwd=" + qemuOpt(f)
+		}
+		nic = []string{"-netdev", nd, "-device", "virtio-net-device,netdev=net0"}
+	}
 	argv := []string{qemu, "-M", machine, "-cpu", cpu, "-m", strconv.Itoa(mem), "-smp", "1",
-		"-nographic", "-monitor", "none", "-serial", "stdio", "-nic", "none", "-no-reboot",
+		"-nographic", "-monitor", "none", "-serial", "stdio", "-no-reboot",
 		"-kernel", kernelPath, "-initrd", initrd, "-append", cmdline}
+	argv = append(argv, nic...)
 	if !q.RealTime {
 		argv = append(argv, "-icount", "shift=0")
 	}

@@ -4,6 +4,13 @@
 # the application's database, check that the pages answer, stop, and
 # record the versions. Output goes to the console log of the build.
 set -e
+logs() {
+	for f in /var/log/tcbot-*.log /var/log/apache2/error.log; do
+		[ -s "$f" ] && { echo "== $f"; tail -n 15 "$f"; }
+	done
+	return 0
+}
+trap 'status=$?; [ $status = 0 ] || logs' EXIT
 if [ -e /var/lib/tcbot-unconfigured ]; then
 	echo "tcbot: configuring the packages in the guest"
 	export DEBIAN_FRONTEND=noninteractive
@@ -18,7 +25,14 @@ if [ -e /var/lib/tcbot-unconfigured ]; then
 	rm -f /var/cache/apt/archives/*.deb /var/lib/tcbot-unconfigured /var/lib/tcbot-essential
 	/usr/local/share/tcbot/configure.sh
 fi
+echo tcbot >/etc/hostname
+printf '127.0.0.1\tlocalhost tcbot\n::1\t\tlocalhost ip6-localhost ip6-loopback\n' >/etc/hosts
 mkdir -p /run/mysqld && chown mysql:mysql /run/mysqld
+# The system tables: mariadb-server's postinst makes them, but not when it
+# ran under qemu-user in a chroot.
+if [ ! -d /var/lib/mysql/mysql ]; then
+	mariadb-install-db --user=mysql --datadir=/var/lib/mysql --skip-test-db >/var/log/tcbot-mariadb-install.log 2>&1
+fi
 /usr/sbin/mariadbd --user=mysql --skip-log-bin >/var/log/tcbot-mariadb-setup.log 2>&1 &
 i=0
 while ! [ -S /run/mysqld/mysqld.sock ]; do

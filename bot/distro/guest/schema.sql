@@ -1,6 +1,7 @@
 -- tcbot's LAMP application: a small blog. Deterministic seed data, so
 -- every image holds the same rows and a page costs the same every time.
-CREATE DATABASE IF NOT EXISTS tcbot;
+DROP DATABASE IF EXISTS tcbot;
+CREATE DATABASE tcbot;
 CREATE USER IF NOT EXISTS 'tcbot'@'localhost' IDENTIFIED BY 'tcbot';
 GRANT SELECT, INSERT, UPDATE ON tcbot.* TO 'tcbot'@'localhost';
 USE tcbot;
@@ -24,11 +25,20 @@ CREATE TABLE comments (
   created DATETIME NOT NULL,
   KEY (post_id)
 ) ENGINE=InnoDB;
+-- What the write page adds: never read by the read page, so a read costs
+-- the same however many writes came before it.
+CREATE TABLE visits (
+  id INT AUTO_INCREMENT PRIMARY KEY,
+  post_id INT NOT NULL,
+  note VARCHAR(200) NOT NULL,
+  created DATETIME NOT NULL,
+  KEY (post_id)
+) ENGINE=InnoDB;
 CREATE TABLE counters (
   name VARCHAR(32) PRIMARY KEY,
   value BIGINT NOT NULL
 ) ENGINE=InnoDB;
-SET SESSION cte_max_recursion_depth = 100000;
+SET SESSION max_recursive_iterations = 100000;
 INSERT INTO authors (id, name)
   WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 50)
   SELECT i, CONCAT('author-', i) FROM n;
