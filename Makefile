@@ -18,10 +18,13 @@ deps:
 ## (the SSH tests start their own sshd)
 ## qemu-system-arm (the qemu-system tests boot Debian's Arm kernels) and
 ## postgresql (the store's conformance suite and the scale-out tests),
-## chromium (the dashboard's browser test)
+## chromium (the dashboard's browser test), mmdebstrap, genext2fs,
+## arch-test, qemu-user-static and uidmap (the distribution scenario's
+## Debian image is built from Debian's archive)
 test-deps: deps
 	./deploy/install-deps.sh kas openssh-server qemu-system-arm postgresql binutils-source \
-		linux-source-6.1 flex bison bc libssl-dev libelf-dev chromium
+		linux-source-6.1 flex bison bc libssl-dev libelf-dev chromium \
+		mmdebstrap genext2fs arch-test qemu-user-static uidmap
 
 ## build: the tcbot binary and the QEMU instruction-counting plugin
 build: $(BIN) $(PLUGIN)

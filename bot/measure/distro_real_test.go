@@ -13,6 +13,7 @@ import (
 	"github.com/tcbot/tcbot/bot/compare"
 	"github.com/tcbot/tcbot/bot/config"
 	"github.com/tcbot/tcbot/bot/demo"
+	"github.com/tcbot/tcbot/bot/distro/distrotest"
 	"github.com/tcbot/tcbot/bot/kernel/kerneltest"
 	"github.com/tcbot/tcbot/bot/measure"
 	"github.com/tcbot/tcbot/bot/report"
@@ -168,4 +169,51 @@ func distroMeasurer(tb testing.TB, dir, work, repoDir string, busybox map[string
 		tb.Fatal(err)
 	}
 	return m
+}
+
+// BenchmarkDistroLAMP prints what the distribution scenario costs on this
+// machine (make bench): the armv8 image built fresh (mmdebstrap and the
+// first boot, in an empty directory) and found cached, the boot of the
+// LAMP system to a ready web server (host wall and guest clock), and the
+// spread of instructions per request of the read and write pages over 5
+// boots of the same kernel (-icount, one sample per page per boot after
+// the warm-up). The kernel comes from TestDistroLAMP's cache (built there
+// first when missing).
+func BenchmarkDistroLAMP(b *testing.B) {
+	realsrc.Need(b, linuxTarball, "linux-source-6.1", false)
+	busybox := kerneltest.Fetch(b, "armv8").Busybox
+	repo := realsrc.Make(b, "linux-6.1-distro", linuxTarball, distroCommits)
+	work := filepath.Join(realsrc.CacheDir(b), "distro-ci-work")
+	m := distroMeasurer(b, b.TempDir(), work, repo.Dir, map[string]string{"armv8": busybox})
+	defer m.Store.Close()
+	docs := repo.SHAs[distroCommits[0].Subject]
+	if _, _, err := m.Run(context.Background(), measure.Request{Repo: "linux", Rev: docs, Base: repo.SHAs["release"]}); err != nil {
+		b.Fatal(err)
+	}
+	kernels, _ := filepath.Glob(filepath.Join(work, "kernel-build", "linux", docs+"-armv8-*", "Image"))
+	if len(kernels) == 0 {
+		b.Fatal("no kernel built for the documentation commit")
+	}
+	loadgens, _ := filepath.Glob(filepath.Join(work, "distro", "loadgen", "armv8-*", "loadgen"))
+	if len(loadgens) == 0 {
+		b.Fatal("no load generator built")
+	}
+	for i := 0; i < b.N; i++ {
+		r, err := distrotest.Measure(context.Background(), distrotest.Options{
+			Recipe: m.Recipes["linux"], Kernel: kernels[0], Busybox: busybox, Plugin: m.Plugin, Loadgen: loadgens[0],
+			FreshDir: b.TempDir(), CachedDir: filepath.Join(work, "distro"), Boots: 5, Log: b.Logf,
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(r.FreshBuild.Seconds(), "image-fresh-s")
+		b.ReportMetric(r.CachedBuild.Seconds(), "image-cached-s")
+		b.ReportMetric(r.BootWall.Seconds(), "boot-wall-s")
+		b.ReportMetric(r.BootGuest.Seconds(), "boot-guest-s")
+		for _, p := range r.Pages {
+			b.ReportMetric(p.Median, p.Page+"-insn/req")
+			b.ReportMetric(p.SpreadPct, p.Page+"-spread-%")
+			b.Logf("%s: instructions per request over %d boots: %v (median %.0f, spread %.3f%%)", p.Page, len(p.Samples), p.Samples, p.Median, p.SpreadPct)
+		}
+	}
 }

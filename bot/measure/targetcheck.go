@@ -3,16 +3,21 @@ package measure
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/sirupsen/logrus"
 
 	"github.com/tcbot/tcbot/bot/config"
 	"github.com/tcbot/tcbot/bot/executor"
 	"github.com/tcbot/tcbot/bot/measure/kinds"
 	suitekind "github.com/tcbot/tcbot/bot/measure/kinds/suite"
+	"github.com/tcbot/tcbot/bot/progress"
 	"github.com/tcbot/tcbot/bot/recipe"
 	"github.com/tcbot/tcbot/bot/sandbox"
+	"github.com/tcbot/tcbot/bot/source"
 	"github.com/tcbot/tcbot/bot/suite"
 )
 
@@ -28,6 +33,10 @@ func (m *Measurer) CheckTarget(ctx context.Context, name, benchmark string) (str
 	}
 	t := targets[0]
 	rec := m.suiteRecipe()
+	if rec == nil && m.systemRepo() != "" {
+		// Only whole systems are measured: check that one boots.
+		return m.CheckSystem(ctx, name, m.systemRepo(), "")
+	}
 	if rec == nil {
 		return "", fmt.Errorf("no repository uses a recipe that builds the benchmark suite: add one with recipe: bench to %s", m.Config.Path)
 	}
@@ -112,4 +121,67 @@ func (m *Measurer) suiteRecipe() *recipe.Recipe {
 		}
 	}
 	return nil
+}
+
+// CheckSystem tells an operator whether a target boots the whole system a
+// repository's recipe measures (distro-lamp): the repository's revision
+// rev (default: the first of its branches, else HEAD) is built and booted
+// with the recipe's image, and what came up is returned (kernel version,
+// image and LAMP versions, a test request, a short load).
+func (m *Measurer) CheckSystem(ctx context.Context, name, repoName, rev string) (string, error) {
+	targets, err := m.Config.SelectTargets([]string{name})
+	if err != nil {
+		return "", err
+	}
+	repo, err := m.Config.Repo(repoName)
+	if err != nil {
+		return "", err
+	}
+	rec := m.Recipes[repo.Name]
+	kind, err := kindOf(rec)
+	if err != nil {
+		return "", err
+	}
+	sc, ok := kind.(kinds.SystemChecker)
+	if !ok {
+		return "", fmt.Errorf("repo %s: recipe %s (kind %s) boots no system to check: --repo names a repository whose recipe does (distro-lamp)", repo.Name, rec.Name, rec.Kind)
+	}
+	m.Recipe = rec
+	if m.Log == nil {
+		l := logrus.New()
+		l.SetOutput(io.Discard)
+		m.Log = l
+	}
+	if m.Progress == nil {
+		m.Progress = progress.Discard{}
+	}
+	mirror, err := source.Open(filepath.Join(m.Config.Workdir, "git"), repo.Name, repo.URL)
+	if err != nil {
+		return "", err
+	}
+	if rev == "" {
+		rev = "HEAD"
+		if len(repo.Branches) > 0 {
+			rev = repo.Branches[0]
+		}
+	}
+	c, err := mirror.Resolve(ctx, rev)
+	if err != nil {
+		return "", err
+	}
+	var st Stats
+	return sc.CheckSystem(ctx, m.env(&st), repo, mirror, c, targets[0])
+}
+
+// systemRepo is the first configured repository whose recipe boots a
+// system (distro-lamp), or "".
+func (m *Measurer) systemRepo() string {
+	for _, r := range m.Config.Repos {
+		if rec := m.Recipes[r.Name]; rec != nil {
+			if _, ok := recipeKinds[rec.Kind].(kinds.SystemChecker); ok {
+				return r.Name
+			}
+		}
+	}
+	return ""
 }

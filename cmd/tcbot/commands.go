@@ -358,10 +358,10 @@ func configCmd(stdout io.Writer) *cobra.Command {
 
 func targetCmd(log *logrus.Logger, stdout io.Writer) *cobra.Command {
 	c := &cobra.Command{Use: "target", Short: "work with targets"}
-	var cfgPath, target, bench string
+	var cfgPath, target, bench, repo, rev string
 	check := &cobra.Command{
-		Use:   "check --config F --target T",
-		Short: "is this target usable? build one benchmark, run it there, print what was measured or what is wrong",
+		Use:   "check --config F --target T [--repo R [--rev REV]]",
+		Short: "is this target usable? build one benchmark, run it there (or, with --repo of a distro-lamp repository, boot its whole system), print what was measured or what is wrong",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if target == "" {
@@ -379,7 +379,12 @@ func targetCmd(log *logrus.Logger, stdout io.Writer) *cobra.Command {
 				return err
 			}
 			defer m.Store.Close()
-			msg, err := m.CheckTarget(cmd.Context(), target, bench)
+			var msg string
+			if repo != "" {
+				msg, err = m.CheckSystem(cmd.Context(), target, repo, rev)
+			} else {
+				msg, err = m.CheckTarget(cmd.Context(), target, bench)
+			}
 			if err != nil {
 				return err
 			}
@@ -390,6 +395,8 @@ func targetCmd(log *logrus.Logger, stdout io.Writer) *cobra.Command {
 	check.Flags().StringVar(&cfgPath, "config", "", "configuration file")
 	check.Flags().StringVar(&target, "target", "", "target name from the config")
 	check.Flags().StringVar(&bench, "benchmark", "crc32", "benchmark of the suite to run there")
+	check.Flags().StringVar(&repo, "repo", "", "boot the system this repository's recipe measures (distro-lamp) with its kernel")
+	check.Flags().StringVar(&rev, "rev", "", "with --repo: the revision whose kernel boots (default: the repository's first branch)")
 	c.AddCommand(check)
 	return c
 }

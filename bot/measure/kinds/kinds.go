@@ -189,3 +189,10 @@ var statsMu sync.Mutex
 func (s *Stats) AddBuild()    { statsMu.Lock(); s.Builds++; statsMu.Unlock() }
 func (s *Stats) AddRun()      { statsMu.Lock(); s.Runs++; statsMu.Unlock() }
 func (s *Stats) AddResample() { statsMu.Lock(); s.Resampled++; statsMu.Unlock() }
+
+// SystemChecker is implemented by kinds that boot a whole system
+// (distro-lamp): tcbot target check boots it with revision c of the
+// repository and says what came up.
+type SystemChecker interface {
+	CheckSystem(ctx context.Context, env *Env, repo *config.Repo, mirror *source.Mirror, c source.Commit, t config.Target) (string, error)
+}

@@ -210,6 +210,9 @@ func (j *job) prepareArch(ctx context.Context, arch string) error {
 	// The image's first boot needs a kernel that built: the base's
 	// first.
 	for _, sd := range j.sides {
+		if sd == nil {
+			continue
+		}
 		for _, t := range j.c.Targets {
 			if k := sd.kernels[t.Name]; t.Arch == arch && k != nil && k.Note == "" && j.builder.Kernel == "" {
 				j.builder.Kernel = k.Path
@@ -525,19 +528,9 @@ func (j *job) Collect(c *kinds.Change, ksd *kinds.Side, t config.Target) (*store
 	}
 	desc := "kernel " + short(sd.Commit.SHA)
 	if img != nil {
-		desc += fmt.Sprintf(" + Debian %s image %s (%s)", j.spec.Suite, img.Key[:12], lampVersions(img))
+		desc += fmt.Sprintf(" + Debian %s image %s (%s)", j.spec.Suite, img.Key[:12], versionsLine(img))
 	}
 	return &store.Measurement{Key: sd.Key[t.Name], Subject: sd.Commit.Subject, Toolchain: desc, Results: rs, CreatedAt: time.Now().UTC()}, nil
-}
-
-func lampVersions(img *distro.Image) string {
-	var out []string
-	for _, p := range []string{"apache2", "php8.2-fpm", "mariadb-server"} {
-		if v := img.Versions[p]; v != "" {
-			out = append(out, p+" "+v)
-		}
-	}
-	return strings.Join(out, ", ")
 }
 
 // Compare: the recipe's informational metrics never decide.
