@@ -14,6 +14,8 @@ import (
 	"github.com/tcbot/tcbot/bot/config"
 	"github.com/tcbot/tcbot/bot/demo"
 	"github.com/tcbot/tcbot/bot/distro/distrotest"
+	"github.com/tcbot/tcbot/bot/executor"
+	"github.com/tcbot/tcbot/bot/executor/sshtest"
 	"github.com/tcbot/tcbot/bot/kernel/kerneltest"
 	"github.com/tcbot/tcbot/bot/measure"
 	"github.com/tcbot/tcbot/bot/report"
@@ -214,6 +216,110 @@ func BenchmarkDistroLAMP(b *testing.B) {
 			b.ReportMetric(p.Median, p.Page+"-insn/req")
 			b.ReportMetric(p.SpreadPct, p.Page+"-spread-%")
 			b.Logf("%s: instructions per request over %d boots: %v (median %.0f, spread %.3f%%)", p.Page, len(p.Samples), p.Samples, p.Median, p.SpreadPct)
+		}
+	}
+}
+
+// TestDistroLAMPOnABoard runs the distribution scenario's load over SSH on
+// a board that already runs Debian: the image TestDistroLAMP built, booted
+// under qemu-system with the documentation commit's kernel, its own sshd
+// on a forwarded port and the test's key laid over the image (the overlay
+// a glibc under test would use), stands in for the board. tcbot uploads
+// the load generator, starts the stack with the image's script and loads
+// both pages, base and head interleaved: requests per second and
+// latencies, no instruction counts (no plugin on a board); and tcbot
+// target check says what the board runs.
+func TestDistroLAMPOnABoard(t *testing.T) {
+	if testing.Short() {
+		t.Skip("boots the Debian image (after TestDistroLAMP)")
+	}
+	realsrc.Need(t, linuxTarball, "linux-source-6.1", false)
+	work := filepath.Join(realsrc.CacheDir(t), "distro-ci-work")
+	repo := realsrc.Make(t, "linux-6.1-distro", linuxTarball, distroCommits)
+	docs := repo.SHAs[distroCommits[0].Subject]
+	kernels, _ := filepath.Glob(filepath.Join(work, "kernel-build", "linux", docs+"-armv8-*", "Image"))
+	images, _ := filepath.Glob(filepath.Join(work, "distro", "armv8-*", "rootfs.img"))
+	if len(kernels) == 0 || len(images) == 0 {
+		t.Fatalf("no kernel or image in %s: TestDistroLAMP builds them first", work)
+	}
+	busybox := kerneltest.Fetch(t, "armv8").Busybox
+	dir := t.TempDir()
+	key := filepath.Join(dir, "id")
+	if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key).CombinedOutput(); err != nil {
+		t.Fatalf("ssh-keygen: %v: %s", err, out)
+	}
+	pub, _ := os.ReadFile(key + ".pub")
+	overlay := filepath.Join(dir, "overlay")
+	if err := os.MkdirAll(filepath.Join(overlay, "root", ".ssh"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(overlay, "root", ".ssh", "authorized_keys"), pub, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	port := sshtest.FreePort(t)
+	q := &executor.QEMUSystem{Arch: "armv8", Kernel: kernels[0], Busybox: busybox, Disk: images[0], Overlay: overlay,
+		HostForward: []string{fmt.Sprintf("tcp:127.0.0.1:%d-:22", port)}, BootTimeout: 15 * time.Minute,
+		Stage2: "chmod 700 /root /root/.ssh && mkdir -p /run/sshd && ssh-keygen -A && /usr/sbin/sshd"}
+	if err := q.Prepare(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer q.Cleanup()
+	hosts, err := exec.Command("ssh-keyscan", "-p", fmt.Sprint(port), "127.0.0.1").Output()
+	if err != nil || len(hosts) == 0 {
+		t.Fatalf("ssh-keyscan: %v", err)
+	}
+	known := filepath.Join(dir, "known_hosts")
+	if err := os.WriteFile(known, hosts, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	text := fmt.Sprintf(`workdir: %s
+database: sqlite://%s/tcbot.db
+repos:
+  - name: linux
+    url: %s
+    recipe: distro-lamp
+    toolchain: host
+    host: {armv8: {cc: aarch64-linux-gnu-gcc, cflags: "-O2"}}
+targets:
+  - {name: armv8-board, arch: armv8, executor: ssh, ssh: {host: 127.0.0.1, port: %d, user: root, key_file: %s, known_hosts: %s, max_load: 100}}
+`, work, dir, repo.Dir, port, key, known)
+	cfgPath := filepath.Join(dir, "tcbot.yaml")
+	if err := os.WriteFile(cfgPath, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := measure.New(context.Background(), cfg, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Store.Close()
+	msg, err := m.CheckTarget(context.Background(), "armv8-board", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("tcbot target check:\n%s", msg)
+	for _, want := range []string{"serves the LAMP application", "apache2 2.4.", "mariadb-server 1:10.11", "tcbot-ok rows=20", "0 errors"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("target check does not say %q", want)
+		}
+	}
+	rep, _, err := m.Run(context.Background(), measure.Request{Repo: "linux", Rev: docs, Base: repo.SHAs["release"]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("on the board:\n%s", reportText(t, rep))
+	if len(rep.Errors) > 0 || rep.Verdict == compare.Failed || rep.Verdict == compare.Error {
+		t.Errorf("verdict %s, errors %v", rep.Verdict, rep.Errors)
+	}
+	for _, page := range []string{"lamp-read", "lamp-write"} {
+		if c := find(rep, "armv8-board", page, "requests-per-second"); c == nil || c.BaseN != 5 || c.HeadN != 5 || *c.Head <= 0 {
+			t.Errorf("%s: requests-per-second %+v: want 5 samples a side", page, c)
+		}
+		if c := find(rep, "armv8-board", page, "instructions-per-request"); c != nil {
+			t.Errorf("%s: instructions-per-request on a board: %+v", page, c)
 		}
 	}
 }

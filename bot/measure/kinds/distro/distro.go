@@ -67,7 +67,7 @@ func (Kind) Check(env kinds.CheckEnv, r *config.Repo, rec *recipe.Recipe) error 
 
 // Start keeps the targets that boot a kernel.
 func (Kind) Start(ctx context.Context, env *kinds.Env, c *kinds.Change) (kinds.Job, error) {
-	targets, err := kernel.Targets(env.Config.Path, env.Recipe.Name, c.Targets)
+	targets, err := systemTargets(env.Config.Path, env.Recipe.Name, c.Targets)
 	if err != nil {
 		return nil, err
 	}
@@ -80,6 +80,28 @@ func (Kind) Start(ctx context.Context, env *kinds.Env, c *kinds.Change) (kinds.J
 		Log: func(format string, a ...any) { env.Log.Infof(format, a...) }}
 	return j, nil
 }
+
+// systemTargets keeps the targets the scenario can measure on: those
+// that boot a kernel (the image with each side's kernel), and boards that
+// run their own system (SSH: the load runs against the board's own
+// Debian; its kernel is the board's, not the revision's).
+func systemTargets(cfgPath, recipeName string, targets []config.Target) ([]config.Target, error) {
+	var out []config.Target
+	var names []string
+	for _, t := range targets {
+		names = append(names, t.Name)
+		if tr := target.TraitsOf(t); tr.BootsKernel || (tr.OnBoard && !tr.Batched) {
+			out = append(out, t)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s: recipe %s boots a Debian system with the kernel under test (executor: qemu-system) or loads a board that runs Debian (executor: ssh); %s has neither (LAVA: see the README's distro-lamp job)", cfgPath, recipeName, strings.Join(names, ", "))
+	}
+	return out, nil
+}
+
+// booted reports whether t boots the image (else it is a running board).
+func booted(t config.Target) bool { return target.TraitsOf(t).BootsKernel }
 
 type job struct {
 	env      *kinds.Env
@@ -94,6 +116,7 @@ type job struct {
 	mu       sync.Mutex
 	guests   []*executor.QEMUSystem
 	marks    []string // the plugin's marks files
+	boards   []executor.Executor
 }
 
 // side is a base or head with what it built and measured, by target.
@@ -130,6 +153,12 @@ func (j *job) Resolve(ctx context.Context, c *kinds.Change) error {
 			pages: map[string]map[string]*pageRuns{}, notRun: map[string]string{}}
 	}
 	for _, t := range c.Targets {
+		if !booted(t) {
+			for _, sd := range j.sides {
+				sd.Key[t.Name] = store.Key{Repo: c.Repo.Name, Revision: sd.Commit.SHA, ToolchainID: "distro-board-" + target.ID(t), Target: t.Name, Suite: Suite, SuiteVersion: j.env.SuiteVersion}
+			}
+			continue
+		}
 		key, ok := j.imageKey[t.Arch]
 		if !ok {
 			k, _, err := j.builder.Key(ctx, j.spec, t.Arch)
@@ -161,6 +190,13 @@ func (j *job) Build(ctx context.Context, c *kinds.Change) error {
 			if !c.Todo(sd.Side, t) {
 				continue
 			}
+			if !seen[t.Arch] {
+				seen[t.Arch] = true
+				arches = append(arches, t.Arch)
+			}
+			if !booted(t) {
+				continue
+			}
 			id := sd.Commit.SHA + "/" + t.Arch
 			k, ok := built[id]
 			if !ok {
@@ -178,10 +214,6 @@ func (j *job) Build(ctx context.Context, c *kinds.Change) error {
 			}
 			cp := *k
 			sd.kernels[t.Name] = &cp
-			if !seen[t.Arch] {
-				seen[t.Arch] = true
-				arches = append(arches, t.Arch)
-			}
 		}
 	}
 	for _, arch := range arches {
@@ -219,17 +251,23 @@ func (j *job) prepareArch(ctx context.Context, arch string) error {
 			}
 		}
 	}
-	if j.builder.Kernel == "" {
+	boots := false
+	for _, t := range j.c.Targets {
+		boots = boots || (t.Arch == arch && booted(t))
+	}
+	if boots && j.builder.Kernel == "" {
 		return nil // no kernel built: every side says so in its results
 	}
-	j.env.Busy.Begin()
-	img, err := j.builder.Ensure(ctx, j.spec, arch)
-	j.env.Busy.End()
-	j.builder.Kernel = ""
-	if err != nil {
-		return err
+	if boots {
+		j.env.Busy.Begin()
+		img, err := j.builder.Ensure(ctx, j.spec, arch)
+		j.env.Busy.End()
+		j.builder.Kernel = ""
+		if err != nil {
+			return err
+		}
+		j.images[arch] = img
 	}
-	j.images[arch] = img
 	lg, err := buildLoadgen(ctx, j.env, j.c.Repo, arch)
 	if err != nil {
 		return err
@@ -287,9 +325,9 @@ func readBench(env *kinds.Env, name string) ([]byte, error) {
 type guest struct {
 	sd    *side
 	t     config.Target
-	q     *executor.QEMUSystem
-	marks string
-	seen  int // marks read so far
+	q     executor.Executor
+	marks string // "" on a board: no instruction counts
+	seen  int    // marks read so far
 }
 
 // Run boots each side's system on each target and loads each page,
@@ -336,7 +374,9 @@ func (j *job) Run(ctx context.Context, c *kinds.Change) error {
 		}
 		j.env.Progress.Finish()
 		for _, g := range gs {
-			_ = g.q.Cleanup()
+			if booted(g.t) {
+				_ = g.q.Cleanup()
+			}
 		}
 	}
 	return nil
@@ -345,6 +385,9 @@ func (j *job) Run(ctx context.Context, c *kinds.Change) error {
 // boot starts side sd's system on t: nil without error when its kernel
 // failed (noted in its results).
 func (j *job) boot(ctx context.Context, sd *side, t config.Target) (*guest, error) {
+	if !booted(t) {
+		return j.board(ctx, sd, t)
+	}
 	k := sd.kernels[t.Name]
 	img, lg := j.images[t.Arch], j.loadgen[t.Arch]
 	switch {
@@ -403,6 +446,36 @@ func (j *job) boot(ctx context.Context, sd *side, t config.Target) (*guest, erro
 	return &guest{sd: sd, t: t, q: q, marks: marks.Name()}, nil
 }
 
+// board prepares a board that runs Debian (SSH): the load generator is
+// uploaded, the LAMP stack started when tcbot's start script is there,
+// and the read page must answer.
+func (j *job) board(ctx context.Context, sd *side, t config.Target) (*guest, error) {
+	lg := j.loadgen[t.Arch]
+	if lg == "" {
+		return nil, errors.New("no load generator for " + t.Arch)
+	}
+	ex, err := j.env.NewExecutor(t, []string{lg})
+	if err != nil {
+		return nil, err
+	}
+	if err := ex.Prepare(ctx); err != nil {
+		return nil, err
+	}
+	j.mu.Lock()
+	j.boards = append(j.boards, ex)
+	j.mu.Unlock()
+	check := "if [ -x " + distro.StartCommand + " ]; then " + distro.StartCommand + " || exit 3; fi; " +
+		"curl -fsS -o /dev/null " + distro.ReadPage
+	out, err := ex.Run(ctx, executor.Spec{Name: "lamp-start", Argv: []string{"/bin/sh", "-c", check}, Env: []string{"LC_ALL=C", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}, Timeout: 10 * time.Minute})
+	if err != nil {
+		return nil, err
+	}
+	if out.ExitCode != 0 {
+		return nil, fmt.Errorf("board %s does not serve %s (exit %d: %s): install tcbot's LAMP application on it (README: \"distro-lamp on a board\")", t.Name, distro.ReadPage, out.ExitCode, kinds.OneLineTail(string(out.Stderr)+string(out.Stdout), 4))
+	}
+	return &guest{sd: sd, t: t, q: ex}, nil
+}
+
 // load runs the load generator once against page in g.
 func (j *job) load(ctx context.Context, g *guest, page string, timeout time.Duration) error {
 	l := j.d.Load
@@ -414,8 +487,11 @@ func (j *job) load(ctx context.Context, g *guest, page string, timeout time.Dura
 	if page == "write" {
 		url = distro.WritePage
 	}
-	argv := []string{"./loadgen", "-M", "-w", strconv.Itoa(l.Warmup), "-n", strconv.Itoa(l.Requests),
+	argv := []string{"./loadgen", "-w", strconv.Itoa(l.Warmup), "-n", strconv.Itoa(l.Requests),
 		"-c", strconv.Itoa(l.Connections), "-t", "60", "-e", distro.PageOK, url}
+	if g.marks != "" {
+		argv = append(argv[:1], append([]string{"-M"}, argv[1:]...)...)
+	}
 	j.env.Busy.Begin()
 	out, err := g.q.Run(ctx, executor.Spec{Name: "lamp-" + page, Argv: argv, Env: []string{"LC_ALL=C"}, Timeout: timeout})
 	j.env.Busy.End()
@@ -448,19 +524,20 @@ func (j *job) load(ctx context.Context, g *guest, page string, timeout time.Dura
 		pr.fail = fmt.Sprintf("%d of %d requests failed", res.Errors, res.Requests)
 		return nil
 	}
-	marks, err := insncount.ReadMarks(g.marks)
-	if err != nil {
-		return err
+	if g.marks != "" {
+		marks, err := insncount.ReadMarks(g.marks)
+		if err != nil {
+			return err
+		}
+		if len(marks) != g.seen+2 || marked != l.Requests {
+			return fmt.Errorf("%s: the instruction-count marks: want 2 new marks around %d requests, have %d new (%d marked): is the plugin loaded?", page, l.Requests, len(marks)-g.seen, marked)
+		}
+		g.seen = len(marks)
+		pr.ipr = append(pr.ipr, float64(marks[len(marks)-1]-marks[len(marks)-2])/float64(l.Requests))
 	}
-	if len(marks) != g.seen+2 || marked != l.Requests {
-		return fmt.Errorf("%s: the instruction-count marks: want 2 new marks around %d requests, have %d new (%d marked): is the plugin loaded?", page, l.Requests, len(marks)-g.seen, marked)
-	}
-	g.seen = len(marks)
-	ipr := float64(marks[len(marks)-1]-marks[len(marks)-2]) / float64(l.Requests)
 	pr.rps = append(pr.rps, res.RequestsPerSecond)
 	pr.p50 = append(pr.p50, res.LatencyP50ms)
 	pr.p99 = append(pr.p99, res.LatencyP99ms)
-	pr.ipr = append(pr.ipr, ipr)
 	return nil
 }
 
@@ -519,6 +596,9 @@ func (j *job) Collect(c *kinds.Change, ksd *kinds.Side, t config.Target) (*store
 			add(bench, result.Status, pr.fail, []float64{result.Fail})
 		default:
 			n := fmt.Sprintf("%d requests per sample, %d connections, inside the guest", j.d.Load.Requests, j.d.Load.Connections)
+			if !booted(t) {
+				n = fmt.Sprintf("%d requests per sample, %d connections, on the board (its own kernel and system)", j.d.Load.Requests, j.d.Load.Connections)
+			}
 			add(bench, "instructions-per-request", "whole system between the load generator's marks; "+n, pr.ipr)
 			add(bench, "requests-per-second", n, pr.rps)
 			add(bench, "latency-p50-ms", "", pr.p50)
@@ -550,7 +630,10 @@ func (j *job) Close() {
 	for _, m := range j.marks {
 		os.Remove(m)
 	}
-	j.guests, j.marks = nil, nil
+	for _, b := range j.boards {
+		_ = b.Cleanup()
+	}
+	j.guests, j.marks, j.boards = nil, nil, nil
 }
 
 func short(sha string) string {
