@@ -47,11 +47,14 @@ test: test-deps build
 ## GCC from gcc-12-source end to end, as overlay and as a whole compiler
 ## (use: full), and glibc from glibc-source; cold builds take 20-50 minutes
 ## each per arch on 2 cores, the build trees are kept under ~/.cache/tcbot-test.
+## The distribution scenario on armv7 too (TestDistroLAMP builds the
+## armhf image and kernel), and its image configured in the guest (the
+## way without root).
 ## TCBOT_TEST_REAL_COLD=1 adds the cold-build checks (an incremental cc1
 ## byte-identical to a cold one; a cold build's cost against plain make).
 test-real: test-deps build
-	./deploy/install-deps.sh binutils-source gcc-12-source glibc-source linux-source-6.1 libgmp-dev libmpfr-dev libmpc-dev flex bison bc libssl-dev libelf-dev
-	TCBOT_TEST_REAL=1 $(GO) test -count=1 -v -timeout 6h -run 'Real|FromSource' ./bot/toolchain/build/ ./bot/measure/
+	./deploy/install-deps.sh binutils-source gcc-12-source glibc-source linux-source-6.1 libgmp-dev libmpfr-dev libmpc-dev flex bison bc libssl-dev libelf-dev mmdebstrap genext2fs arch-test qemu-user-static uidmap
+	TCBOT_TEST_REAL=1 $(GO) test -count=1 -v -timeout 6h -run 'Real|FromSource|Distro' ./bot/toolchain/build/ ./bot/measure/
 
 ## bench-real: bisection of a 32-commit GCC range (gcc-12-source) with one
 ## back-end regression, warm build tree: time and number of cc1 builds

@@ -29,7 +29,10 @@ type Options struct {
 	// CachedDir holds the cached image.
 	FreshDir, CachedDir string
 	Boots               int
-	Log                 func(format string, a ...any)
+	// FirstBoot builds the images the unprivileged way (packages
+	// configured in the guest).
+	FirstBoot bool
+	Log       func(format string, a ...any)
 }
 
 // Page is one page's instructions per request over the boots.
@@ -43,8 +46,10 @@ type Page struct {
 // Result is what was measured.
 type Result struct {
 	FreshBuild, CachedBuild time.Duration
-	BootWall, BootGuest     time.Duration // medians
-	Pages                   []Page
+	// Method is how the fresh image's packages were configured.
+	Method              string
+	BootWall, BootGuest time.Duration // medians
+	Pages               []Page
 }
 
 // Measure builds (or finds) the image, then boots it Boots times.
@@ -57,17 +62,17 @@ func Measure(ctx context.Context, o Options) (*Result, error) {
 	}
 	var r Result
 	if o.FreshDir != "" {
-		b := &distro.Builder{Dir: o.FreshDir, Kernel: o.Kernel, Busybox: o.Busybox, Log: o.Log}
+		b := &distro.Builder{Dir: o.FreshDir, Kernel: o.Kernel, Busybox: o.Busybox, Log: o.Log, FirstBoot: o.FirstBoot}
 		start := time.Now()
 		img, err := b.Ensure(ctx, spec, arch)
 		if err != nil {
 			return nil, err
 		}
-		r.FreshBuild = time.Since(start)
+		r.FreshBuild, r.Method = time.Since(start), img.Method
 		o.logf("fresh image: %s (%s; bootstrap %.0fs)", r.FreshBuild.Round(time.Second), img.Method, img.Bootstrap)
 		os.RemoveAll(o.FreshDir)
 	}
-	b := &distro.Builder{Dir: o.CachedDir, Kernel: o.Kernel, Busybox: o.Busybox, Log: o.Log}
+	b := &distro.Builder{Dir: o.CachedDir, Kernel: o.Kernel, Busybox: o.Busybox, Log: o.Log, FirstBoot: o.FirstBoot}
 	start := time.Now()
 	img, err := b.Ensure(ctx, spec, arch)
 	if err != nil {
