@@ -65,9 +65,12 @@ bench-real: test-deps build
 
 ## bench: speed of tcbot itself (cold run, warm rerun, overhead, webhook
 ## ingestion on SQLite and PostgreSQL, queue jobs/s with 1, 2, 4 workers,
-## what per-function attribution costs the QEMU plugin: overhead-%)
+## what per-function attribution costs the QEMU plugin: overhead-%;
+## the distribution scenario: the Debian image fresh and cached, the boot
+## to a ready web server, the spread of instructions per request over 5
+## boots of one kernel)
 bench: build
-	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./bot/measure/ ./bot/service/
+	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 90m ./bot/measure/ ./bot/service/
 	$(GO) test -run '^$$' -bench . -timeout 10m ./bot/webhook/
 	$(GO) test -run '^$$' -bench AttributionOverhead -benchtime 1x -v ./bot/profile/
 	$(GO) test -run '^$$' -bench QueueThroughput -benchtime 1x -timeout 20m ./cmd/tcbot/
