@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/tcbot/tcbot/bot/executor"
@@ -87,7 +86,7 @@ func (b *Builder) Ensure(ctx context.Context, spec Spec, arch string) (*Image, e
 	if err := os.MkdirAll(b.Dir, 0o755); err != nil {
 		return nil, err
 	}
-	unlock, err := lock(ctx, filepath.Join(b.Dir, arch+".lock"))
+	unlock, err := kernel.LockFile(ctx, filepath.Join(b.Dir, arch+".lock"))
 	if err != nil {
 		return nil, err
 	}
@@ -273,28 +272,4 @@ func (b *Builder) firstBoot(ctx context.Context, arch, img, method string) (map[
 	}
 	b.logf("distro %s: first boot done in %s", arch, time.Since(start).Round(time.Second))
 	return versionsOf(string(out.Stdout)), nil
-}
-
-// lock takes an exclusive flock on p, waiting as long as ctx allows.
-func lock(ctx context.Context, p string) (func(), error) {
-	f, err := os.OpenFile(p, os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			return func() { syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
-		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) {
-			f.Close()
-			return nil, err
-		}
-		select {
-		case <-ctx.Done():
-			f.Close()
-			return nil, fmt.Errorf("waiting for the lock %s: %w", p, ctx.Err())
-		case <-time.After(time.Second):
-		}
-	}
 }

@@ -439,6 +439,10 @@ func (a *apt) download(ctx context.Context, dir, pkg string) (string, error) {
 	return debs[0], nil
 }
 
+// LockFile takes an exclusive lock on path (flock), waiting for it as
+// long as ctx allows; the returned function releases it.
+func LockFile(ctx context.Context, p string) (func(), error) { return lockFile(ctx, p) }
+
 // lockFile takes an exclusive lock on path (flock), waiting for it as
 // long as ctx allows.
 func lockFile(ctx context.Context, p string) (func(), error) {
