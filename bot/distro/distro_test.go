@@ -125,38 +125,55 @@ func TestKeyFollowsThePackages(t *testing.T) {
 
 // As root, enableForeign registers qemu-user for an arch the host cannot
 // run, and its undo leaves binfmt_misc exactly as it was: mounted or not,
-// with the same entries.
+// with the same entries. Two arches at once (two builds): undoing the
+// first leaves the second running.
 func TestForeignExecutionLeavesTheHostAsFound(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root (binfmt_misc)")
 	}
-	if _, err := os.Stat(qemuUser["armhf"].interp); err != nil {
-		t.Skip("qemu-user-static not installed")
-	}
 	ctx := context.Background()
-	if canExec(ctx, "armhf") {
-		t.Skip("the host runs armhf binaries already")
+	var arches []string
+	for _, a := range []string{"armhf", "arm64"} {
+		if _, err := os.Stat(qemuUser[a].interp); err == nil && !canExec(ctx, a) {
+			arches = append(arches, a)
+		}
 	}
-	entries := func() []string {
+	if len(arches) == 0 {
+		t.Skip("the host runs armhf and arm64 binaries already, or qemu-user-static is missing")
+	}
+	state := func() string {
 		ms, _ := filepath.Glob(filepath.Join(binfmtDir, "*"))
-		return ms
+		return strings.Join(ms, " ")
 	}
-	before := entries()
-	undo, err := enableForeign(ctx, "armhf")
-	if err != nil {
-		t.Fatal(err)
+	before := state()
+	var undos []func() error
+	for _, a := range arches {
+		undo, err := enableForeign(ctx, a)
+		if err != nil {
+			for _, u := range undos {
+				u()
+			}
+			t.Fatal(err)
+		}
+		undos = append(undos, undo)
+		if !canExec(ctx, a) {
+			t.Errorf("registered, but arch-test %s still fails", a)
+		}
 	}
-	if !canExec(ctx, "armhf") {
-		undo()
-		t.Fatal("registered, but arch-test armhf still fails")
+	for i, undo := range undos {
+		if err := undo(); err != nil {
+			t.Fatal(err)
+		}
+		if canExec(ctx, arches[i]) {
+			t.Errorf("after undo the host still runs %s binaries", arches[i])
+		}
+		for _, other := range arches[i+1:] {
+			if !canExec(ctx, other) {
+				t.Errorf("undoing %s stopped %s, whose build still runs", arches[i], other)
+			}
+		}
 	}
-	if err := undo(); err != nil {
-		t.Fatal(err)
-	}
-	if canExec(ctx, "armhf") {
-		t.Error("after undo the host still runs armhf binaries")
-	}
-	if after := entries(); strings.Join(after, " ") != strings.Join(before, " ") {
-		t.Errorf("binfmt_misc before: %v, after: %v", before, after)
+	if after := state(); after != before {
+		t.Errorf("binfmt_misc before: %q, after: %q", before, after)
 	}
 }
