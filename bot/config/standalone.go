@@ -21,6 +21,10 @@ type RunRepo struct {
 	// Component is what the repository is to an OpenEmbedded build
 	// (recipe oe-lamp): --component.
 	Component string // --component
+	// Boot: the recipe boots the kernel it builds (kernel, distro-lamp),
+	// so the targets are the standard qemu-system ones. Not a flag: the
+	// caller knows it from the recipe.
+	Boot bool
 }
 
 // RunRepo is how a user's `tcbot run --repo-url` measures r as this
@@ -55,6 +59,10 @@ func (rr RunRepo) Flags() []string {
 // StandaloneTargets are the targets of a standalone config: the standard
 // qemu-user ones, which need nothing but QEMU and the cross compilers.
 var StandaloneTargets = []string{"armv7-qemu", "armv8-qemu"}
+
+// StandaloneBootTargets are those of a recipe that boots its kernel: the
+// standard qemu-system guests.
+var StandaloneBootTargets = []string{"armv7-vm", "armv8-vm"}
 
 // Standalone is the config of `tcbot run --repo-url` without a config
 // file: one repository by URL (named after its last path element), the
@@ -102,8 +110,14 @@ func Standalone(workdir string, rr RunRepo) (*Config, error) {
 		}
 	}
 	text += "targets:\n"
-	for _, t := range StandaloneTargets {
-		text += "  - {name: " + t + ", arch: " + strings.TrimSuffix(t, "-qemu") + ", executor: qemu-user}\n"
+	if rr.Boot {
+		for _, t := range StandaloneBootTargets {
+			text += "  - {name: " + t + ", arch: " + strings.TrimSuffix(t, "-vm") + ", executor: qemu-system}\n"
+		}
+	} else {
+		for _, t := range StandaloneTargets {
+			text += "  - {name: " + t + ", arch: " + strings.TrimSuffix(t, "-qemu") + ", executor: qemu-user}\n"
+		}
 	}
 	c, err := Parse(filepath.Join(workdir, "tcbot.yaml"), []byte(text))
 	if err != nil {

@@ -67,3 +67,10 @@ const (
 	// build-time).
 	ToolchainBenchmark = suite.ToolchainBenchmark
 )
+
+// RecipeBootsKernel reports whether a recipe's kind boots the kernel it
+// builds (its standalone targets are qemu-system guests).
+func RecipeBootsKernel(rec *recipe.Recipe) bool {
+	b, ok := recipeKinds[rec.Kind].(kinds.Booter)
+	return ok && b.BootsKernel()
+}

@@ -21,6 +21,7 @@ import (
 	"github.com/tcbot/tcbot/bot/recipe"
 	"github.com/tcbot/tcbot/bot/report"
 	"github.com/tcbot/tcbot/bot/store"
+	"github.com/tcbot/tcbot/recipes"
 )
 
 // exitError carries an exit code chosen by a command (2: regression).
@@ -187,6 +188,9 @@ func (r *reportFlags) config() (*config.Config, error) {
 			return nil, fmt.Errorf("--repo-url: no cache directory for the workdir (%v): set TCBOT_WORKDIR", err)
 		}
 		dir = filepath.Join(cache, "tcbot")
+	}
+	if rec, err := recipe.Load(recipes.FS, "recipes", rr.Recipe); err == nil {
+		rr.Boot = measure.RecipeBootsKernel(rec)
 	}
 	cfg, err := config.Standalone(dir, rr)
 	if err != nil {

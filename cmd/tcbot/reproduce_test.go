@@ -13,7 +13,10 @@ import (
 
 	"github.com/tcbot/tcbot/bot/config"
 	"github.com/tcbot/tcbot/bot/demo"
+	"github.com/tcbot/tcbot/bot/measure"
+	"github.com/tcbot/tcbot/bot/recipe"
 	"github.com/tcbot/tcbot/bot/report"
+	"github.com/tcbot/tcbot/recipes"
 )
 
 // shellWords splits a command line as a POSIX shell does, by asking one.
@@ -146,5 +149,39 @@ func TestRepoURLUsageErrors(t *testing.T) {
 				t.Errorf("exit %d, stdout %q, stderr %q; want exit 1 and %q", code, stdout, stderr, tc.want)
 			}
 		})
+	}
+}
+
+// A recipe that boots the kernel it builds (kernel, distro-lamp) gets the
+// standard qemu-system guests in a standalone run; the others qemu-user.
+func TestStandaloneTargetsFollowTheRecipe(t *testing.T) {
+	for _, tc := range []struct {
+		recipe string
+		want   []string
+		exec   string
+	}{
+		{"bench", config.StandaloneTargets, "qemu-user"},
+		{"kernel", config.StandaloneBootTargets, "qemu-system"},
+		{"distro-lamp", config.StandaloneBootTargets, "qemu-system"},
+	} {
+		rec, err := recipe.Load(recipes.FS, "recipes", tc.recipe)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rr := config.RunRepo{URL: "/src/linux", Recipe: tc.recipe, Toolchain: "host", Boot: measure.RecipeBootsKernel(rec)}
+		cfg, err := config.Standalone(t.TempDir(), rr)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.recipe, err)
+		}
+		var got []string
+		for _, tg := range cfg.Targets {
+			got = append(got, tg.Name)
+			if tg.Executor != tc.exec {
+				t.Errorf("%s: target %s executor %s, want %s", tc.recipe, tg.Name, tg.Executor, tc.exec)
+			}
+		}
+		if strings.Join(got, " ") != strings.Join(tc.want, " ") {
+			t.Errorf("%s: targets %v, want %v", tc.recipe, got, tc.want)
+		}
 	}
 }

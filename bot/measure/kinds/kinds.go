@@ -196,3 +196,10 @@ func (s *Stats) AddResample() { statsMu.Lock(); s.Resampled++; statsMu.Unlock() 
 type SystemChecker interface {
 	CheckSystem(ctx context.Context, env *Env, repo *config.Repo, mirror *source.Mirror, c source.Commit, t config.Target) (string, error)
 }
+
+// Booter is implemented by kinds that boot the kernel they build on their
+// targets (kernel, distro-lamp): a standalone tcbot run gives them the
+// standard qemu-system targets.
+type Booter interface {
+	BootsKernel() bool
+}

@@ -65,6 +65,9 @@ func (Kind) Check(env kinds.CheckEnv, r *config.Repo, rec *recipe.Recipe) error 
 	return nil
 }
 
+// BootsKernel: the kind boots the kernel it builds (kinds.Booter).
+func (Kind) BootsKernel() bool { return true }
+
 // Start keeps the targets that boot a kernel.
 func (Kind) Start(ctx context.Context, env *kinds.Env, c *kinds.Change) (kinds.Job, error) {
 	targets, err := systemTargets(env.Config.Path, env.Recipe.Name, c.Targets)

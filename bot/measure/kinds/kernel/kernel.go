@@ -48,6 +48,9 @@ func (Kind) Check(env kinds.CheckEnv, r *config.Repo, rec *recipe.Recipe) error 
 	return suite.Kind{}.Check(env, r, rec)
 }
 
+// BootsKernel: the kind boots the kernel it builds (kinds.Booter).
+func (Kind) BootsKernel() bool { return true }
+
 // Start keeps the targets that boot a kernel and measures the suite there
 // with the side's own kernel.
 func (Kind) Start(ctx context.Context, env *kinds.Env, c *kinds.Change) (kinds.Job, error) {
