@@ -165,16 +165,29 @@ touch var/lib/tcbot-unconfigured
 	}
 	argv = append(argv, spec.Suite, ext2)
 	argv = append(argv, spec.Sources...)
-	b.logf("distro %s: mmdebstrap (%s), %d packages", arch, method, len(pkgs))
-	env := append(hostEnv(), "TMPDIR="+tmp)
-	err = run(ctx, tmp, env, argv...)
-	if undo != nil {
-		if uerr := undo(); uerr != nil && err == nil {
-			err = uerr
+	// mmdebstrap's output is kept until the image is done, so a failed
+	// first boot does not cost the bootstrap again.
+	kept := dir + "." + method + ".ext2"
+	if err := copyFile(kept, ext2); err == nil {
+		b.logf("distro %s: reusing the bootstrap of an earlier attempt (%s)", arch, kept)
+		if undo != nil {
+			undo()
 		}
-	}
-	if err != nil {
-		return nil, fmt.Errorf("build the %s image: %w", arch, err)
+	} else {
+		b.logf("distro %s: mmdebstrap (%s), %d packages", arch, method, len(pkgs))
+		env := append(hostEnv(), "TMPDIR="+tmp)
+		err = run(ctx, tmp, env, argv...)
+		if undo != nil {
+			if uerr := undo(); uerr != nil && err == nil {
+				err = uerr
+			}
+		}
+		if err != nil {
+			return nil, fmt.Errorf("build the %s image: %w", arch, err)
+		}
+		if err := copyFile(ext2, kept); err != nil {
+			return nil, err
+		}
 	}
 	bootstrap := time.Since(start)
 	b.logf("distro %s: bootstrapped in %s", arch, bootstrap.Round(time.Second))
@@ -186,7 +199,7 @@ touch var/lib/tcbot-unconfigured
 	if err != nil {
 		return nil, fmt.Errorf("the %s image's first boot: %w", arch, err)
 	}
-	if err := run(ctx, tmp, hostEnv(), "e2fsck", "-fp", img); err != nil {
+	if err := fsck(ctx, img); err != nil {
 		return nil, fmt.Errorf("check the %s image after its first boot: %w", arch, err)
 	}
 	if err := os.Chmod(img, 0o444); err != nil {
@@ -203,6 +216,7 @@ touch var/lib/tcbot-unconfigured
 	if err := os.Rename(tmp, dir); err != nil {
 		return nil, err
 	}
+	os.Remove(kept)
 	b.logf("distro %s: image built in %s (%s)", arch, time.Since(start).Round(time.Second), res.Path)
 	return res, nil
 }
@@ -217,14 +231,8 @@ func toExt4(ctx context.Context, ext2, img string, sizeMiB int) error {
 	if err := run(ctx, "", env, "tune2fs", "-O", "extents,uninit_bg,dir_index,has_journal", img); err != nil {
 		return err
 	}
-	// e2fsck exits 1 when it fixed something (the new features' fields).
-	cmd := exec.CommandContext(ctx, "e2fsck", "-fyD", img)
-	cmd.Env = env
-	if out, err := cmd.CombinedOutput(); err != nil {
-		var ee *exec.ExitError
-		if !errors.As(err, &ee) || ee.ExitCode() > 1 {
-			return fmt.Errorf("e2fsck -fyD %s: %v\n%s", img, err, out)
-		}
+	if err := fsck(ctx, img, "-D"); err != nil {
+		return err
 	}
 	if sizeMiB <= 0 {
 		sizeMiB = 2048
@@ -239,6 +247,22 @@ func toExt4(ctx context.Context, ext2, img string, sizeMiB int) error {
 		}
 		if err := run(ctx, "", env, "resize2fs", img); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// fsck checks and repairs an image file: e2fsck -fy exits 1 when it
+// fixed something (new features' fields after tune2fs, the orphan list of
+// files a stopped service left open at the first boot's end) and 2 when
+// a mounted system would need a reboot; only from 4 on is it an error.
+func fsck(ctx context.Context, img string, extra ...string) error {
+	cmd := exec.CommandContext(ctx, "e2fsck", append(append([]string{"-fy"}, extra...), img)...)
+	cmd.Env = hostEnv()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() >= 4 {
+			return fmt.Errorf("e2fsck -fy %s: %v\n%s", img, err, out)
 		}
 	}
 	return nil
@@ -272,4 +296,23 @@ func (b *Builder) firstBoot(ctx context.Context, arch, img, method string) (map[
 	}
 	b.logf("distro %s: first boot done in %s", arch, time.Since(start).Round(time.Second))
 	return versionsOf(string(out.Stdout)), nil
+}
+
+// copyFile copies a file (sparse regions are written out).
+func copyFile(from, to string) error {
+	in, err := os.Open(from)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.Create(to)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		os.Remove(to)
+		return err
+	}
+	return out.Close()
 }
