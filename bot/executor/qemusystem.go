@@ -300,6 +300,12 @@ func (q *QEMUSystem) Prepare(ctx context.Context) error {
 	st, _ := os.Stat(initrd)
 
 	cmdline := "console=ttyAMA0 rdinit=/init panic=-1 quiet"
+	if q.Disk != "" {
+		// The boot console from the first instruction on: a kernel
+		// under test that dies before its console driver registers still
+		// says why (a panic in early init prints nothing otherwise).
+		cmdline = "console=ttyAMA0 earlycon rdinit=/init panic=-1 quiet"
+	}
 	if q.KernelArgs != "" {
 		cmdline += " " + q.KernelArgs
 	}

@@ -467,7 +467,9 @@ func (j *job) board(ctx context.Context, sd *side, t config.Target) (*guest, err
 	j.mu.Lock()
 	j.boards = append(j.boards, ex)
 	j.mu.Unlock()
-	check := "if [ -x " + distro.StartCommand + " ]; then " + distro.StartCommand + " || exit 3; fi; " +
+	// The daemons the start script leaves running must not hold the SSH
+	// session's pipes, or the session never ends.
+	check := "if [ -x " + distro.StartCommand + " ]; then " + distro.StartCommand + " </dev/null >/tmp/tcbot-lamp-start.log 2>&1 || { cat /tmp/tcbot-lamp-start.log; exit 3; }; fi; " +
 		"curl -fsS -o /dev/null " + distro.ReadPage
 	out, err := ex.Run(ctx, executor.Spec{Name: "lamp-start", Argv: []string{"/bin/sh", "-c", check}, Env: []string{"LC_ALL=C", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}, Timeout: 10 * time.Minute})
 	if err != nil {
