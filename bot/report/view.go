@@ -307,6 +307,9 @@ func formatP(c compare.Comparison) string {
 		return strconv.FormatFloat(*c.P, 'f', 3, 64)
 	case c.Metric == result.Status:
 		return ""
+	case isCounted(c.Metric):
+		// A median against a threshold, the samples not overlapping.
+		return "counted"
 	case c.Exact():
 		return "exact"
 	}
@@ -327,3 +330,8 @@ func FormatValue(unit string, p *float64) string { return formatValue(unit, p) }
 
 // FormatDelta renders a change in percent as reports do ("+1.23%").
 func FormatDelta(p *float64) string { return formatDelta(p) }
+
+func isCounted(metric string) bool {
+	m, ok := result.LookupMetric(metric)
+	return ok && m.Kind == result.Counted
+}
