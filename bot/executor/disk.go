@@ -81,7 +81,9 @@ printf '%s%s %s\n' '` + SystemReadyMarker[:half] + `' '` + SystemReadyMarker[hal
 }
 
 // overlayFiles are the initramfs entries of a host tree, under prefix:
-// directories, regular files (with their permissions) and symlinks.
+// directories, regular files (with their permissions) and symlinks. The
+// tree's root itself is left out (prefix is made 0755), so laying it over
+// the image's root keeps /'s mode; its subdirectories carry theirs.
 func overlayFiles(dir, prefix string) ([]kernel.File, error) {
 	var out []kernel.File
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
@@ -91,6 +93,11 @@ func overlayFiles(dir, prefix string) ([]kernel.File, error) {
 		rel, err := filepath.Rel(dir, p)
 		if err != nil {
 			return err
+		}
+		if rel == "." {
+			// The tree's own directory is the image's root: its mode
+			// (a temporary directory's 0700, say) must not become /'s.
+			return nil
 		}
 		guest := path.Join(prefix, filepath.ToSlash(rel))
 		info, err := os.Lstat(p)
