@@ -116,7 +116,7 @@ func (Kind) CheckSystem(ctx context.Context, env *kinds.Env, repo *config.Repo, 
 	if !booted(t) {
 		versions, _ := run("/bin/sh", "-c", "dpkg-query -W -f='${Package} ${Version}, ' apache2 php8.2-fpm mariadb-server libc6 2>/dev/null")
 		fmt.Fprintf(&b, "%s: usable for %s: the board runs kernel %s and serves the LAMP application\n  %s\n  GET %s: %s\n  load: %d requests, %d errors, %.1f req/s, p50 %.1f ms, p99 %.1f ms (no instruction counts on a board)",
-			t.Name, env.Recipe.Name, uname, strings.TrimSuffix(versions, ", "), distro.ReadPage, page, res.Requests, res.Errors, res.RequestsPerSecond, res.LatencyP50ms, res.LatencyP99ms)
+			t.Name, env.Recipe.Name, uname, strings.TrimRight(versions, ", "), distro.ReadPage, page, res.Requests, res.Errors, res.RequestsPerSecond, res.LatencyP50ms, res.LatencyP99ms)
 		return b.String(), nil
 	}
 	fmt.Fprintf(&b, "%s: usable for %s: booted Debian %s image %s (%s; %s) with kernel %s of %s@%s in %.1fs (%.2fs on the guest's clock to a ready web server)\n",

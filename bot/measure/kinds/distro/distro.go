@@ -469,7 +469,10 @@ func (j *job) board(ctx context.Context, sd *side, t config.Target) (*guest, err
 	j.mu.Unlock()
 	// The daemons the start script leaves running must not hold the SSH
 	// session's pipes, or the session never ends.
-	check := "if [ -x " + distro.StartCommand + " ]; then " + distro.StartCommand + " </dev/null >/tmp/tcbot-lamp-start.log 2>&1 || { cat /tmp/tcbot-lamp-start.log; exit 3; }; fi; " +
+	// Started only when the page does not answer yet (a board keeps its
+	// stack running between measurements).
+	check := "curl -fsS -o /dev/null " + distro.ReadPage + " 2>/dev/null && exit 0; " +
+		"if [ -x " + distro.StartCommand + " ]; then " + distro.StartCommand + " </dev/null >/tmp/tcbot-lamp-start.log 2>&1 || { cat /tmp/tcbot-lamp-start.log; exit 3; }; fi; " +
 		"curl -fsS -o /dev/null " + distro.ReadPage
 	out, err := ex.Run(ctx, executor.Spec{Name: "lamp-start", Argv: []string{"/bin/sh", "-c", check}, Env: []string{"LC_ALL=C", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}, Timeout: 10 * time.Minute})
 	if err != nil {
