@@ -621,10 +621,14 @@ func (j *job) Collect(c *kinds.Change, ksd *kinds.Side, t config.Target) (*store
 	return &store.Measurement{Key: sd.Key[t.Name], Subject: sd.Commit.Subject, Toolchain: desc, Results: rs, CreatedAt: time.Now().UTC()}, nil
 }
 
-// Compare: the recipe's informational metrics never decide.
+// Compare: under emulation the recipe's informational metrics (timings)
+// never decide; on a board, where there are no instruction counts, the
+// timings decide with the boards' statistics.
 func (j *job) Compare(opts *compare.Options, targets []config.Target) {
 	for _, t := range targets {
-		opts.Informational[t.Name] = append(opts.Informational[t.Name], j.d.Informational...)
+		if booted(t) {
+			opts.Informational[t.Name] = append(opts.Informational[t.Name], j.d.Informational...)
+		}
 	}
 }
 
