@@ -129,8 +129,15 @@ func (b *Builder) build(ctx context.Context, spec Spec, arch, key string, pkgs [
 		method = "first-boot"
 	}
 	ext2 := filepath.Join(tmp, "rootfs.ext2")
+	// The application goes in with the last hooks the variant runs:
+	// customize hooks (variant apt), or extract hooks (variant extract
+	// runs no customize hooks).
+	hook := "--customize-hook="
+	if method != "binfmt" {
+		hook = "--extract-hook="
+	}
 	argv := []string{"mmdebstrap", "--arch=" + debArch, "--format=ext2", "--include=" + strings.Join(append(append([]string{}, baseInclude[1:]...), spec.Packages...), ","),
-		"--customize-hook=tar-in " + appPath + " /",
+		hook + "tar-in " + appPath + " /",
 		// No manuals or documentation (fewer files to unpack and
 		// configure under emulation); the copyright files stay.
 		"--dpkgopt=path-exclude=/usr/share/man/*", "--dpkgopt=path-exclude=/usr/share/info/*",
@@ -142,8 +149,8 @@ func (b *Builder) build(ctx context.Context, spec Spec, arch, key string, pkgs [
 		}
 	} else {
 		// Unpacked only, the .debs kept for the first boot to install.
-		hook := filepath.Join(tmp, "unconfigured.sh")
-		script := `set -e
+		script := filepath.Join(tmp, "unconfigured.sh")
+		text := `set -e
 cd "$1"
 : >var/lib/tcbot-essential
 for d in var/cache/apt/archives/*.deb; do
@@ -152,11 +159,11 @@ for d in var/cache/apt/archives/*.deb; do
 done
 touch var/lib/tcbot-unconfigured
 `
-		if err := os.WriteFile(hook, []byte(script), 0o755); err != nil {
+		if err := os.WriteFile(script, []byte(text), 0o755); err != nil {
 			return nil, err
 		}
 		argv = append(argv, "--variant=extract", "--include=?essential", "--skip=check/qemu", "--skip=cleanup/apt/cache",
-			"--customize-hook=sh "+hook+" \"$1\"")
+			"--extract-hook=sh "+script+" \"$1\"")
 		if os.Geteuid() != 0 {
 			argv = append(argv, "--mode=unshare")
 		} else {
