@@ -168,7 +168,9 @@ func run(t *testing.T, r *repo, good, bad string, parallel int) (*Result, *oracl
 	m := mirrorOf(t, r)
 	o := &oracle{mirror: m}
 	res, err := Run(context.Background(), Options{Repo: "toolchain", Good: good, Bad: bad, Parallel: parallel, Mirror: m, Measure: o.measure,
-		Reproduce: func(base, head, target string) string { return "tcbot run --rev " + head + " --base " + base + " --targets " + target }})
+		Reproduce: func(base, head, target string) string {
+			return "tcbot run --rev " + head + " --base " + base + " --targets " + target
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}
