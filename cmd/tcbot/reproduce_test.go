@@ -137,7 +137,7 @@ func TestRepoURLUsageErrors(t *testing.T) {
 		{"with --repo", []string{"--repo-url", "/x", "--repo", "tc"}, "--repo-url and --repo exclude each other"},
 		{"with --config", []string{"--repo-url", "/x", "--config", "tcbot.yaml"}, "--repo-url and --config exclude each other"},
 		{"recipe without it", []string{"--config", "tcbot.yaml", "--repo", "tc", "--recipe", "kernel"}, "--recipe, --toolchain, --build-recipe and --component go with --repo-url"},
-		{"unknown recipe", []string{"--repo-url", "/x", "--recipe", "nope"}, `--recipe "nope": no such recipe in recipes (built in) (want one of bench, kernel, oe-lamp)`},
+		{"unknown recipe", []string{"--repo-url", "/x", "--recipe", "nope"}, `--recipe "nope": no such recipe in recipes (built in) (want one of bench, distro-lamp, kernel, oe-lamp)`},
 		{"unknown toolchain", []string{"--repo-url", "/x", "--toolchain", "nope"}, `--toolchain "nope": want manifest, build or host`},
 		{"build without its recipe", []string{"--repo-url", "/x", "--toolchain", "build"}, "--toolchain build needs --build-recipe"},
 		{"build recipe without build", []string{"--repo-url", "/x", "--build-recipe", "gcc"}, "--build-recipe gcc goes with --toolchain build"},
