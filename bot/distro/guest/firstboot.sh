@@ -11,6 +11,9 @@ logs() {
 	return 0
 }
 trap 'status=$?; [ $status = 0 ] || logs' EXIT
+# Maintainer scripts (mariadb-server's) need the host name to resolve.
+echo tcbot >/etc/hostname
+printf '127.0.0.1\tlocalhost tcbot\n::1\t\tlocalhost ip6-localhost ip6-loopback\n' >/etc/hosts
 if [ -e /var/lib/tcbot-unconfigured ]; then
 	echo "tcbot: configuring the packages in the guest"
 	export DEBIAN_FRONTEND=noninteractive
@@ -20,13 +23,13 @@ if [ -e /var/lib/tcbot-unconfigured ]; then
 	# Like debootstrap's second stage: the Essential packages first,
 	# then everything.
 	dpkg --force-depends --force-confold --install $(cat /var/lib/tcbot-essential) >/var/log/tcbot-dpkg.log 2>&1 || { tail -n 30 /var/log/tcbot-dpkg.log; exit 1; }
-	dpkg --force-depends --force-confold --install /var/cache/apt/archives/*.deb >>/var/log/tcbot-dpkg.log 2>&1 || { tail -n 30 /var/log/tcbot-dpkg.log; exit 1; }
-	dpkg --configure -a >>/var/log/tcbot-dpkg.log 2>&1
+	# All at once; what fails for want of a package configured later is
+	# configured again below, and only a second failure is fatal.
+	dpkg --force-depends --force-confold --install /var/cache/apt/archives/*.deb >>/var/log/tcbot-dpkg.log 2>&1 || true
+	dpkg --configure -a >>/var/log/tcbot-dpkg.log 2>&1 || { tail -n 30 /var/log/tcbot-dpkg.log; exit 1; }
 	rm -f /var/cache/apt/archives/*.deb /var/lib/tcbot-unconfigured /var/lib/tcbot-essential
 	/usr/local/share/tcbot/configure.sh
 fi
-echo tcbot >/etc/hostname
-printf '127.0.0.1\tlocalhost tcbot\n::1\t\tlocalhost ip6-localhost ip6-loopback\n' >/etc/hosts
 mkdir -p /run/mysqld && chown mysql:mysql /run/mysqld
 # The system tables: mariadb-server's postinst makes them, but not when it
 # ran under qemu-user in a chroot.
