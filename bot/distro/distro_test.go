@@ -125,15 +125,17 @@ func TestKeyFollowsThePackages(t *testing.T) {
 
 // As root, enableForeign registers qemu-user for an arch the host cannot
 // run, and its undo leaves binfmt_misc exactly as it was: mounted or not,
-// with the same entries. Two arches at once (two builds): undoing the
-// first leaves the second running.
+// with the same entries.
 func TestForeignExecutionLeavesTheHostAsFound(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root (binfmt_misc)")
 	}
 	ctx := context.Background()
 	var arches []string
-	for _, a := range []string{"armhf", "arm64"} {
+	// armhf only: make test builds the arm64 image in bot/measure at the
+	// same time, and that build relies on the arm64 registration it finds
+	// or makes staying for its whole run.
+	for _, a := range []string{"armhf"} {
 		if _, err := os.Stat(qemuUser[a].interp); err == nil && !canExec(ctx, a) {
 			arches = append(arches, a)
 		}
