@@ -175,7 +175,9 @@ func TestForeignExecutionLeavesTheHostAsFound(t *testing.T) {
 			}
 		}
 	}
-	if after := state(); after != before {
-		t.Errorf("binfmt_misc before: %q, after: %q", before, after)
+	// (Only this test's own entry is compared: another build may come
+	// and go meanwhile.)
+	if strings.Contains(state(), qemuUser["armhf"].name) != strings.Contains(before, qemuUser["armhf"].name) {
+		t.Errorf("binfmt_misc before: %q, after: %q", before, state())
 	}
 }
