@@ -175,7 +175,7 @@ touch var/lib/tcbot-unconfigured
 	// mmdebstrap's output is kept until the image is done, so a failed
 	// first boot does not cost the bootstrap again.
 	kept := dir + "." + method + ".ext2"
-	if err := copyFile(kept, ext2); err == nil {
+	if err := kernel.CopyFile(kept, ext2); err == nil {
 		b.logf("distro %s: reusing the bootstrap of an earlier attempt (%s)", arch, kept)
 		if undo != nil {
 			undo()
@@ -192,7 +192,7 @@ touch var/lib/tcbot-unconfigured
 		if err != nil {
 			return nil, fmt.Errorf("build the %s image: %w", arch, err)
 		}
-		if err := copyFile(ext2, kept); err != nil {
+		if err := kernel.CopyFile(ext2, kept); err != nil {
 			return nil, err
 		}
 	}
@@ -303,23 +303,4 @@ func (b *Builder) firstBoot(ctx context.Context, arch, img, method string) (map[
 	}
 	b.logf("distro %s: first boot done in %s", arch, time.Since(start).Round(time.Second))
 	return versionsOf(string(out.Stdout)), nil
-}
-
-// copyFile copies a file (sparse regions are written out).
-func copyFile(from, to string) error {
-	in, err := os.Open(from)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.Create(to)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		os.Remove(to)
-		return err
-	}
-	return out.Close()
 }

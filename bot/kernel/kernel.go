@@ -529,3 +529,23 @@ func ResolvePackages(ctx context.Context, cacheDir, debArch string, sources, pkg
 	sort.Strings(res)
 	return res, nil
 }
+
+// CopyFile copies the file from to the file to (created or truncated); a
+// failed copy leaves no partial file behind.
+func CopyFile(from, to string) error {
+	in, err := os.Open(from)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.Create(to)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		os.Remove(to)
+		return err
+	}
+	return out.Close()
+}

@@ -22,6 +22,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -313,15 +314,11 @@ func readBench(env *kinds.Env, name string) ([]byte, error) {
 	if env.Benchmarks == nil {
 		return nil, errors.New("no benchmark sources")
 	}
-	f, err := env.Benchmarks.Open(name)
+	data, err := fs.ReadFile(env.Benchmarks, name)
 	if err != nil {
 		return nil, fmt.Errorf("the load generator's source %s: %w", name, err)
 	}
-	defer f.Close()
-	st, _ := f.Stat()
-	buf := make([]byte, st.Size())
-	_, err = f.Read(buf)
-	return buf, err
+	return data, nil
 }
 
 // guest is one side's booted system on one target.

@@ -14,7 +14,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -28,6 +27,7 @@ import (
 	"github.com/tcbot/tcbot/bot/buildtree"
 	"github.com/tcbot/tcbot/bot/config"
 	"github.com/tcbot/tcbot/bot/executor"
+	linux "github.com/tcbot/tcbot/bot/kernel"
 	"github.com/tcbot/tcbot/bot/measure/kinds"
 	"github.com/tcbot/tcbot/bot/measure/kinds/suite"
 	"github.com/tcbot/tcbot/bot/recipe"
@@ -291,7 +291,7 @@ func (j *job) buildKernel(ctx context.Context, mirror *source.Mirror, repo *conf
 			k.Note = fmt.Sprintf("kernel build made no %s (is image right for make %s?)", kb.Image, strings.Join(kb.Targets, " "))
 		} else {
 			k.Path, k.Size = filepath.Join(dir, filepath.Base(img)), st.Size()
-			if err := copyFile(img, filepath.Join(tmp, filepath.Base(img))); err != nil {
+			if err := linux.CopyFile(img, filepath.Join(tmp, filepath.Base(img))); err != nil {
 				return nil, &executor.InfraError{Op: "kernel build", Err: err}
 			}
 		}
@@ -310,23 +310,6 @@ func (j *job) buildKernel(ctx context.Context, mirror *source.Mirror, repo *conf
 	}
 	log.WithFields(logrus.Fields{"wall": res.Wall.Round(time.Second), "incremental": res.Incremental, "size": k.Size, "failed": k.Note != ""}).Info("kernel built")
 	return &k, nil
-}
-
-func copyFile(from, to string) error {
-	in, err := os.Open(from)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.Create(to)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
 }
 
 func (j *job) kernelFor(sd *suite.Side, target string) *sideKernel {
