@@ -125,6 +125,9 @@ type Repo struct {
 	// Build names the toolchain recipe of a repository with toolchain:
 	// build (build.go).
 	Build *BuildToolchain `yaml:"build"`
+	// Distro says what the distribution scenario (recipe distro-lamp)
+	// boots when this repository is not the kernel (distro.go).
+	Distro *RepoDistro `yaml:"distro"`
 	// Baselines are pinned revisions by name (a release tag, a monthly
 	// snapshot): `tcbot run --base @NAME`, `/tcbot rerun --base @NAME`,
 	// and each sweep reports its heads' drift against every one.
@@ -526,6 +529,7 @@ func (c *Config) validate() []problem {
 			bad(ln("github"), key("github"), "%q: want owner/name", r.GitHub)
 		}
 		c.validateKernel(i, r, bad)
+		c.validateDistro(i, r, bad)
 	}
 	if len(c.Targets) == 0 {
 		bad(c.line("targets"), "targets", "no targets: add e.g. {name: armv8-qemu, arch: armv8, executor: qemu-user}")

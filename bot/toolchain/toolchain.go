@@ -66,6 +66,10 @@ type Built struct {
 	Component string
 	Recipe    string
 	Use       string // overlay, full or sysroot
+	// Install is the tree the component was installed into (make install
+	// DESTDIR=), for use sysroot: a C library's shared objects are there,
+	// under usr/lib.
+	Install string
 	// Wall is the build's wall time when it was built (not when it was
 	// taken from the cache); Incremental says whether it followed a warm
 	// tree.

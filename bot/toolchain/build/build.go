@@ -181,6 +181,7 @@ func (kind) Resolve(ctx context.Context, r *toolchain.Resolver, req toolchain.Re
 			var inc string
 			inc, err = hostFile(ctx, r, hostCC, "include")
 			t.PathFlags = sysrootFlags(filepath.Join(cache, "install"), inc, triplet)
+			built.Install = filepath.Join(cache, "install")
 		}
 	default: // full
 		var extra []string

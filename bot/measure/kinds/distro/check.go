@@ -15,6 +15,7 @@ import (
 	"github.com/tcbot/tcbot/bot/measure/kinds/kernel"
 	"github.com/tcbot/tcbot/bot/oe"
 	"github.com/tcbot/tcbot/bot/source"
+	"github.com/tcbot/tcbot/bot/store"
 )
 
 // CheckSystem boots the Debian system on t with revision c's kernel (both
@@ -33,9 +34,29 @@ func (Kind) CheckSystem(ctx context.Context, env *kinds.Env, repo *config.Repo, 
 		return "", fmt.Errorf("%s: recipe %s boots a kernel: want executor qemu-system", t.Name, env.Recipe.Name)
 	}
 	j := kj.(*job)
-	sd := &side{Side: ch.Sides[0], kernels: map[string]*kernel.Built{}, boots: map[string][]executor.BootInfo{},
-		pages: map[string]map[string]*pageRuns{}, notRun: map[string]string{}}
-	if booted(t) {
+	var sd *side
+	if j.lib != nil {
+		// The revision's C library over the image, the fixed kernel.
+		if err := j.Resolve(ctx, ch); err != nil {
+			return "", err
+		}
+		ch.Sides[1].Meas[t.Name] = &store.Measurement{} // one side is enough
+		if err := j.Build(ctx, ch); err != nil {
+			return "", err
+		}
+		if m := ch.Sides[0].Meas[t.Name]; m != nil && len(m.Results) > 0 {
+			return "", fmt.Errorf("%s: %s", t.Name, m.Results[0].Note)
+		}
+		if len(ch.Infra) > 0 {
+			return "", fmt.Errorf("%s", strings.Join(ch.Infra, "; "))
+		}
+		sd = j.sides[0]
+	} else {
+		sd = &side{Side: ch.Sides[0], kernels: map[string]*kernel.Built{}, boots: map[string][]executor.BootInfo{},
+			pages: map[string]map[string]*pageRuns{}, notRun: map[string]string{}}
+		j.sides[0] = sd
+	}
+	if booted(t) && j.lib == nil {
 		k, err := kernel.Build(ctx, env, mirror, repo, c, t.Arch)
 		if err != nil {
 			return "", err
@@ -45,7 +66,6 @@ func (Kind) CheckSystem(ctx context.Context, env *kinds.Env, repo *config.Repo, 
 		}
 		sd.kernels[t.Name] = k
 	}
-	j.sides[0] = sd
 	start := time.Now()
 	if err := j.prepareArch(ctx, t.Arch); err != nil {
 		return "", fmt.Errorf("%s: %w", t.Name, err)
@@ -119,9 +139,21 @@ func (Kind) CheckSystem(ctx context.Context, env *kinds.Env, repo *config.Repo, 
 			t.Name, env.Recipe.Name, uname, strings.TrimRight(versions, ", "), distro.ReadPage, page, res.Requests, res.Errors, res.RequestsPerSecond, res.LatencyP50ms, res.LatencyP99ms)
 		return b.String(), nil
 	}
-	fmt.Fprintf(&b, "%s: usable for %s: booted Debian %s image %s (%s; %s) with kernel %s of %s@%s in %.1fs (%.2fs on the guest's clock to a ready web server)\n",
-		t.Name, env.Recipe.Name, j.spec.Suite, img.Key[:12], img.Path, how, uname, repo.Name, short(c.SHA), info.Time.Seconds(), info.GuestUptime.Seconds())
+	kernelOf := repo.Name + "@" + short(c.SHA)
+	if j.lib != nil {
+		kernelOf = j.lib.kernel.Name + "@" + short(j.lib.commit.SHA)
+	}
+	fmt.Fprintf(&b, "%s: usable for %s: booted Debian %s image %s (%s; %s) with kernel %s of %s in %.1fs (%.2fs on the guest's clock to a ready web server)\n",
+		t.Name, env.Recipe.Name, j.spec.Suite, img.Key[:12], img.Path, how, uname, kernelOf, info.Time.Seconds(), info.GuestUptime.Seconds())
 	fmt.Fprintf(&b, "  %s\n", versionsLine(img))
+	if j.lib != nil {
+		// The C library the system runs: the loader says whose it is.
+		banner, err := run("/bin/sh", "-c", "/lib/ld-linux-*.so.* --version | head -n 1")
+		if err != nil {
+			return "", fmt.Errorf("%s: the C library: %w", t.Name, err)
+		}
+		fmt.Fprintf(&b, "  %s %s@%s over the image's libc6 (%d files replaced): %s\n", j.lib.component, repo.Name, short(c.SHA), sd.replaced[t.Name], banner)
+	}
 	fmt.Fprintf(&b, "  GET %s: %s\n", distro.ReadPage, page)
 	fmt.Fprintf(&b, "  load: %d requests, %d errors, %.1f req/s, p50 %.1f ms, p99 %.1f ms%s", res.Requests, res.Errors, res.RequestsPerSecond, res.LatencyP50ms, res.LatencyP99ms, ipr)
 	return b.String(), nil

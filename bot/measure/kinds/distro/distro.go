@@ -44,6 +44,7 @@ import (
 	"github.com/tcbot/tcbot/bot/result"
 	"github.com/tcbot/tcbot/bot/store"
 	"github.com/tcbot/tcbot/bot/target"
+	"github.com/tcbot/tcbot/bot/toolchain"
 )
 
 // Suite is the name the distribution scenario's results are filed under.
@@ -55,6 +56,9 @@ type Kind struct{}
 // Check: the kernel under test and the load generator are built with
 // fixed compilers.
 func (Kind) Check(env kinds.CheckEnv, r *config.Repo, rec *recipe.Recipe) error {
+	if r.Distro != nil || r.Toolchain == "build" {
+		return checkLibrary(env, r, rec)
+	}
 	if r.Toolchain != "host" {
 		return fmt.Errorf("%s: repo %s: toolchain: %q: recipe %s builds the kernel under test and the load generator with fixed compilers: want toolchain: host and host: {armv8: {cc: aarch64-linux-gnu-gcc}, armv7: {cc: arm-linux-gnueabihf-gcc}}", env.Config.Path, r.Name, r.Toolchain, rec.Name)
 	}
@@ -82,6 +86,11 @@ func (Kind) Start(ctx context.Context, env *kinds.Env, c *kinds.Change) (kinds.J
 		imageKey: map[string]string{}, images: map[string]*distro.Image{}, loadgen: map[string]string{}}
 	j.builder = &distro.Builder{Dir: filepath.Join(env.Config.Workdir, "distro"), KernelCache: filepath.Join(env.Config.Workdir, "kernels"),
 		Log: func(format string, a ...any) { env.Log.Infof(format, a...) }}
+	if c.Repo.Distro != nil {
+		if err := j.startLibrary(); err != nil {
+			return nil, err
+		}
+	}
 	return j, nil
 }
 
@@ -121,6 +130,7 @@ type job struct {
 	guests   []*executor.QEMUSystem
 	marks    []string // the plugin's marks files
 	boards   []executor.Executor
+	lib      *library // the C library under test (glibc.go); nil: the kernel
 }
 
 // side is a base or head with what it built and measured, by target.
@@ -131,6 +141,12 @@ type side struct {
 	pages   map[string]map[string]*pageRuns // target -> page
 	// notRun says why a target's pages did not run (its kernel).
 	notRun map[string]string
+	// lib is the C library built from the side's revision (glibc.go),
+	// overlay the tree laid over the image with it, replaced how many of
+	// the image's files it replaced; by target.
+	lib      map[string]*toolchain.Toolchain
+	overlay  map[string]string
+	replaced map[string]int
 }
 
 // pageRuns are the samples of one page.
@@ -154,7 +170,11 @@ func (sd *side) page(target, page string) *pageRuns {
 func (j *job) Resolve(ctx context.Context, c *kinds.Change) error {
 	for i, sd := range c.Sides {
 		j.sides[i] = &side{Side: sd, kernels: map[string]*kernel.Built{}, boots: map[string][]executor.BootInfo{},
-			pages: map[string]map[string]*pageRuns{}, notRun: map[string]string{}}
+			pages: map[string]map[string]*pageRuns{}, notRun: map[string]string{},
+			lib: map[string]*toolchain.Toolchain{}, overlay: map[string]string{}, replaced: map[string]int{}}
+	}
+	if j.lib != nil {
+		return j.resolveLibrary(ctx, c)
 	}
 	for _, t := range c.Targets {
 		if !booted(t) {
@@ -163,17 +183,9 @@ func (j *job) Resolve(ctx context.Context, c *kinds.Change) error {
 			}
 			continue
 		}
-		key, ok := j.imageKey[t.Arch]
-		if !ok {
-			k, _, err := j.builder.Key(ctx, j.spec, t.Arch)
-			if err != nil {
-				for _, sd := range j.sides {
-					sd.Fail(t.Name, err.Error())
-				}
-				c.Infra = append(c.Infra, fmt.Sprintf("%s: %v", t.Name, err))
-				continue
-			}
-			key, j.imageKey[t.Arch] = k, k
+		key, err := j.resolveImageKey(ctx, c, t)
+		if err != nil {
+			continue
 		}
 		for _, sd := range j.sides {
 			id := "distro-" + key[:12] + kernel.ID(j.env, c.Repo.Name, t.Arch) + "-" + target.ID(t)
@@ -183,7 +195,26 @@ func (j *job) Resolve(ctx context.Context, c *kinds.Change) error {
 	return nil
 }
 
-// Build builds each side's kernel, then each arch's image (its first boot
+// resolveImageKey is the key of t's image (its package versions); an
+// error fails both sides on t.
+func (j *job) resolveImageKey(ctx context.Context, c *kinds.Change, t config.Target) (string, error) {
+	if key, ok := j.imageKey[t.Arch]; ok {
+		return key, nil
+	}
+	key, _, err := j.builder.Key(ctx, j.spec, t.Arch)
+	if err != nil {
+		for _, sd := range j.sides {
+			sd.Fail(t.Name, err.Error())
+		}
+		c.Infra = append(c.Infra, fmt.Sprintf("%s: %v", t.Name, err))
+		return "", err
+	}
+	j.imageKey[t.Arch] = key
+	return key, nil
+}
+
+// Build builds each side's kernel (or, for a C library under test, the
+// kernel every boot uses and each side's library overlay), then each arch's image (its first boot
 // uses a kernel that built) and load generator.
 func (j *job) Build(ctx context.Context, c *kinds.Change) error {
 	built := map[string]*kernel.Built{}
@@ -205,7 +236,11 @@ func (j *job) Build(ctx context.Context, c *kinds.Change) error {
 			k, ok := built[id]
 			if !ok {
 				var err error
-				k, err = kernel.Build(ctx, j.env, c.Mirror, c.Repo, sd.Commit, t.Arch)
+				if j.lib != nil {
+					k, err = j.fixedKernel(ctx, t.Arch)
+				} else {
+					k, err = kernel.Build(ctx, j.env, c.Mirror, c.Repo, sd.Commit, t.Arch)
+				}
 				if ctx.Err() != nil {
 					return fmt.Errorf("build kernel: %w", ctx.Err())
 				}
@@ -237,6 +272,9 @@ func (j *job) Build(ctx context.Context, c *kinds.Change) error {
 				c.Infra = append(c.Infra, fmt.Sprintf("%s: %v", t.Name, err))
 			}
 		}
+	}
+	if j.lib != nil {
+		j.libraryOverlays(ctx, c)
 	}
 	return nil
 }
@@ -288,6 +326,9 @@ func buildLoadgen(ctx context.Context, env *kinds.Env, repo *config.Repo, arch s
 		return "", err
 	}
 	cc := repo.Host[arch].CC
+	if cc == "" {
+		cc = config.Arches[arch].CC
+	}
 	h := sha256.Sum256(append([]byte(cc+"|"), src...))
 	dir := filepath.Join(env.Config.Workdir, "distro", "loadgen", arch+"-"+hex.EncodeToString(h[:])[:12])
 	out := filepath.Join(dir, "loadgen")
@@ -413,6 +454,7 @@ func (j *job) boot(ctx context.Context, sd *side, t config.Target) (*guest, erro
 	}
 	marks.Close()
 	q.Kernel, q.Disk, q.Stage2 = k.Path, img.Path, distro.StartCommand
+	q.Overlay = sd.overlay[t.Name]
 	q.Files = []string{lg}
 	if j.d.MemoryMiB > 0 {
 		q.MemoryMiB = j.d.MemoryMiB
@@ -429,6 +471,9 @@ func (j *job) boot(ctx context.Context, sd *side, t config.Target) (*guest, erro
 	if errors.As(err, &be) {
 		k.BootFailure = be.Reason
 		sd.notRun[t.Name] = "not run: the kernel did not boot the system: " + be.Reason
+		if j.lib != nil {
+			sd.notRun[t.Name] = "not run: the system did not boot with this " + j.lib.component + ": " + be.Reason
+		}
 		os.Remove(marks.Name())
 		return nil, nil
 	}
@@ -569,8 +614,11 @@ func (j *job) Collect(c *kinds.Change, ksd *kinds.Side, t config.Target) (*store
 		m, _ := result.LookupMetric(metric)
 		rs = append(rs, result.Result{Target: t.Name, Suite: Suite, Benchmark: bench, Metric: metric, Unit: m.Unit, Samples: samples, Note: note})
 	}
-	if k := sd.kernels[t.Name]; k != nil {
+	if k := sd.kernels[t.Name]; k != nil && j.lib == nil {
 		rs = append(rs, kernel.Results(k, t, Suite)...)
+	}
+	if j.lib != nil {
+		rs = append(rs, j.libraryResults(sd, t)...)
 	}
 	img := j.images[t.Arch]
 	if boots := sd.boots[t.Name]; len(boots) > 0 {
@@ -612,6 +660,9 @@ func (j *job) Collect(c *kinds.Change, ksd *kinds.Side, t config.Target) (*store
 		}
 	}
 	desc := "kernel " + short(sd.Commit.SHA)
+	if j.lib != nil {
+		desc = fmt.Sprintf("%s %s (%d of libc6's files replaced) + kernel %s@%s", j.lib.component, short(sd.Commit.SHA), sd.replaced[t.Name], j.lib.kernel.Name, short(j.lib.commit.SHA))
+	}
 	if img != nil {
 		desc += fmt.Sprintf(" + Debian %s image %s (%s)", j.spec.Suite, img.Key[:12], versionsLine(img))
 	}
