@@ -98,24 +98,71 @@ func (b *Builder) Ensure(ctx context.Context, spec Spec, arch string) (*Image, e
 	return b.build(ctx, spec, arch, key, pkgs, dir)
 }
 
-func (b *Builder) build(ctx context.Context, spec Spec, arch, key string, pkgs []string, dir string) (*Image, error) {
+// Bootstrap runs the long first half of an image's build, mmdebstrap,
+// which needs no kernel, so that it can run while the kernel for the
+// image's first boot builds; Ensure then starts from its output. Nothing
+// is done when the image or its bootstrap is there already.
+func (b *Builder) Bootstrap(ctx context.Context, spec Spec, arch string) error {
+	key, pkgs, err := b.Key(ctx, spec, arch)
+	if err != nil {
+		return err
+	}
+	dir := filepath.Join(b.Dir, arch+"-"+key[:16])
+	if _, ok := readImage(dir); ok {
+		return nil
+	}
+	if err := os.MkdirAll(b.Dir, 0o755); err != nil {
+		return err
+	}
+	unlock, err := kernel.LockFile(ctx, filepath.Join(b.Dir, arch+".lock"))
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if _, ok := readImage(dir); ok {
+		return nil
+	}
+	_, _, _, err = b.bootstrap(ctx, spec, arch, pkgs, dir)
+	return err
+}
+
+// bootstrap makes (or finds, from an earlier attempt) mmdebstrap's output
+// for the image in dir: dir.METHOD.ext2, kept until the image is done so
+// that a failed first boot does not cost the bootstrap again; secs is how
+// long mmdebstrap took (when it ran, kept+".s" records it).
+func (b *Builder) bootstrap(ctx context.Context, spec Spec, arch string, pkgs []string, dir string) (kept, method string, secs float64, err error) {
 	debArch, _ := DebArch(arch)
-	start := time.Now()
-	tmp := dir + ".tmp-" + strconv.Itoa(os.Getpid())
+	keptOf := func(method string) string { return dir + "." + method + ".ext2" }
+	method = "binfmt"
+	if b.FirstBoot {
+		method = "first-boot"
+	}
+	reuse := func(kept string) (float64, bool) {
+		if _, err := os.Stat(kept); err != nil {
+			return 0, false
+		}
+		data, _ := os.ReadFile(kept + ".s")
+		secs, _ := strconv.ParseFloat(strings.TrimSpace(string(data)), 64)
+		b.logf("distro %s: reusing the bootstrap made before (%s, %.0fs)", arch, kept, secs)
+		return secs, true
+	}
+	if secs, ok := reuse(keptOf(method)); ok {
+		return keptOf(method), method, secs, nil
+	}
+	tmp := dir + ".boot-" + strconv.Itoa(os.Getpid())
 	os.RemoveAll(tmp)
 	if err := os.MkdirAll(tmp, 0o755); err != nil {
-		return nil, err
+		return "", "", 0, err
 	}
 	defer os.RemoveAll(tmp)
 	app, err := appTar()
 	if err != nil {
-		return nil, err
+		return "", "", 0, err
 	}
 	appPath := filepath.Join(tmp, "app.tar")
 	if err := os.WriteFile(appPath, app, 0o644); err != nil {
-		return nil, err
+		return "", "", 0, err
 	}
-	method := "binfmt"
 	var undo func() error
 	if !b.FirstBoot {
 		undo, err = enableForeign(ctx, debArch)
@@ -123,10 +170,15 @@ func (b *Builder) build(ctx context.Context, spec Spec, arch, key string, pkgs [
 			method, err = "first-boot", nil
 		}
 		if err != nil {
-			return nil, err
+			return "", "", 0, err
 		}
-	} else {
-		method = "first-boot"
+	}
+	kept = keptOf(method)
+	if secs, ok := reuse(kept); ok {
+		if undo != nil {
+			undo()
+		}
+		return kept, method, secs, nil
 	}
 	ext2 := filepath.Join(tmp, "rootfs.ext2")
 	// The application goes in with the last hooks the variant runs:
@@ -160,7 +212,7 @@ done
 touch var/lib/tcbot-unconfigured
 `
 		if err := os.WriteFile(script, []byte(text), 0o755); err != nil {
-			return nil, err
+			return "", "", 0, err
 		}
 		argv = append(argv, "--variant=extract", "--include=?essential", "--skip=check/qemu", "--skip=cleanup/apt/cache",
 			"--extract-hook=sh "+script+" \"$1\"")
@@ -172,32 +224,45 @@ touch var/lib/tcbot-unconfigured
 	}
 	argv = append(argv, spec.Suite, ext2)
 	argv = append(argv, spec.Sources...)
-	// mmdebstrap's output is kept until the image is done, so a failed
-	// first boot does not cost the bootstrap again.
-	kept := dir + "." + method + ".ext2"
-	if err := kernel.CopyFile(kept, ext2); err == nil {
-		b.logf("distro %s: reusing the bootstrap of an earlier attempt (%s)", arch, kept)
-		if undo != nil {
-			undo()
-		}
-	} else {
-		b.logf("distro %s: mmdebstrap (%s), %d packages", arch, method, len(pkgs))
-		env := append(hostEnv(), "TMPDIR="+tmp)
-		err = run(ctx, tmp, env, argv...)
-		if undo != nil {
-			if uerr := undo(); uerr != nil && err == nil {
-				err = uerr
-			}
-		}
-		if err != nil {
-			return nil, fmt.Errorf("build the %s image: %w", arch, err)
-		}
-		if err := kernel.CopyFile(ext2, kept); err != nil {
-			return nil, err
+	start := time.Now()
+	b.logf("distro %s: mmdebstrap (%s), %d packages", arch, method, len(pkgs))
+	env := append(hostEnv(), "TMPDIR="+tmp)
+	err = run(ctx, tmp, env, argv...)
+	if undo != nil {
+		if uerr := undo(); uerr != nil && err == nil {
+			err = uerr
 		}
 	}
-	bootstrap := time.Since(start)
-	b.logf("distro %s: bootstrapped in %s", arch, bootstrap.Round(time.Second))
+	if err != nil {
+		return "", "", 0, fmt.Errorf("build the %s image: %w", arch, err)
+	}
+	secs = time.Since(start).Seconds()
+	if err := os.WriteFile(kept+".s", []byte(strconv.FormatFloat(secs, 'f', 1, 64)+"\n"), 0o644); err != nil {
+		return "", "", 0, err
+	}
+	if err := os.Rename(ext2, kept); err != nil {
+		return "", "", 0, err
+	}
+	b.logf("distro %s: bootstrapped in %s", arch, time.Since(start).Round(time.Second))
+	return kept, method, secs, nil
+}
+
+func (b *Builder) build(ctx context.Context, spec Spec, arch, key string, pkgs []string, dir string) (*Image, error) {
+	kept, method, bootstrap, err := b.bootstrap(ctx, spec, arch, pkgs, dir)
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now() // the rest, after the bootstrap
+	tmp := dir + ".tmp-" + strconv.Itoa(os.Getpid())
+	os.RemoveAll(tmp)
+	if err := os.MkdirAll(tmp, 0o755); err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	ext2 := filepath.Join(tmp, "rootfs.ext2")
+	if err := kernel.CopyFile(kept, ext2); err != nil {
+		return nil, err
+	}
 	img := filepath.Join(tmp, "rootfs.img")
 	if err := toExt4(ctx, ext2, img, spec.SizeMiB); err != nil {
 		return nil, err
@@ -212,10 +277,9 @@ touch var/lib/tcbot-unconfigured
 	if err := os.Chmod(img, 0o444); err != nil {
 		return nil, err
 	}
-	os.Remove(appPath)
 	os.Remove(ext2)
 	res := &Image{Path: filepath.Join(dir, "rootfs.img"), Arch: arch, Key: key, Packages: pkgs, Versions: versions, Method: method,
-		BuildTime: time.Since(start).Seconds(), Bootstrap: bootstrap.Seconds()}
+		BuildTime: bootstrap + time.Since(start).Seconds(), Bootstrap: bootstrap}
 	data, _ := json.MarshalIndent(res, "", "  ")
 	if err := os.WriteFile(filepath.Join(tmp, "image.json"), data, 0o644); err != nil {
 		return nil, err
@@ -224,7 +288,8 @@ touch var/lib/tcbot-unconfigured
 		return nil, err
 	}
 	os.Remove(kept)
-	b.logf("distro %s: image built in %s (%s)", arch, time.Since(start).Round(time.Second), res.Path)
+	os.Remove(kept + ".s")
+	b.logf("distro %s: image built in %.0fs (%s)", arch, res.BuildTime, res.Path)
 	return res, nil
 }
 

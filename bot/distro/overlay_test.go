@@ -127,3 +127,21 @@ func TestLibraryOverlayReplacesThePackagesFiles(t *testing.T) {
 		t.Errorf("another arch's image: %v", err)
 	}
 }
+
+// TestBootstrapIsReusedWithItsTime: the bootstrap made beside the kernel
+// build (Builder.Bootstrap) is what the image build starts from, and the
+// image's build time still counts mmdebstrap's.
+func TestBootstrapIsReusedWithItsTime(t *testing.T) {
+	b := &Builder{Dir: t.TempDir(), FirstBoot: true}
+	dir := filepath.Join(b.Dir, "armv8-0123456789abcdef")
+	if err := os.WriteFile(dir+".first-boot.ext2", []byte("ext2"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dir+".first-boot.ext2.s", []byte("612.5\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	kept, method, secs, err := b.bootstrap(context.Background(), Spec{Suite: "bookworm"}, "armv8", nil, dir)
+	if err != nil || kept != dir+".first-boot.ext2" || method != "first-boot" || secs != 612.5 {
+		t.Errorf("bootstrap: %q %q %v %v: want the kept output, first-boot, 612.5 s", kept, method, secs, err)
+	}
+}

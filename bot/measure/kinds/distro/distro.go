@@ -217,6 +217,10 @@ func (j *job) resolveImageKey(ctx context.Context, c *kinds.Change, t config.Tar
 // kernel every boot uses and each side's library overlay), then each arch's image (its first boot
 // uses a kernel that built) and load generator.
 func (j *job) Build(ctx context.Context, c *kinds.Change) error {
+	// The image's bootstrap (mmdebstrap, minutes) needs no kernel: it
+	// runs while the kernels build.
+	wait := j.bootstrap(ctx, c)
+	defer wait()
 	built := map[string]*kernel.Built{}
 	var arches []string
 	seen := map[string]bool{}
@@ -255,6 +259,7 @@ func (j *job) Build(ctx context.Context, c *kinds.Change) error {
 			sd.kernels[t.Name] = &cp
 		}
 	}
+	wait()
 	for _, arch := range arches {
 		if err := j.prepareArch(ctx, arch); err != nil {
 			if ctx.Err() != nil {
@@ -277,6 +282,30 @@ func (j *job) Build(ctx context.Context, c *kinds.Change) error {
 		j.libraryOverlays(ctx, c)
 	}
 	return nil
+}
+
+// bootstrap starts the bootstrap of each image the change's targets boot
+// (nothing when it is cached); wait waits for them (their errors come
+// again, with the rest of the build, from Builder.Ensure).
+func (j *job) bootstrap(ctx context.Context, c *kinds.Change) (wait func()) {
+	var wg sync.WaitGroup
+	seen := map[string]bool{}
+	for _, t := range c.Targets {
+		if !booted(t) || seen[t.Arch] || (!c.Todo(j.sides[0].Side, t) && !c.Todo(j.sides[1].Side, t)) {
+			continue
+		}
+		seen[t.Arch] = true
+		wg.Add(1)
+		go func(arch string) {
+			defer wg.Done()
+			j.env.Busy.Begin()
+			defer j.env.Busy.End()
+			if err := j.builder.Bootstrap(ctx, j.spec, arch); err != nil {
+				j.env.Log.Warnf("distro %s: bootstrap beside the kernel build: %v", arch, err)
+			}
+		}(t.Arch)
+	}
+	return wg.Wait
 }
 
 // prepareArch builds (or finds) the image and the load generator of arch.
