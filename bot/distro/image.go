@@ -210,6 +210,12 @@ for d in var/cache/apt/archives/*.deb; do
 	[ "$e" = yes ] && echo "/$d" >>var/lib/tcbot-essential
 done
 touch var/lib/tcbot-unconfigured
+# No maintainer script may start a service while the first boot
+# configures the packages (as mmdebstrap's chroot does): a daemon left
+# running keeps the root file system busy. Removed at the first boot's end.
+printf '#!/bin/sh\nexit 101\n' >usr/sbin/policy-rc.d
+chmod 755 usr/sbin/policy-rc.d
+touch var/lib/tcbot-policy-rc.d
 `
 		if err := os.WriteFile(script, []byte(text), 0o755); err != nil {
 			return "", "", 0, err
@@ -359,7 +365,12 @@ func (b *Builder) firstBoot(ctx context.Context, arch, img, method string) (map[
 		return nil, err
 	}
 	defer q.Cleanup()
-	out, err := q.Run(ctx, executor.Spec{Name: "versions", Argv: []string{"/bin/sh", "-c", "cat " + VersionsFile + " && sync && mount -o remount,ro /"}, Timeout: 5 * time.Minute})
+	// The versions, then the disk made clean: read-only, or what still
+	// runs is named.
+	script := "cat " + VersionsFile + " && " +
+		"if [ -e /var/lib/tcbot-policy-rc.d ]; then rm -f /usr/sbin/policy-rc.d /var/lib/tcbot-policy-rc.d; fi && sync && " +
+		"{ mount -o remount,ro / || { echo 'still running:' >&2; for p in /proc/[0-9]*; do readlink $p/exe; done | sort | uniq -c >&2; exit 32; }; }"
+	out, err := q.Run(ctx, executor.Spec{Name: "versions", Argv: []string{"/bin/sh", "-c", script}, Timeout: 5 * time.Minute})
 	if err != nil {
 		return nil, err
 	}
