@@ -36,6 +36,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -209,7 +210,10 @@ func run(ctx context.Context, dir string, env []string, argv ...string) error {
 	cmd.Env = env
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
-	cmd.WaitDelay = 10 * time.Second
+	// Cancelled, mmdebstrap gets SIGTERM first: it unmounts what it
+	// mounted in its chroot before it exits.
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = time.Minute
 	if err := cmd.Run(); err != nil {
 		msg := out.String()
 		if len(msg) > 3000 {

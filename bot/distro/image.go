@@ -126,6 +126,23 @@ func (b *Builder) Bootstrap(ctx context.Context, spec Spec, arch string) error {
 	return err
 }
 
+// removeUnmounted removes dir unless something is mounted below it (an
+// mmdebstrap killed before it could unmount its chroot's /proc or /dev):
+// then it is left, and said.
+func (b *Builder) removeUnmounted(dir string) error {
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err == nil {
+		for _, line := range strings.Split(string(data), "\n") {
+			if f := strings.Fields(line); len(f) > 4 && strings.HasPrefix(f[4], dir+"/") {
+				err := fmt.Errorf("%s is still mounted (a killed mmdebstrap's chroot): unmount it, then remove %s", f[4], dir)
+				b.logf("distro: %v", err)
+				return err
+			}
+		}
+	}
+	return os.RemoveAll(dir)
+}
+
 // bootstrap makes (or finds, from an earlier attempt) mmdebstrap's output
 // for the image in dir: dir.METHOD.ext2, kept until the image is done so
 // that a failed first boot does not cost the bootstrap again; secs is how
@@ -150,11 +167,13 @@ func (b *Builder) bootstrap(ctx context.Context, spec Spec, arch string, pkgs []
 		return keptOf(method), method, secs, nil
 	}
 	tmp := dir + ".boot-" + strconv.Itoa(os.Getpid())
-	os.RemoveAll(tmp)
+	if err := b.removeUnmounted(tmp); err != nil {
+		return "", "", 0, err
+	}
 	if err := os.MkdirAll(tmp, 0o755); err != nil {
 		return "", "", 0, err
 	}
-	defer os.RemoveAll(tmp)
+	defer b.removeUnmounted(tmp)
 	app, err := appTar()
 	if err != nil {
 		return "", "", 0, err

@@ -145,3 +145,34 @@ func TestBootstrapIsReusedWithItsTime(t *testing.T) {
 		t.Errorf("bootstrap: %q %q %v %v: want the kept output, first-boot, 612.5 s", kept, method, secs, err)
 	}
 }
+
+// TestRemoveUnmountedLeavesMounts: a directory with something mounted
+// below it (as a killed mmdebstrap leaves its chroot) is not removed.
+func TestRemoveUnmountedLeavesMounts(t *testing.T) {
+	b := &Builder{}
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "f"), []byte("x"), 0o644)
+	if err := b.removeUnmounted(filepath.Join(dir)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("%s: not removed: %v", dir, err)
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("mounting needs root")
+	}
+	dir = t.TempDir()
+	mnt := filepath.Join(dir, "proc")
+	os.MkdirAll(mnt, 0o755)
+	if out, err := exec.Command("mount", "-t", "tmpfs", "tmpfs", mnt).CombinedOutput(); err != nil {
+		t.Skipf("mount: %v: %s", err, out)
+	}
+	defer exec.Command("umount", mnt).Run()
+	os.WriteFile(filepath.Join(mnt, "keep"), []byte("x"), 0o644)
+	if err := b.removeUnmounted(dir); err == nil || !strings.Contains(err.Error(), mnt+" is still mounted") {
+		t.Errorf("err %v: want it to name the mount", err)
+	}
+	if _, err := os.Stat(filepath.Join(mnt, "keep")); err != nil {
+		t.Errorf("a file below the mount was removed: %v", err)
+	}
+}

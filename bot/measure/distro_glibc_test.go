@@ -79,10 +79,10 @@ repos:
     recipe: distro-lamp
     toolchain: build
     build: {recipe: glibc}
-    distro: {kernel: {repo: linux, rev: release}}
+    distro: {kernel: {repo: linux, rev: %s}}
 targets:
   - {name: armv8-vm, arch: armv8, executor: qemu-system, samples: 3, busybox: %s}
-`, work, dir, linux.Dir, glibc.Dir, busybox)
+`, work, dir, linux.Dir, glibc.Dir, linux.SHAs["release"], busybox)
 	path := filepath.Join(dir, "tcbot.yaml")
 	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
