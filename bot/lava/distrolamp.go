@@ -278,7 +278,10 @@ func (j DistroLAMP) data() (distroLAMPData, error) {
 	if d.Memory == 0 {
 		d.Memory = distroLAMPMemory
 	}
-	cmdline := []string{"root=/dev/vda", "rw", "console=" + a.Console}
+	// earlycon: the boot console from the first instruction on, so a
+	// kernel under test that dies before its console driver registers
+	// still says why (as under qemu-system).
+	cmdline := []string{"root=/dev/vda", "rw", "console=" + a.Console, "earlycon"}
 	if j.RamdiskURL != "" {
 		cmdline = append(cmdline, "rdinit=/init")
 		d.Prompt = distroLAMPRamdiskPrompt
@@ -356,9 +359,12 @@ type LAMPPage struct {
 
 // LAMPResults are the results of a distro-lamp job.
 type LAMPResults struct {
-	// StartSeconds is how long tcbot-lamp-start took in the guest (0 when
-	// it failed).
-	StartSeconds float64
+	// Started says tcbot-lamp-start passed; StartSeconds is how long it
+	// took in the guest (0 when it failed), ReadyUptime the guest's uptime
+	// when it was done (to a ready web server, on the guest's clock; 0
+	// when the job did not say).
+	Started                   bool
+	StartSeconds, ReadyUptime float64
 	// Pages, in DistroLAMPPages order.
 	Pages []LAMPPage
 }
@@ -396,8 +402,12 @@ func (j DistroLAMP) Results(tests []TestCase) (*LAMPResults, error) {
 	}
 	started := start.Result == "pass"
 	if started {
+		res.Started = true
 		if v, ok := start.Value(); ok {
 			res.StartSeconds = v
+		}
+		if v, ok := byKey[key{"", "lamp-ready-uptime"}].Value(); ok {
+			res.ReadyUptime = v
 		}
 	}
 	for _, p := range DistroLAMPPages {

@@ -163,9 +163,9 @@ func TestDistroLAMPDefinition(t *testing.T) {
 					t.Errorf("deploy to %q os %q, want tmpfs, debian", d.To, d.OS)
 				}
 				k := j.deploy.Images["kernel"]
-				cmdline := "root=/dev/vda rw console=ttyAMA0 init=/bin/sh panic=-1 quiet"
+				cmdline := "root=/dev/vda rw console=ttyAMA0 earlycon init=/bin/sh panic=-1 quiet"
 				if ramdisk {
-					cmdline = "root=/dev/vda rw console=ttyAMA0 rdinit=/init panic=-1 quiet"
+					cmdline = "root=/dev/vda rw console=ttyAMA0 earlycon rdinit=/init panic=-1 quiet"
 				}
 				if k.URL != p.KernelURL || k.ImageArg != `-kernel {kernel} -append "`+cmdline+`"` {
 					t.Errorf("kernel %+v, want %s with %q", k, p.KernelURL, cmdline)

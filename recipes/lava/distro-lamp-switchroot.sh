@@ -30,11 +30,13 @@ for d in /lava-*; do
 done
 mkdir -p /newroot/tcbot
 cp -a /tcbot/. /newroot/tcbot/
-cp /bin/busybox /newroot/tcbot/.busybox
+# Named busybox: busybox runs the applet its name says, and as "busybox"
+# the one its first argument says.
+cp /bin/busybox /newroot/tcbot/busybox
 for d in dev proc sys run; do
 	mkdir -p /newroot/$d
 	mount --move /$d /newroot/$d
 done
 umount /tmp
-exec switch_root /newroot /tcbot/.busybox sh -c 'export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root TERM=dumb PS1="root@tcbot:~# "
-while true; do /tcbot/.busybox setsid /tcbot/.busybox cttyhack /bin/bash --noprofile --norc -i; done'
+exec switch_root /newroot /tcbot/busybox sh -c 'export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root TERM=dumb PS1="root@tcbot:~# "
+while true; do /tcbot/busybox setsid /tcbot/busybox cttyhack /bin/bash --noprofile --norc -i; done'

@@ -95,26 +95,28 @@ func (Kind) Start(ctx context.Context, env *kinds.Env, c *kinds.Change) (kinds.J
 }
 
 // systemTargets keeps the targets the scenario can measure on: those
-// that boot a kernel (the image with each side's kernel), and boards that
-// run their own system (SSH: the load runs against the board's own
-// Debian; its kernel is the board's, not the revision's).
+// that boot a kernel (the image with each side's kernel), LAVA labs (the
+// same, in a LAVA job per side: lava.go), and boards that run their own
+// system (SSH: the load runs against the board's own Debian; its kernel
+// is the board's, not the revision's).
 func systemTargets(cfgPath, recipeName string, targets []config.Target) ([]config.Target, error) {
 	var out []config.Target
 	var names []string
 	for _, t := range targets {
 		names = append(names, t.Name)
-		if tr := target.TraitsOf(t); tr.BootsKernel || (tr.OnBoard && !tr.Batched) {
+		if tr := target.TraitsOf(t); tr.BootsKernel || tr.OnBoard {
 			out = append(out, t)
 		}
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("%s: recipe %s boots a Debian system with the kernel under test (executor: qemu-system) or loads a board that runs Debian (executor: ssh); %s has neither (LAVA: see the README's distro-lamp job)", cfgPath, recipeName, strings.Join(names, ", "))
+		return nil, fmt.Errorf("%s: recipe %s boots a Debian system with the kernel under test (executor: qemu-system or lava) or loads a board that runs Debian (executor: ssh); %s has none of these", cfgPath, recipeName, strings.Join(names, ", "))
 	}
 	return out, nil
 }
 
-// booted reports whether t boots the image (else it is a running board).
-func booted(t config.Target) bool { return target.TraitsOf(t).BootsKernel }
+// booted reports whether t boots the image (under qemu-system, or in a
+// LAVA lab); else it is a running board.
+func booted(t config.Target) bool { return target.TraitsOf(t).BootsKernel || inLAVA(t) }
 
 type job struct {
 	env      *kinds.Env
@@ -409,6 +411,12 @@ func (j *job) Run(ctx context.Context, c *kinds.Change) error {
 		timeout = d
 	}
 	for _, t := range c.Targets {
+		if inLAVA(t) {
+			if err := j.runLAVA(ctx, c, t); err != nil {
+				return err
+			}
+			continue
+		}
 		var gs []*guest
 		for _, sd := range j.sides {
 			if !c.Todo(sd.Side, t) {
