@@ -12,6 +12,8 @@ import (
 type RepoDistro struct {
 	// Kernel is the kernel every boot uses, base and head alike.
 	Kernel DistroKernel `yaml:"kernel"`
+	// kernelURL is Kernel.Repo's URL (for the reproduce line).
+	kernelURL string
 }
 
 // DistroKernel is a kernel built from another repository of the config at
@@ -36,7 +38,9 @@ func (c *Config) validateDistro(i int, r Repo, bad func(line int, key, format st
 		if o.Name != r.Name {
 			names = append(names, o.Name)
 		}
-		found = found || (o.Name == d.Kernel.Repo && o.Name != r.Name)
+		if o.Name == d.Kernel.Repo && o.Name != r.Name {
+			found, d.kernelURL = true, o.URL
+		}
 	}
 	switch {
 	case d.Kernel.Repo == "":

@@ -53,3 +53,32 @@ func TestDistroKernelErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestDistroKernelReproduces: the reproduce line of a glibc repository
+// names its kernel (--kernel-url, --kernel-rev), and the standalone config
+// made from those flags measures it the same way.
+func TestDistroKernelReproduces(t *testing.T) {
+	path := writeConfig(t, distroRepos+"    distro: {kernel: {repo: linux, rev: v6.1}}\ntargets:\n  - {name: vm, arch: armv8, executor: qemu-system}\n")
+	c, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rr := c.Repos[1].RunRepo()
+	flags := strings.Join(rr.Flags(), " ")
+	if want := "--repo-url https://example.org/glibc.git --recipe distro-lamp --toolchain build --build-recipe glibc --kernel-url https://example.org/linux.git --kernel-rev v6.1"; flags != want {
+		t.Errorf("flags %q, want %q", flags, want)
+	}
+	rr.Boot = true
+	sc, err := Standalone(t.TempDir(), rr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sc.Repos) != 2 || sc.Repos[0].Distro == nil || sc.Repos[0].Distro.Kernel.Repo != sc.Repos[1].Name || sc.Repos[0].Distro.Kernel.Rev != "v6.1" ||
+		sc.Repos[1].URL != "https://example.org/linux.git" || sc.Repos[1].Toolchain != "host" || sc.Repos[1].Host["armv8"].CC == "" {
+		t.Errorf("standalone repos %+v", sc.Repos)
+	}
+	rr.KernelRev = ""
+	if _, err := Standalone(t.TempDir(), rr); err == nil || !strings.Contains(err.Error(), "--kernel-url and --kernel-rev go together") {
+		t.Errorf("--kernel-url without --kernel-rev: %v", err)
+	}
+}

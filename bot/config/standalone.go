@@ -21,6 +21,10 @@ type RunRepo struct {
 	// Component is what the repository is to an OpenEmbedded build
 	// (recipe oe-lamp): --component.
 	Component string // --component
+	// KernelURL and KernelRev are the kernel a distro-lamp image boots
+	// when the repository is not the kernel (distro.kernel):
+	// --kernel-url, --kernel-rev.
+	KernelURL, KernelRev string
 	// Boot: the recipe boots the kernel it builds (kernel, distro-lamp),
 	// so the targets are the standard qemu-system ones. Not a flag: the
 	// caller knows it from the recipe.
@@ -34,6 +38,9 @@ func (r *Repo) RunRepo() RunRepo {
 	rr := RunRepo{URL: r.URL, Recipe: r.Recipe, Toolchain: r.Toolchain, Component: r.Component}
 	if r.Toolchain == "build" && r.Build != nil {
 		rr.Build = r.Build.Recipe
+	}
+	if r.Distro != nil {
+		rr.KernelURL, rr.KernelRev = r.Distro.kernelURL, r.Distro.Kernel.Rev
 	}
 	return rr
 }
@@ -52,6 +59,9 @@ func (rr RunRepo) Flags() []string {
 	}
 	if rr.Component != "" {
 		args = append(args, "--component", rr.Component)
+	}
+	if rr.KernelURL != "" {
+		args = append(args, "--kernel-url", rr.KernelURL, "--kernel-rev", rr.KernelRev)
 	}
 	return args
 }
@@ -88,6 +98,9 @@ func Standalone(workdir string, rr RunRepo) (*Config, error) {
 	case rr.Toolchain != "build" && rr.Build != "":
 		return nil, fmt.Errorf("--build-recipe %s goes with --toolchain build (the toolchain is %s)", rr.Build, rr.Toolchain)
 	}
+	if (rr.KernelURL == "") != (rr.KernelRev == "") {
+		return nil, fmt.Errorf("--kernel-url and --kernel-rev go together: the kernel repository and the revision the image boots (recipe distro-lamp, a repository that is not the kernel)")
+	}
 	q := func(s string) string { b, _ := json.Marshal(s); return string(b) }
 	text := "workdir: " + q(workdir) + "\nrepos:\n  - name: " + q(repoName(rr.URL)) + "\n    url: " + q(rr.URL) +
 		"\n    recipe: " + q(rr.Recipe) + "\n    toolchain: " + q(rr.Toolchain) + "\n"
@@ -97,17 +110,27 @@ func Standalone(workdir string, rr RunRepo) (*Config, error) {
 	if rr.Component != "" {
 		text += "    component: " + q(rr.Component) + "\n"
 	}
+	// The standard cross compilers of this machine.
+	var arches []string
+	for a := range Arches {
+		arches = append(arches, a)
+	}
+	sort.Strings(arches)
+	host := "    host:\n"
+	for _, a := range arches {
+		host += "      " + a + ": {cc: " + q(Arches[a].CC) + "}\n"
+	}
 	if rr.Toolchain == "host" {
-		// The standard cross compilers of this machine.
-		var arches []string
-		for a := range Arches {
-			arches = append(arches, a)
+		text += host
+	}
+	if rr.KernelURL != "" {
+		// The kernel every boot uses: a second repository.
+		kname := repoName(rr.KernelURL)
+		if kname == repoName(rr.URL) {
+			kname += "-kernel"
 		}
-		sort.Strings(arches)
-		text += "    host:\n"
-		for _, a := range arches {
-			text += "      " + a + ": {cc: " + q(Arches[a].CC) + "}\n"
-		}
+		text += "    distro: {kernel: {repo: " + q(kname) + ", rev: " + q(rr.KernelRev) + "}}\n" +
+			"  - name: " + q(kname) + "\n    url: " + q(rr.KernelURL) + "\n    recipe: " + q(rr.Recipe) + "\n    toolchain: host\n" + host
 	}
 	text += "targets:\n"
 	if rr.Boot {

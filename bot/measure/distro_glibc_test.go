@@ -128,8 +128,11 @@ targets:
 			t.Errorf("%s requests-per-second %+v: want both sides measured", page, c)
 		}
 	}
-	if st := find(rep, "armv8-vm", "glibc", "status"); st == nil || st.Verdict == compare.Failed {
-		t.Errorf("glibc status %+v: want it built at both sides", st)
+	if bt := find(rep, "armv8-vm", "glibc", "build-time"); bt == nil || bt.Base == nil || bt.Head == nil {
+		t.Errorf("glibc build-time %+v: want it built at both sides", bt)
+	}
+	if !strings.Contains(rep.Reproduce, "--kernel-url "+linux.Dir+" --kernel-rev "+linux.SHAs["release"]) {
+		t.Errorf("reproduce line %q: want the kernel the image boots", rep.Reproduce)
 	}
 
 	rep = run("a glibc that does not build", broken, spin)

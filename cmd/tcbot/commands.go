@@ -164,7 +164,7 @@ func (r *reportFlags) config() (*config.Config, error) {
 	rr := r.standalone
 	if rr.URL == "" {
 		if rr != (config.RunRepo{}) {
-			return nil, fmt.Errorf("--recipe, --toolchain, --build-recipe and --component go with --repo-url; with --config the repository's entry says them")
+			return nil, fmt.Errorf("--recipe, --toolchain, --build-recipe, --component, --kernel-url and --kernel-rev go with --repo-url; with --config the repository's entry says them")
 		}
 		return loadConfig(r.cfgPath)
 	}
@@ -241,6 +241,8 @@ func runCmd(log *logrus.Logger, stdout, stderr io.Writer) *cobra.Command {
 	c.Flags().StringVar(&rf.standalone.Toolchain, "toolchain", "", "with --repo-url: the toolchain kind: manifest (default), host (the standard cross compilers) or build")
 	c.Flags().StringVar(&rf.standalone.Build, "build-recipe", "", "with --repo-url --toolchain build: the toolchain recipe that builds the repository (gcc, binutils, glibc, llvm)")
 	c.Flags().StringVar(&rf.standalone.Component, "component", "", "with --repo-url --recipe oe-lamp: what the repository is to the image (gcc, binutils, glibc or linux)")
+	c.Flags().StringVar(&rf.standalone.KernelURL, "kernel-url", "", "with --repo-url --recipe distro-lamp of a glibc repository: the kernel repository the image boots")
+	c.Flags().StringVar(&rf.standalone.KernelRev, "kernel-rev", "", "with --kernel-url: the kernel's revision, the same at base and head")
 	c.Flags().StringVar(&rev, "rev", "", "revision to measure (branch, tag or commit)")
 	c.Flags().StringVar(&base, "base", "", "baseline revision, or @NAME for a baseline the repo pins (default: the first parent of --rev)")
 	return c
