@@ -65,7 +65,7 @@ func TestReproduceLineParsesAsRun(t *testing.T) {
 			if flag("rev") != head || flag("base") != base || flag("targets") != "armv8-qemu" || flag("config") != "" {
 				t.Errorf("%s: rev %q base %q targets %q config %q", line, flag("rev"), flag("base"), flag("targets"), flag("config"))
 			}
-			rr := config.RunRepo{URL: flag("repo-url"), Recipe: flag("recipe"), Toolchain: flag("toolchain"), Build: flag("build-recipe"), Component: flag("component")}
+			rr := config.RunRepo{URL: flag("repo-url"), Recipe: flag("recipe"), Toolchain: flag("toolchain"), Build: flag("build-recipe"), Component: flag("component"), KernelURL: flag("kernel-url"), KernelRev: flag("kernel-rev")}
 			cfg, err := config.Standalone(t.TempDir(), rr)
 			if err != nil {
 				t.Fatalf("%s: %v", line, err)
@@ -136,7 +136,8 @@ func TestRepoURLUsageErrors(t *testing.T) {
 	}{
 		{"with --repo", []string{"--repo-url", "/x", "--repo", "tc"}, "--repo-url and --repo exclude each other"},
 		{"with --config", []string{"--repo-url", "/x", "--config", "tcbot.yaml"}, "--repo-url and --config exclude each other"},
-		{"recipe without it", []string{"--config", "tcbot.yaml", "--repo", "tc", "--recipe", "kernel"}, "--recipe, --toolchain, --build-recipe and --component go with --repo-url"},
+		{"recipe without it", []string{"--config", "tcbot.yaml", "--repo", "tc", "--recipe", "kernel"}, "--recipe, --toolchain, --build-recipe, --component, --kernel-url and --kernel-rev go with --repo-url"},
+		{"kernel url without its revision", []string{"--repo-url", "/x", "--recipe", "distro-lamp", "--toolchain", "build", "--build-recipe", "glibc", "--kernel-url", "/linux"}, "--kernel-url and --kernel-rev go together"},
 		{"unknown recipe", []string{"--repo-url", "/x", "--recipe", "nope"}, `--recipe "nope": no such recipe in recipes (built in) (want one of bench, distro-lamp, kernel, oe-lamp)`},
 		{"unknown toolchain", []string{"--repo-url", "/x", "--toolchain", "nope"}, `--toolchain "nope": want manifest, build or host`},
 		{"build without its recipe", []string{"--repo-url", "/x", "--toolchain", "build"}, "--toolchain build needs --build-recipe"},
