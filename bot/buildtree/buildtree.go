@@ -323,6 +323,15 @@ type tailer struct {
 	max   int
 	lines []string
 	part  []byte
+	// first is the first line that reads like a compiler's or linker's
+	// error: in a parallel build it is often far above the last lines.
+	first string
+}
+
+// errorLine reports whether line reads like a compiler's or linker's
+// error ("file.c:12:3: error: ...", "undefined reference to").
+func errorLine(line string) bool {
+	return strings.Contains(line, ": error: ") || strings.Contains(line, ": fatal error: ") || strings.Contains(line, "undefined reference to ")
 }
 
 func (t *tailer) Write(p []byte) (int, error) {
@@ -334,7 +343,11 @@ func (t *tailer) Write(p []byte) (int, error) {
 		if i < 0 {
 			break
 		}
-		t.lines = append(t.lines, string(t.part[:i]))
+		line := string(t.part[:i])
+		if t.first == "" && errorLine(line) {
+			t.first = line
+		}
+		t.lines = append(t.lines, line)
 		t.part = t.part[i+1:]
 		if len(t.lines) > t.max {
 			t.lines = t.lines[len(t.lines)-t.max:]
@@ -352,6 +365,10 @@ func (t *tailer) String() string {
 	out := strings.Join(t.lines, "\n")
 	if len(t.part) > 0 {
 		out += "\n" + string(t.part)
+	}
+	// The first error last, so that the shortest tail still shows it.
+	if t.first != "" {
+		out += "\nfirst error: " + t.first
 	}
 	return strings.TrimSpace(out)
 }

@@ -159,6 +159,7 @@ func (j *job) libraryFailed(repo string, sd *side, t config.Target, be *toolchai
 		meas.Results = append(meas.Results, result.Result{Target: t.Name, Suite: Suite, Benchmark: bench, Metric: result.Status, Unit: st.Unit, Samples: []float64{result.Fail}, Note: note})
 	}
 	add(LibraryBenchmark, note)
+	add(suite.BootBenchmark, "not run: "+be.Component+" failed to build")
 	for _, p := range j.d.Load.Pages {
 		add("lamp-"+p, "not run: "+be.Component+" failed to build")
 	}
