@@ -117,6 +117,14 @@ func TestKeyFollowsThePackages(t *testing.T) {
 	if err != nil || k7 == k3 {
 		t.Errorf("armv7 key %s equals armv8's (%v)", k7, err)
 	}
+	// Configured in the guest: another image (not the same bytes).
+	fb := *b
+	fb.FirstBoot = true
+	if b.method(ctx, "arm64") == "first-boot" {
+		t.Log("this user's images are all configured at the first boot: no other key to compare")
+	} else if kf, _, err := fb.Key(ctx, spec, "armv8"); err != nil || kf == k3 {
+		t.Errorf("the image configured at the first boot: key %s, as configured under qemu-user %s (%v)", kf, k3, err)
+	}
 	spec.Packages = []string{"no-such-package-tcbot"}
 	if _, _, err := b.Key(ctx, spec, "armv8"); err == nil || !strings.Contains(err.Error(), "no-such-package-tcbot") {
 		t.Errorf("unknown package: err %v", err)

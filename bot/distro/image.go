@@ -65,7 +65,23 @@ func (b *Builder) Key(ctx context.Context, spec Spec, arch string) (string, []st
 	for _, p := range pkgs {
 		fmt.Fprintln(h, p)
 	}
+	// The packages configured in the guest make a different system than
+	// configured under qemu-user (not the same bytes, not the same
+	// instruction counts): another image.
+	if b.method(ctx, debArch) == "first-boot" {
+		fmt.Fprintln(h, "configured at the first boot")
+	}
 	return hex.EncodeToString(h.Sum(nil)), pkgs, nil
+}
+
+// method is how the image's packages will be configured: binfmt (under
+// qemu-user on the host, which needs root or Arm binaries running
+// already) or first-boot (in the guest).
+func (b *Builder) method(ctx context.Context, debArch string) string {
+	if b.FirstBoot || (os.Geteuid() != 0 && !canExec(ctx, debArch)) {
+		return "first-boot"
+	}
+	return "binfmt"
 }
 
 // imageFormat changes when how an image is made changes.
