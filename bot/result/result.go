@@ -25,6 +25,9 @@ const (
 	// BuildTime is the wall seconds a toolchain (toolchain: build) or a
 	// kernel (recipe: kernel) built from the change took; informational.
 	BuildTime = "build-time"
+	// SystemInstructions is a whole booted system's instructions during
+	// one benchmark run (the distribution scenario): counted, not exact.
+	SystemInstructions = "system-instructions"
 )
 
 // Status sample values: a status result has exactly one sample.
@@ -80,6 +83,7 @@ var Metrics = []Metric{
 	{Name: "latency-p50-ms", Unit: "ms", Kind: Noisy, Doc: "LAMP median request latency, milliseconds"},
 	{Name: "latency-p99-ms", Unit: "ms", Kind: Noisy, Doc: "LAMP 99th-percentile request latency, milliseconds"},
 	{Name: "instructions-per-request", Unit: "insn/req", Kind: Counted, Doc: "guest instructions (kernel and every process) per LAMP request, counted by the QEMU plugin in system mode between the load generator's marks"},
+	{Name: SystemInstructions, Unit: "count", Kind: Counted, Doc: "guest instructions of the whole system (kernel and every process) from just before a benchmark is started to just after it was reaped, counted by the QEMU plugin in system mode between tcbot's markrun's marks"},
 }
 
 // LookupMetric returns the description of a metric by name.

@@ -33,6 +33,9 @@ func (Kind) CheckSystem(ctx context.Context, env *kinds.Env, repo *config.Repo, 
 	if len(ch.Targets) == 0 {
 		return "", fmt.Errorf("%s: recipe %s boots a kernel: want executor qemu-system", t.Name, env.Recipe.Name)
 	}
+	if b, ok := kj.(*benchJob); ok {
+		return b.checkSystem(ctx, ch, t)
+	}
 	j := kj.(*job)
 	var sd *side
 	if j.lib != nil {

@@ -54,8 +54,12 @@ const Suite = "lamp"
 type Kind struct{}
 
 // Check: the kernel under test and the load generator are built with
-// fixed compilers.
+// fixed compilers; a toolchain under test builds the benchmarks (bench.go),
+// a C library under test is swapped into the image (glibc.go).
 func (Kind) Check(env kinds.CheckEnv, r *config.Repo, rec *recipe.Recipe) error {
+	if benchmarksUnderTest(env.Recipes, env.RecipesWhere, r) {
+		return checkBench(env, r, rec)
+	}
 	if r.Distro != nil || r.Toolchain == "build" {
 		return checkLibrary(env, r, rec)
 	}
@@ -86,6 +90,9 @@ func (Kind) Start(ctx context.Context, env *kinds.Env, c *kinds.Change) (kinds.J
 		imageKey: map[string]string{}, images: map[string]*distro.Image{}, loadgen: map[string]string{}}
 	j.builder = &distro.Builder{Dir: filepath.Join(env.Config.Workdir, "distro"), KernelCache: filepath.Join(env.Config.Workdir, "kernels"),
 		Log: func(format string, a ...any) { env.Log.Infof(format, a...) }}
+	if c.Repo.Distro != nil && benchmarksUnderTest(env.Recipes, "recipes", c.Repo) {
+		return j.startBench()
+	}
 	if c.Repo.Distro != nil {
 		if err := j.startLibrary(); err != nil {
 			return nil, err
@@ -352,7 +359,15 @@ func (j *job) prepareArch(ctx context.Context, arch string) error {
 // buildLoadgen builds tcbot's load generator statically for arch with the
 // repository's host compiler, cached by source and compiler.
 func buildLoadgen(ctx context.Context, env *kinds.Env, repo *config.Repo, arch string) (string, error) {
-	src, err := readBench(env, "loadgen/loadgen.c")
+	return buildGuestTool(ctx, env, repo, arch, "loadgen", "the load generator")
+}
+
+// buildGuestTool builds tcbot's program benchmarks/loadgen/NAME.c (the
+// load generator, markrun) statically for arch with the repository's host
+// compiler (the standard cross compiler when it has none: it is never
+// the toolchain under test), cached by source and compiler.
+func buildGuestTool(ctx context.Context, env *kinds.Env, repo *config.Repo, arch, name, what string) (string, error) {
+	src, err := readBench(env, "loadgen/"+name+".c")
 	if err != nil {
 		return "", err
 	}
@@ -361,15 +376,15 @@ func buildLoadgen(ctx context.Context, env *kinds.Env, repo *config.Repo, arch s
 		cc = config.Arches[arch].CC
 	}
 	h := sha256.Sum256(append([]byte(cc+"|"), src...))
-	dir := filepath.Join(env.Config.Workdir, "distro", "loadgen", arch+"-"+hex.EncodeToString(h[:])[:12])
-	out := filepath.Join(dir, "loadgen")
+	dir := filepath.Join(env.Config.Workdir, "distro", name, arch+"-"+hex.EncodeToString(h[:])[:12])
+	out := filepath.Join(dir, name)
 	if _, err := os.Stat(out); err == nil {
 		return out, nil
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
-	c := filepath.Join(dir, "loadgen.c")
+	c := filepath.Join(dir, name+".c")
 	if err := os.WriteFile(c, src, 0o644); err != nil {
 		return "", err
 	}
@@ -377,7 +392,7 @@ func buildLoadgen(ctx context.Context, env *kinds.Env, repo *config.Repo, arch s
 	cmd := exec.CommandContext(ctx, cc, "-O2", "-static", "-o", tmp, c)
 	cmd.Env = []string{"PATH=/usr/local/bin:/usr/bin:/bin", "LC_ALL=C"}
 	if msg, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("build the load generator for %s with %s: %v: %s", arch, cc, err, msg)
+		return "", fmt.Errorf("build %s for %s with %s: %v: %s", what, arch, cc, err, msg)
 	}
 	return out, os.Rename(tmp, out)
 }
@@ -388,7 +403,7 @@ func readBench(env *kinds.Env, name string) ([]byte, error) {
 	}
 	data, err := fs.ReadFile(env.Benchmarks, name)
 	if err != nil {
-		return nil, fmt.Errorf("the load generator's source %s: %w", name, err)
+		return nil, fmt.Errorf("the source of tcbot's %s: %w", name, err)
 	}
 	return data, nil
 }

@@ -34,13 +34,42 @@ const LibraryBenchmark = "glibc"
 // libcPackage is the Debian package the built C library replaces.
 const libcPackage = "libc6"
 
-// library is the swap of a C library: the kernel every boot uses.
+// library is the swap of a C library, and the kernel every boot uses.
 type library struct {
 	component string // the toolchain recipe's component (glibc)
-	kernel    *config.Repo
-	mirror    *source.Mirror
-	commit    source.Commit
-	built     map[string]*kernel.Built // by arch
+	*pinnedKernel
+}
+
+// pinnedKernel is the kernel every boot uses when the kernel is not what
+// is under test (distro.kernel: a C library, or the benchmarks' toolchain,
+// bench.go): built once per arch from the repository and revision the
+// config names, with the recipe's kernel settings.
+type pinnedKernel struct {
+	kernel *config.Repo
+	mirror *source.Mirror
+	commit source.Commit
+	built  map[string]*kernel.Built // by arch
+}
+
+// pinKernel is the kernel repository r's distro.kernel names.
+func pinKernel(env *kinds.Env, r *config.Repo) (*pinnedKernel, error) {
+	kr, err := env.Config.Repo(r.Distro.Kernel.Repo)
+	if err != nil {
+		return nil, fmt.Errorf("repo %s: distro.kernel.repo: %w", r.Name, err)
+	}
+	return &pinnedKernel{kernel: kr, built: map[string]*kernel.Built{}}, nil
+}
+
+// resolve finds the pinned revision in the kernel repository's mirror.
+func (p *pinnedKernel) resolve(ctx context.Context, env *kinds.Env, c *kinds.Change) error {
+	var err error
+	if p.mirror, err = source.Open(filepath.Join(env.Config.Workdir, "git"), p.kernel.Name, p.kernel.URL); err != nil {
+		return fmt.Errorf("repo %s: distro.kernel: %w", c.Repo.Name, err)
+	}
+	if p.commit, err = p.mirror.Resolve(ctx, c.Repo.Distro.Kernel.Rev); err != nil {
+		return fmt.Errorf("repo %s: distro.kernel.rev %q of %s: %w", c.Repo.Name, c.Repo.Distro.Kernel.Rev, p.kernel.Name, err)
+	}
+	return nil
 }
 
 // checkLibrary checks a repository whose C library the image gets: its
@@ -67,15 +96,15 @@ func checkLibrary(env kinds.CheckEnv, r *config.Repo, rec *recipe.Recipe) error 
 // startLibrary prepares the swap of the repository's C library.
 func (j *job) startLibrary() error {
 	r := j.c.Repo
-	kr, err := j.env.Config.Repo(r.Distro.Kernel.Repo)
+	pk, err := pinKernel(j.env, r)
 	if err != nil {
-		return fmt.Errorf("repo %s: distro.kernel.repo: %w", r.Name, err)
+		return err
 	}
 	comp := "glibc"
 	if tr, err := recipe.LoadToolchain(j.env.Recipes, "recipes", r.Build.Recipe); err == nil {
 		comp = tr.Component
 	}
-	j.lib = &library{component: comp, kernel: kr, built: map[string]*kernel.Built{}}
+	j.lib = &library{component: comp, pinnedKernel: pk}
 	return nil
 }
 
@@ -84,12 +113,8 @@ func (j *job) startLibrary() error {
 // library, the kernel, the image and the target.
 func (j *job) resolveLibrary(ctx context.Context, c *kinds.Change) error {
 	l := j.lib
-	var err error
-	if l.mirror, err = source.Open(filepath.Join(j.env.Config.Workdir, "git"), l.kernel.Name, l.kernel.URL); err != nil {
-		return fmt.Errorf("repo %s: distro.kernel: %w", c.Repo.Name, err)
-	}
-	if l.commit, err = l.mirror.Resolve(ctx, c.Repo.Distro.Kernel.Rev); err != nil {
-		return fmt.Errorf("repo %s: distro.kernel.rev %q of %s: %w", c.Repo.Name, c.Repo.Distro.Kernel.Rev, l.kernel.Name, err)
+	if err := l.resolve(ctx, j.env, c); err != nil {
+		return err
 	}
 	for _, t := range c.Targets {
 		if !booted(t) {
@@ -167,21 +192,25 @@ func (j *job) libraryFailed(repo string, sd *side, t config.Target, be *toolchai
 }
 
 // fixedKernel builds (once per arch) the kernel every boot of a library
-// swap uses. It is not under test: when it does not build, that is an
-// infrastructure error.
+// swap uses.
 func (j *job) fixedKernel(ctx context.Context, arch string) (*kernel.Built, error) {
-	l := j.lib
-	if k, ok := l.built[arch]; ok {
+	return j.lib.build(ctx, j.env, arch)
+}
+
+// build builds (once per arch) the pinned kernel. It is not under test:
+// when it does not build, that is an infrastructure error.
+func (p *pinnedKernel) build(ctx context.Context, env *kinds.Env, arch string) (*kernel.Built, error) {
+	if k, ok := p.built[arch]; ok {
 		return k, nil
 	}
-	k, err := kernel.Build(ctx, j.env, l.mirror, l.kernel, l.commit, arch)
+	k, err := kernel.Build(ctx, env, p.mirror, p.kernel, p.commit, arch)
 	if err == nil && k.Note != "" {
-		err = fmt.Errorf("the kernel the image boots (%s@%s) did not build: %s", l.kernel.Name, short(l.commit.SHA), k.Note)
+		err = fmt.Errorf("the kernel the image boots (%s@%s) did not build: %s", p.kernel.Name, short(p.commit.SHA), k.Note)
 	}
 	if err != nil {
 		return nil, err
 	}
-	l.built[arch] = k
+	p.built[arch] = k
 	return k, nil
 }
 

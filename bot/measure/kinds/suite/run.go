@@ -1,6 +1,7 @@
 package suite
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"path/filepath"
@@ -360,8 +361,8 @@ func (j *job) assemble(repo string, sd *Side, t config.Target, sides []*Side) (*
 		if j.env.Recipe.Run.Has(result.Status) {
 			add(b.Name, result.Status, "", false, result.Pass)
 		}
-		if j.env.Recipe.Run.Has(result.Instructions) && len(runs.instructions) > 0 {
-			add(b.Name, result.Instructions, "", false, runs.instructions...)
+		if insn := cmp.Or(j.hooks.Instructions, result.Instructions); j.env.Recipe.Run.Has(insn) && len(runs.instructions) > 0 {
+			add(b.Name, insn, "", false, runs.instructions...)
 		}
 		if j.env.Recipe.Run.Has(result.Time) && len(runs.times) > 0 {
 			add(b.Name, result.Time, "", false, runs.times...)

@@ -69,6 +69,11 @@ type Hooks struct {
 	// RunIdentical runs a head binary identical to the base's anyway
 	// (what it runs on differs).
 	RunIdentical bool
+	// Instructions is the metric a run's instruction count is filed
+	// under when the recipe's run stage names it ("": instructions,
+	// exact); a whole system's count varies a little from run to run
+	// (system-instructions, counted).
+	Instructions string
 }
 
 // New is the job that measures change c with the suite, with a kind's
