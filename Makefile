@@ -48,8 +48,9 @@ test: test-deps build
 ## (use: full), and glibc from glibc-source; cold builds take 20-50 minutes
 ## each per arch on 2 cores, the build trees are kept under ~/.cache/tcbot-test.
 ## The distribution scenario on armv7 too (TestDistroLAMP builds the
-## armhf image and kernel), and its image configured in the guest (the
-## way without root).
+## armhf image and kernel), its image configured in the guest (the way
+## without root), and glibc built from glibc-source swapped into it
+## (TestDistroLAMPWithGlibc).
 ## TCBOT_TEST_REAL_COLD=1 adds the cold-build checks (an incremental cc1
 ## byte-identical to a cold one; a cold build's cost against plain make).
 test-real: test-deps build
