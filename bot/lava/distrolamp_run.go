@@ -173,30 +173,7 @@ func (e *Executor) RunDistroLAMP(ctx context.Context, j DistroLAMP, f DistroLAMP
 	if err != nil {
 		return nil, err
 	}
-	retries := e.Retries
-	if retries == 0 {
-		retries = DefaultRetries
-	}
-	var last error
-	attempts := 0
-	for attempts <= max(retries, 0) {
-		attempts++
-		out, retry, err := e.distroJob(ctx, j, def)
-		if err == nil {
-			return out, nil
-		}
-		last = err
-		if !retry || ctx.Err() != nil {
-			break
-		}
-		if e.Log != nil && attempts <= max(retries, 0) {
-			e.Log.WithField("attempt", attempts).Warnf("lava: %v; submitting again", err)
-		}
-	}
-	if attempts > 1 {
-		last = fmt.Errorf("%w; %d jobs failed, no more retries", last, attempts)
-	}
-	return nil, e.infra(last)
+	return withRetries(ctx, e, func() (*DistroLAMPOutcome, bool, error) { return e.distroJob(ctx, j, def) })
 }
 
 // distroJob runs one distro-lamp job to its end; retry tells whether

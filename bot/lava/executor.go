@@ -453,6 +453,13 @@ func (e *Executor) RunBatch(ctx context.Context, specs []executor.Spec) ([]*exec
 	for i, s := range specs {
 		names[i] = caseName(s)
 	}
+	return withRetries(ctx, e, func() ([]*executor.Outcome, bool, error) { return e.job(ctx, def, names) })
+}
+
+// withRetries runs one job with run, submitting it again (up to
+// e.Retries more times) while it fails in a way worth retrying; the last
+// failure is an infrastructure error.
+func withRetries[T any](ctx context.Context, e *Executor, run func() (T, bool, error)) (T, error) {
 	retries := e.Retries
 	if retries == 0 {
 		retries = DefaultRetries
@@ -461,7 +468,7 @@ func (e *Executor) RunBatch(ctx context.Context, specs []executor.Spec) ([]*exec
 	attempts := 0
 	for attempts <= max(retries, 0) {
 		attempts++
-		out, retry, err := e.job(ctx, def, names)
+		out, retry, err := run()
 		if err == nil {
 			return out, nil
 		}
@@ -476,7 +483,8 @@ func (e *Executor) RunBatch(ctx context.Context, specs []executor.Spec) ([]*exec
 	if attempts > 1 {
 		last = fmt.Errorf("%w; %d jobs failed, no more retries", last, attempts)
 	}
-	return nil, e.infra(last)
+	var zero T
+	return zero, e.infra(last)
 }
 
 // job runs one job to its end and reads its outcomes; retry tells whether
