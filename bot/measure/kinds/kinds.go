@@ -15,6 +15,8 @@ package kinds
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io/fs"
 	"sync"
 	"time"
@@ -202,4 +204,26 @@ type SystemChecker interface {
 // standard qemu-system targets.
 type Booter interface {
 	BootsKernel() bool
+}
+
+// ResolveToolchain resolves side sd's toolchain for target t. A head
+// toolchain that does not build is the change's failure (failed makes
+// its measurement); a base one is a broken baseline and, like any other
+// error, an infrastructure error of the side. nil: nothing to measure.
+func (e *Env) ResolveToolchain(ctx context.Context, c *Change, sd *Side, t config.Target, failed func(*toolchain.BuildError) *store.Measurement) *toolchain.Toolchain {
+	tc, err := e.Toolchains.Resolve(ctx, c.Repo, c.Mirror, sd.Commit.SHA, t.Arch)
+	var broken *toolchain.BuildError
+	switch {
+	case errors.As(err, &broken) && sd.Name == "head":
+		sd.Meas[t.Name] = failed(broken)
+		return nil
+	case errors.As(err, &broken):
+		err = fmt.Errorf("the baseline is broken: %w", err)
+	}
+	if err != nil {
+		sd.Fail(t.Name, err.Error())
+		c.Infra = append(c.Infra, fmt.Sprintf("%s: %s: %v", t.Name, sd.Name, err))
+		return nil
+	}
+	return tc
 }

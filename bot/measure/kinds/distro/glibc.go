@@ -8,7 +8,6 @@ package distro
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -127,18 +126,11 @@ func (j *job) resolveLibrary(ctx context.Context, c *kinds.Change) error {
 			continue
 		}
 		for _, sd := range j.sides {
-			tc, err := j.env.Toolchains.Resolve(ctx, c.Repo, c.Mirror, sd.Commit.SHA, t.Arch)
-			var broken *toolchain.BuildError
+			tc := j.env.ResolveToolchain(ctx, c, sd.Side, t, func(broken *toolchain.BuildError) *store.Measurement {
+				return j.libraryFailed(c.Repo.Name, sd, t, broken)
+			})
 			switch {
-			case errors.As(err, &broken) && sd.Name == "head":
-				sd.Meas[t.Name] = j.libraryFailed(c.Repo.Name, sd, t, broken)
-				continue
-			case errors.As(err, &broken):
-				err = fmt.Errorf("the baseline is broken: %w", err)
-				fallthrough
-			case err != nil:
-				sd.Fail(t.Name, err.Error())
-				c.Infra = append(c.Infra, fmt.Sprintf("%s: %s: %v", t.Name, sd.Name, err))
+			case tc == nil:
 				continue
 			case tc.Built == nil || tc.Built.Install == "":
 				sd.Fail(t.Name, "no installed C library")

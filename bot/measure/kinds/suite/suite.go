@@ -12,7 +12,6 @@ package suite
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 
@@ -167,19 +166,10 @@ func (j *job) Resolve(ctx context.Context, c *kinds.Change) error {
 	}
 	for _, sd := range j.sides {
 		for _, t := range c.Targets {
-			tc, err := j.env.Toolchains.Resolve(ctx, c.Repo, c.Mirror, sd.Commit.SHA, t.Arch)
-			var broken *toolchain.BuildError
-			switch {
-			case errors.As(err, &broken) && sd.Name == "head":
-				// The change's toolchain does not build: its failure.
-				sd.Meas[t.Name] = j.toolchainFailed(c.Repo.Name, sd, t, broken)
-				continue
-			case errors.As(err, &broken):
-				err = fmt.Errorf("the baseline is broken: %w", err)
-				fallthrough
-			case err != nil:
-				sd.Fail(t.Name, err.Error())
-				c.Infra = append(c.Infra, fmt.Sprintf("%s: %s: %v", t.Name, sd.Name, err))
+			tc := j.env.ResolveToolchain(ctx, c, sd.Side, t, func(broken *toolchain.BuildError) *store.Measurement {
+				return j.toolchainFailed(c.Repo.Name, sd, t, broken)
+			})
+			if tc == nil {
 				continue
 			}
 			sd.toolchain[t.Name] = tc
