@@ -7,14 +7,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/tcbot/tcbot/bot/compare"
 	"github.com/tcbot/tcbot/bot/config"
 	"github.com/tcbot/tcbot/bot/demo"
 	"github.com/tcbot/tcbot/bot/kernel/kerneltest"
 	"github.com/tcbot/tcbot/bot/measure"
-	"github.com/tcbot/tcbot/bot/report"
 	"github.com/tcbot/tcbot/bot/toolchain/build/realsrc"
 )
 
@@ -96,19 +94,7 @@ targets:
 		t.Fatal(err)
 	}
 	defer m.Store.Close()
-	run := func(what, head, base string) *report.Report {
-		t.Helper()
-		start := time.Now()
-		rep, st, err := m.Run(context.Background(), measure.Request{Repo: "glibc", Rev: head, Base: base})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(rep.Errors) > 0 {
-			t.Errorf("%s: infrastructure errors: %v", what, rep.Errors)
-		}
-		t.Logf("%s: measured in %s (%d runs):\n%s", what, time.Since(start).Round(time.Second), st.Runs, reportText(t, rep))
-		return rep
-	}
+	run := runChanges(t, m, "glibc")
 
 	rep := run("README commit", docs, base)
 	if rep.Verdict != compare.Unchanged || !strings.Contains(fmt.Sprint(rep.Notes), "byte-identical") {

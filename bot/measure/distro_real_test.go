@@ -22,7 +22,6 @@ import (
 	"github.com/tcbot/tcbot/bot/kernel/kerneltest"
 	"github.com/tcbot/tcbot/bot/measure"
 	"github.com/tcbot/tcbot/bot/recipe"
-	"github.com/tcbot/tcbot/bot/report"
 	"github.com/tcbot/tcbot/bot/result"
 	"github.com/tcbot/tcbot/bot/toolchain/build/realsrc"
 	"github.com/tcbot/tcbot/recipes"
@@ -78,19 +77,7 @@ func TestDistroLAMP(t *testing.T) {
 	work := filepath.Join(realsrc.CacheDir(t), "distro-ci-work")
 	m := distroMeasurer(t, t.TempDir(), work, repo.Dir, busybox)
 	defer m.Store.Close()
-	run := func(what, head, base string) *report.Report {
-		t.Helper()
-		start := time.Now()
-		rep, st, err := m.Run(context.Background(), measure.Request{Repo: "linux", Rev: head, Base: base})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(rep.Errors) > 0 {
-			t.Errorf("%s: infrastructure errors: %v", what, rep.Errors)
-		}
-		t.Logf("%s: measured in %s (%d runs):\n%s", what, time.Since(start).Round(time.Second), st.Runs, reportText(t, rep))
-		return rep
-	}
+	run := runChanges(t, m, "linux")
 	var targets []string
 	for _, a := range arches {
 		targets = append(targets, a+"-vm")

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/tcbot/tcbot/benchmarks"
 	"github.com/tcbot/tcbot/bot/compare"
@@ -17,7 +16,6 @@ import (
 	"github.com/tcbot/tcbot/bot/demo"
 	"github.com/tcbot/tcbot/bot/kernel/kerneltest"
 	"github.com/tcbot/tcbot/bot/measure"
-	"github.com/tcbot/tcbot/bot/report"
 	"github.com/tcbot/tcbot/bot/result"
 	"github.com/tcbot/tcbot/bot/suite"
 	"github.com/tcbot/tcbot/bot/toolchain/build/realsrc"
@@ -124,19 +122,7 @@ targets:
 		t.Fatal(err)
 	}
 	defer m.Store.Close()
-	run := func(what, head, base string) *report.Report {
-		t.Helper()
-		start := time.Now()
-		rep, st, err := m.Run(context.Background(), measure.Request{Repo: "toolchain", Rev: head, Base: base})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(rep.Errors) > 0 {
-			t.Errorf("%s: infrastructure errors: %v", what, rep.Errors)
-		}
-		t.Logf("%s: measured in %s (%d runs):\n%s", what, time.Since(start).Round(time.Second), st.Runs, reportText(t, rep))
-		return rep
-	}
+	run := runChanges(t, m, "toolchain")
 	const tg = "armv8-vm"
 	benches := append(append([]string{}, names...), "fault")
 

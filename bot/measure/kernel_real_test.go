@@ -67,19 +67,7 @@ func TestKernelUnderTest(t *testing.T) {
 	work := filepath.Join(realsrc.CacheDir(t), "linux-ci-work")
 	m := kernelMeasurer(t, t.TempDir(), work, repo.Dir, map[string]string{"armv8": g8.Busybox, "armv7": g7.Busybox})
 	defer m.Store.Close()
-	run := func(what, head, base string) *report.Report {
-		t.Helper()
-		start := time.Now()
-		rep, st, err := m.Run(context.Background(), measure.Request{Repo: "linux", Rev: head, Base: base})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(rep.Errors) > 0 {
-			t.Errorf("%s: infrastructure errors: %v", what, rep.Errors)
-		}
-		t.Logf("%s: measured in %s (%d runs):\n%s", what, time.Since(start).Round(time.Second), st.Runs, reportText(t, rep))
-		return rep
-	}
+	run := runChanges(t, m, "linux")
 	targets := []string{"armv8-vm", "armv7-vm"}
 
 	rep := run("documentation commit", docs, base)
@@ -230,4 +218,22 @@ func kernelMeasurer(tb testing.TB, dir, work, repoDir string, busybox map[string
 		tb.Fatal(err)
 	}
 	return m
+}
+
+// runChanges measures changes of repo with m, failing the test on an
+// error and reporting infrastructure errors; it logs each report.
+func runChanges(t *testing.T, m *measure.Measurer, repo string) func(what, head, base string) *report.Report {
+	return func(what, head, base string) *report.Report {
+		t.Helper()
+		start := time.Now()
+		rep, st, err := m.Run(context.Background(), measure.Request{Repo: repo, Rev: head, Base: base})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rep.Errors) > 0 {
+			t.Errorf("%s: infrastructure errors: %v", what, rep.Errors)
+		}
+		t.Logf("%s: measured in %s (%d runs):\n%s", what, time.Since(start).Round(time.Second), st.Runs, reportText(t, rep))
+		return rep
+	}
 }
